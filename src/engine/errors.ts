@@ -1,0 +1,71 @@
+/**
+ * Typed errors of the storage engine.
+ *
+ * Codes are stable strings and part of the public contract; messages may change between versions.
+ * The server maps each code to a gRPC status in one exhaustive switch, so adding a code here is a
+ * compile error there until it is mapped.
+ *
+ * Programmer mistakes inside the engine are not StratumErrors: they are failed assertions
+ * (`AssertionError`), which the server reports as INTERNAL.
+ */
+
+export const errorCodes = [
+  /** A write named a document or node that does not exist, or a node of another document. */
+  'NOT_FOUND',
+  /** An argument is malformed regardless of the store's state (bad value, bad id, bad option). */
+  'INVALID_ARGUMENT',
+  /** The thing to create exists already (an expected output set twice). */
+  'ALREADY_EXISTS',
+  /** A named limit was exceeded; the message names the limit and its value. */
+  'LIMIT_EXCEEDED',
+  /** Stored bytes failed their checksum: the record is lost and is never served as data. */
+  'CORRUPTION',
+  /** The store is closed, closing, or failed after an I/O error and must be reopened. */
+  'UNAVAILABLE',
+  /** Another process holds the store's lock file. */
+  'LOCKED',
+  /** The operating system refused a read, write or sync. */
+  'IO_ERROR',
+  /** The folder holds files of a format this version cannot read. */
+  'UNSUPPORTED_FORMAT',
+] as const
+
+export type ErrorCode = (typeof errorCodes)[number]
+
+export class StratumError extends Error {
+  override readonly name = 'StratumError'
+  readonly code: ErrorCode
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+  }
+}
+
+/** A record whose checksum failed. Carries where the damage is, for reports and logs. */
+export class CorruptionError extends StratumError {
+  readonly segmentNumber: number
+  readonly offset: number
+
+  constructor(message: string, where: { segmentNumber: number; offset: number }) {
+    super('CORRUPTION', message)
+    this.segmentNumber = where.segmentNumber
+    this.offset = where.offset
+  }
+}
+
+export function isStratumError(error: unknown): error is StratumError {
+  return error instanceof StratumError
+}
+
+export function notFound(message: string): StratumError {
+  return new StratumError('NOT_FOUND', message)
+}
+
+export function invalidArgument(message: string): StratumError {
+  return new StratumError('INVALID_ARGUMENT', message)
+}
+
+export function limitExceeded(message: string): StratumError {
+  return new StratumError('LIMIT_EXCEEDED', message)
+}

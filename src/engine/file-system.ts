@@ -1,0 +1,63 @@
+/**
+ * The only module of the engine that touches node:fs. Everything the engine does to files goes
+ * through a `FileSystem`, so that tests can pass one that fails or tears writes on purpose.
+ *
+ * Start-up and rare operations (recovery, rotation, locking) are synchronous; the request path
+ * uses positional `readSync` (a page-cache hit costs a few microseconds, less than a thread-pool
+ * round trip) and asynchronous `writev`/`fdatasync`, so that a sync never blocks the event loop
+ * and concurrent writes can gather into one group commit.
+ */
+import fs from 'node:fs'
+
+export interface FileSystem {
+  openSync(path: string, flags: string): number
+  closeSync(fd: number): void
+  readSync(fd: number, target: Buffer, targetOffset: number, lengthBytes: number, position: number): number
+  writeSync(fd: number, source: Buffer, position: number): number
+  fstatSizeBytes(fd: number): number
+  ftruncateSync(fd: number, lengthBytes: number): void
+  fsyncSync(fd: number): void
+  writev(fd: number, buffers: Buffer[], position: number): Promise<number>
+  fdatasync(fd: number): Promise<void>
+  readdirSync(path: string): string[]
+  mkdirSync(path: string): void
+  renameSync(from: string, to: string): void
+  unlinkSync(path: string): void
+  readFileSync(path: string): Buffer
+  existsSync(path: string): boolean
+}
+
+export const nodeFileSystem: FileSystem = {
+  openSync: (path, flags) => fs.openSync(path, flags),
+  closeSync: (fd) => fs.closeSync(fd),
+  readSync: (fd, target, targetOffset, lengthBytes, position) =>
+    fs.readSync(fd, target, targetOffset, lengthBytes, position),
+  writeSync: (fd, source, position) => fs.writeSync(fd, source, 0, source.length, position),
+  fstatSizeBytes: (fd) => fs.fstatSync(fd).size,
+  ftruncateSync: (fd, lengthBytes) => fs.ftruncateSync(fd, lengthBytes),
+  fsyncSync: (fd) => fs.fsyncSync(fd),
+  writev: (fd, buffers, position) =>
+    new Promise((resolve, reject) => {
+      fs.writev(fd, buffers, position, (error, written) => (error ? reject(error) : resolve(written)))
+    }),
+  fdatasync: (fd) =>
+    new Promise((resolve, reject) => {
+      fs.fdatasync(fd, (error) => (error ? reject(error) : resolve()))
+    }),
+  readdirSync: (path) => fs.readdirSync(path),
+  mkdirSync: (path) => void fs.mkdirSync(path, { recursive: true }),
+  renameSync: (from, to) => fs.renameSync(from, to),
+  unlinkSync: (path) => fs.unlinkSync(path),
+  readFileSync: (path) => fs.readFileSync(path),
+  existsSync: (path) => fs.existsSync(path),
+}
+
+/** Makes a directory's entries (new, renamed or removed files) durable. */
+export function syncDirectory(fileSystem: FileSystem, path: string): void {
+  const fd = fileSystem.openSync(path, 'r')
+  try {
+    fileSystem.fsyncSync(fd)
+  } finally {
+    fileSystem.closeSync(fd)
+  }
+}

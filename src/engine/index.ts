@@ -1,0 +1,23 @@
+/**
+ * The embedded engine's public surface. Everything not exported here is internal.
+ */
+export { openStore, Store } from './store.ts'
+export type { PageOptions, ProblemPage, StoreStats, StoreStatus, TestCase, TestCasePage } from './store.ts'
+export type { StoreOptions } from './store-options.ts'
+export type { SyncMode } from './segment-writer.ts'
+export type { RecoveryReport, DamagedRecord, DamagedRange } from './recovery.ts'
+export type { MetaInput } from './document-meta.ts'
+export { StratumError, CorruptionError, errorCodes, isStratumError } from './errors.ts'
+export type { ErrorCode } from './errors.ts'
+export { double, int64, int64List, string, stringList, stringMap, valueTags } from './values.ts'
+export type {
+  DoubleValue,
+  Int64ListValue,
+  Int64Value,
+  StringListValue,
+  StringMapValue,
+  StringValue,
+  Value,
+  ValueType,
+} from './values.ts'
+export * as limits from './limits.ts'

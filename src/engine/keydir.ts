@@ -1,0 +1,444 @@
+/**
+ * The in-memory index: for every id, where its records live, plus each document's chain of input
+ * nodes, its metadata, and the ordered list of live documents.
+ *
+ * Memory layout. Ids are issued from one counter, so the local part of an id (see limits.ts)
+ * indexes a table directly: lookups are O(1) with no hashing. The table is split into pages of
+ * 2^16 slots, each a set of typed arrays (37 bytes a slot), allocated when first used and freed
+ * when every id in the page is dead. A V8 Map would hold at most 2^24 entries and cost about 111
+ * bytes each; this costs 37 bytes an id, whatever the id's kind.
+ *
+ * A slot's columns mean, by kind:
+ *   document:   a = blob record, b = metadata record, parent = live input count,
+ *               prev = first input, next = last input
+ *   input node: a = value record, b = output record (segment 0: none), parent = document,
+ *               prev/next = neighbours in the document's chain (0: none)
+ *
+ * Invariants:
+ *   - A live input's parent is a live document, and the input is in that document's chain.
+ *   - A chain is in increasing id order (ids are monotonic and nodes are only appended).
+ *   - `liveBytesBySegment` is the sum of the sizes of the records the table points to.
+ *   - Pointers are local ids; local id 0 is never issued and means "none".
+ */
+import assert from 'node:assert/strict'
+import { chainMaxNodes } from './limits.ts'
+
+export const SlotKind = { empty: 0, doc: 1, input: 2, dead: 3 } as const
+export type SlotKind = (typeof SlotKind)[keyof typeof SlotKind]
+
+/** The two record columns of a slot. */
+export type Column = 'a' | 'b'
+
+const kindMask = 3
+const corruptFlag: Record<Column, number> = { a: 4, b: 8 }
+
+export const pageBits = 16
+export const pageSlots = 1 << pageBits
+const slotMask = pageSlots - 1
+
+/** Where a record lives. `segmentNumber` 0 means no record. */
+export interface Location {
+  segmentNumber: number
+  offset: number
+  sizeBytes: number
+}
+
+class Page {
+  readonly kind = new Uint8Array(pageSlots)
+  readonly aSegment = new Uint32Array(pageSlots)
+  readonly aOffset = new Uint32Array(pageSlots)
+  readonly aSize = new Uint32Array(pageSlots)
+  readonly bSegment = new Uint32Array(pageSlots)
+  readonly bOffset = new Uint32Array(pageSlots)
+  readonly bSize = new Uint32Array(pageSlots)
+  readonly parent = new Uint32Array(pageSlots)
+  readonly prev = new Uint32Array(pageSlots)
+  readonly next = new Uint32Array(pageSlots)
+  /** Metadata of the documents in this page; allocated only for pages that hold documents. */
+  meta: Array<Map<string, string> | undefined> | undefined
+  /** Slots of kind doc or input. The page is freed when this drops to 0 and it is full. */
+  liveCount = 0
+}
+
+/** Bytes of typed arrays in one page, for memory reports. */
+export const pageBytes = pageSlots * (1 + 9 * 4)
+
+export class Keydir {
+  private readonly pages: Array<Page | undefined> = []
+  /** Live document ids in increasing order; 0 marks a removed entry until the next compaction. */
+  private docList = new Uint32Array(1024)
+  private docListLength = 0
+  private docListHoles = 0
+  /** Local ids below this one have all been issued; pages entirely below it may be freed. */
+  private issuedBelow = 1
+  documentCount = 0
+  inputCount = 0
+  outputCount = 0
+  readonly liveBytesBySegment = new Map<number, number>()
+
+  // ---- slots ----
+
+  private page(local: number): Page | undefined {
+    return this.pages[local >>> pageBits]
+  }
+
+  private pageFor(local: number): Page {
+    const index = local >>> pageBits
+    let page = this.pages[index]
+    if (page === undefined) {
+      page = new Page()
+      this.pages[index] = page
+    }
+    return page
+  }
+
+  kind(local: number): SlotKind {
+    const page = this.page(local)
+    return page === undefined ? SlotKind.empty : ((page.kind[local & slotMask]! & kindMask) as SlotKind)
+  }
+
+  isCorrupt(local: number, column: Column): boolean {
+    const page = this.page(local)
+    return page !== undefined && (page.kind[local & slotMask]! & corruptFlag[column]) !== 0
+  }
+
+  parent(local: number): number {
+    return this.page(local)?.parent[local & slotMask] ?? 0
+  }
+
+  location(local: number, column: Column): Location | undefined {
+    const page = this.page(local)
+    if (page === undefined) return undefined
+    const slot = local & slotMask
+    const segmentNumber = column === 'a' ? page.aSegment[slot]! : page.bSegment[slot]!
+    if (segmentNumber === 0) return undefined
+    return column === 'a'
+      ? { segmentNumber, offset: page.aOffset[slot]!, sizeBytes: page.aSize[slot]! }
+      : { segmentNumber, offset: page.bOffset[slot]!, sizeBytes: page.bSize[slot]! }
+  }
+
+  /**
+   * Points `column` of `local` at `location` (or at nothing), keeping the live byte counts and the
+   * corrupt flag of the column: a damaged record found by recovery (its header intact, so its
+   * place and size are known) is pointed at like any other, with `corrupt` set, so that reads of
+   * it fail instead of serving an older version.
+   */
+  setLocation(local: number, column: Column, location: Location | undefined, corrupt = false): void {
+    const page = this.pageFor(local)
+    const slot = local & slotMask
+    const segments = column === 'a' ? page.aSegment : page.bSegment
+    const offsets = column === 'a' ? page.aOffset : page.bOffset
+    const sizes = column === 'a' ? page.aSize : page.bSize
+    const oldSegment = segments[slot]!
+    if (oldSegment !== 0) this.addLiveBytes(oldSegment, -sizes[slot]!)
+    if (location === undefined) {
+      segments[slot] = 0
+      offsets[slot] = 0
+      sizes[slot] = 0
+    } else {
+      assert(location.segmentNumber > 0)
+      segments[slot] = location.segmentNumber
+      offsets[slot] = location.offset
+      sizes[slot] = location.sizeBytes
+      this.addLiveBytes(location.segmentNumber, location.sizeBytes)
+    }
+    page.kind[slot] = corrupt ? page.kind[slot]! | corruptFlag[column] : page.kind[slot]! & ~corruptFlag[column]
+  }
+
+  private addLiveBytes(segmentNumber: number, deltaBytes: number): void {
+    const total = (this.liveBytesBySegment.get(segmentNumber) ?? 0) + deltaBytes
+    assert(total >= 0, `live bytes of segment ${segmentNumber} went negative`)
+    if (total === 0) this.liveBytesBySegment.delete(segmentNumber)
+    else this.liveBytesBySegment.set(segmentNumber, total)
+  }
+
+  private setKind(local: number, kind: SlotKind): void {
+    const page = this.pageFor(local)
+    const slot = local & slotMask
+    const old = (page.kind[slot]! & kindMask) as SlotKind
+    const wasLive = old === SlotKind.doc || old === SlotKind.input
+    const isLive = kind === SlotKind.doc || kind === SlotKind.input
+    page.liveCount += Number(isLive) - Number(wasLive)
+    page.kind[slot] = (page.kind[slot]! & ~kindMask) | kind
+  }
+
+  /** Records that every local id below `localId` has been issued. */
+  noteIssued(localIdBelow: number): void {
+    this.issuedBelow = Math.max(this.issuedBelow, localIdBelow)
+  }
+
+  /** Frees the page of `local` if every id in it is issued and dead: its reads resolve to empty. */
+  private maybeFreePage(local: number): void {
+    const index = local >>> pageBits
+    const page = this.pages[index]
+    if (page === undefined || page.liveCount !== 0) return
+    if ((index + 1) * pageSlots > this.issuedBelow) return
+    for (let slot = 0; slot < pageSlots; slot++) {
+      assert(page.aSegment[slot] === 0 && page.bSegment[slot] === 0, 'a page with no live slot points at no record')
+    }
+    this.pages[index] = undefined
+  }
+
+  // ---- documents ----
+
+  createDoc(local: number, blob: Location, meta: Location, columns: Map<string, string>): void {
+    assert(this.kind(local) === SlotKind.empty, `document ${local} must be new`)
+    this.setKind(local, SlotKind.doc)
+    this.setLocation(local, 'a', blob)
+    this.setLocation(local, 'b', meta)
+    this.setMeta(local, columns)
+    this.appendToDocList(local)
+    this.documentCount++
+  }
+
+  meta(local: number): Map<string, string> | undefined {
+    return this.page(local)?.meta?.[local & slotMask]
+  }
+
+  setMeta(local: number, columns: Map<string, string> | undefined): void {
+    const page = this.pageFor(local)
+    page.meta ??= []
+    page.meta[local & slotMask] = columns
+  }
+
+  /** Live input count of a document. */
+  chainLength(docLocal: number): number {
+    return this.parent(docLocal)
+  }
+
+  /** Marks a document and every node of its chain dead, dropping their records. */
+  deleteDoc(local: number): void {
+    assert(this.kind(local) === SlotKind.doc)
+    let node = this.firstInput(local)
+    for (let visited = 0; node !== 0; visited++) {
+      assert(visited < chainMaxNodes, 'a chain walk hit chainMaxNodes')
+      const following = this.nextInput(node)
+      this.killInput(node)
+      this.maybeFreePage(node)
+      node = following
+    }
+    this.setLocation(local, 'a', undefined)
+    this.setLocation(local, 'b', undefined)
+    this.setMeta(local, undefined)
+    this.setKind(local, SlotKind.dead)
+    this.removeFromDocList(local)
+    this.documentCount--
+    this.maybeFreePage(local)
+  }
+
+  // ---- input nodes ----
+
+  firstInput(docLocal: number): number {
+    return this.page(docLocal)?.prev[docLocal & slotMask] ?? 0
+  }
+
+  nextInput(local: number): number {
+    return this.page(local)?.next[local & slotMask] ?? 0
+  }
+
+  /** Creates input `local` at the end of its document's chain. REQUIRES: local > every id in it. */
+  addInput(docLocal: number, local: number, value: Location): void {
+    assert(this.kind(docLocal) === SlotKind.doc)
+    assert(this.kind(local) === SlotKind.empty, `input ${local} must be new`)
+    const docPage = this.pageFor(docLocal)
+    const docSlot = docLocal & slotMask
+    const tail = docPage.next[docSlot]!
+    assert(tail < local, 'chains are in increasing id order')
+    this.setKind(local, SlotKind.input)
+    this.setLocation(local, 'a', value)
+    const page = this.pageFor(local)
+    const slot = local & slotMask
+    page.parent[slot] = docLocal
+    page.prev[slot] = tail
+    page.next[slot] = 0
+    if (tail === 0) docPage.prev[docSlot] = local
+    else this.pageFor(tail).next[tail & slotMask] = local
+    docPage.next[docSlot] = local
+    docPage.parent[docSlot]!++
+    this.inputCount++
+  }
+
+  /** Unlinks input `local` from its chain and marks it and its output dead. */
+  deleteInput(local: number): void {
+    const page = this.pageFor(local)
+    const slot = local & slotMask
+    const docLocal = page.parent[slot]!
+    const before = page.prev[slot]!
+    const after = page.next[slot]!
+    const docPage = this.pageFor(docLocal)
+    const docSlot = docLocal & slotMask
+    if (before === 0) docPage.prev[docSlot] = after
+    else this.pageFor(before).next[before & slotMask] = after
+    if (after === 0) docPage.next[docSlot] = before
+    else this.pageFor(after).prev[after & slotMask] = before
+    docPage.parent[docSlot]!--
+    this.killInput(local)
+    this.maybeFreePage(local)
+  }
+
+  private killInput(local: number): void {
+    assert(this.kind(local) === SlotKind.input)
+    if (this.location(local, 'b') !== undefined || this.isCorrupt(local, 'b')) this.outputCount--
+    this.setLocation(local, 'a', undefined)
+    this.setLocation(local, 'b', undefined)
+    const page = this.pageFor(local)
+    const slot = local & slotMask
+    page.parent[slot] = 0
+    page.prev[slot] = 0
+    page.next[slot] = 0
+    this.setKind(local, SlotKind.dead)
+    this.inputCount--
+  }
+
+  /** Whether input `local` has an output (a damaged one counts: it exists but cannot be read). */
+  hasOutput(local: number): boolean {
+    return this.location(local, 'b') !== undefined
+  }
+
+  setOutput(local: number, location: Location | undefined): void {
+    const had = this.hasOutput(local)
+    this.setLocation(local, 'b', location)
+    this.outputCount += Number(location !== undefined) - Number(had)
+  }
+
+  // ---- the document list ----
+
+  private appendToDocList(local: number): void {
+    assert(this.docListLength === 0 || this.docList[this.docListLength - 1]! < local, 'documents are listed in id order')
+    if (this.docListLength === this.docList.length) {
+      const grown = new Uint32Array(this.docList.length * 2)
+      grown.set(this.docList)
+      this.docList = grown
+    }
+    this.docList[this.docListLength++] = local
+  }
+
+  private removeFromDocList(local: number): void {
+    const index = this.docListIndexAfter(local - 1)
+    assert(index < this.docListLength && this.docList[index] === local, `document ${local} is listed`)
+    this.docList[index] = 0
+    this.docListHoles++
+    // Squeeze the holes out once they are half of the list, so listing stays O(page size).
+    if (this.docListHoles * 2 > this.docListLength) {
+      let kept = 0
+      for (let index = 0; index < this.docListLength; index++) {
+        const id = this.docList[index]!
+        if (id !== 0) this.docList[kept++] = id
+      }
+      this.docListLength = kept
+      this.docListHoles = 0
+    }
+  }
+
+  /** Index of the first listed entry with an id above `afterLocal` (holes compare as their neighbours). */
+  private docListIndexAfter(afterLocal: number): number {
+    let low = 0
+    let high = this.docListLength
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      // A hole (0) is skipped to the right to find a real id to compare with.
+      let probe = middle
+      while (probe < high && this.docList[probe] === 0) probe++
+      if (probe === high) high = middle
+      else if (this.docList[probe]! <= afterLocal) low = probe + 1
+      else high = middle
+    }
+    while (low < this.docListLength && this.docList[low] === 0) low++
+    return low
+  }
+
+  /** Up to `limit` live document ids above `afterLocal`, in increasing order. */
+  listDocs(afterLocal: number, limit: number): number[] {
+    const result: number[] = []
+    for (let index = this.docListIndexAfter(afterLocal); index < this.docListLength && result.length < limit; index++) {
+      const id = this.docList[index]!
+      if (id !== 0) result.push(id)
+    }
+    return result
+  }
+
+  // ---- recovery ----
+
+  /**
+   * Recovery fills slots out of order (a newer record may be replayed before an older one), so it
+   * writes kinds, locations and parents directly, then calls `rebuildAfterRecovery` once.
+   */
+  recoverSlot(local: number, kind: SlotKind, parent: number): void {
+    this.setKind(local, kind)
+    this.pageFor(local).parent[local & slotMask] = parent
+  }
+
+  /**
+   * Rebuilds what recovery left out: drops nodes whose document is dead and outputs whose input
+   * is dead, links every chain in id order, lists the documents, and counts everything.
+   */
+  rebuildAfterRecovery(): void {
+    this.documentCount = 0
+    this.inputCount = 0
+    this.outputCount = 0
+    this.docListLength = 0
+    this.docListHoles = 0
+    // Pass 1: documents start with empty chains.
+    for (let pageIndex = 0; pageIndex < this.pages.length; pageIndex++) {
+      const page = this.pages[pageIndex]
+      if (page === undefined) continue
+      for (let slot = 0; slot < pageSlots; slot++) {
+        if ((page.kind[slot]! & kindMask) !== SlotKind.doc) continue
+        const local = pageIndex * pageSlots + slot
+        if (this.location(local, 'a') === undefined) {
+          // Metadata without a blob: the blob record was never written (a torn create).
+          this.setLocation(local, 'b', undefined)
+          this.setMeta(local, undefined)
+          this.setKind(local, SlotKind.empty)
+          continue
+        }
+        page.parent[slot] = 0
+        page.prev[slot] = 0
+        page.next[slot] = 0
+        this.appendToDocList(local)
+        this.documentCount++
+      }
+    }
+    // Pass 2: inputs in id order join their document's chain, or die with it.
+    for (let pageIndex = 0; pageIndex < this.pages.length; pageIndex++) {
+      const page = this.pages[pageIndex]
+      if (page === undefined) continue
+      for (let slot = 0; slot < pageSlots; slot++) {
+        const kind = page.kind[slot]! & kindMask
+        const local = pageIndex * pageSlots + slot
+        if (kind !== SlotKind.input) {
+          // An output whose input is gone (deleted, or never written) is garbage.
+          if (kind !== SlotKind.doc && page.bSegment[slot] !== 0) this.setLocation(local, 'b', undefined)
+          continue
+        }
+        const docLocal = page.parent[slot]!
+        const value = this.location(local, 'a')
+        if (value === undefined || this.kind(docLocal) !== SlotKind.doc) {
+          this.setLocation(local, 'a', undefined)
+          this.setLocation(local, 'b', undefined)
+          page.parent[slot] = 0
+          this.setKind(local, SlotKind.dead)
+          continue
+        }
+        // Re-add through addInput so that the chain links and counts come from one place.
+        const corrupt = this.isCorrupt(local, 'a')
+        page.parent[slot] = 0
+        this.setKind(local, SlotKind.empty)
+        this.setLocation(local, 'a', undefined)
+        this.addInput(docLocal, local, value)
+        if (corrupt) page.kind[slot] = page.kind[slot]! | corruptFlag.a
+        if (page.bSegment[slot] !== 0) this.outputCount++
+      }
+    }
+    for (let pageIndex = 0; pageIndex < this.pages.length; pageIndex++) {
+      this.maybeFreePage(pageIndex * pageSlots)
+    }
+  }
+
+  /** Bytes held by the table's typed arrays and the document list (metadata maps not counted). */
+  tableBytes(): number {
+    let pageCount = 0
+    for (const page of this.pages) if (page !== undefined) pageCount++
+    return pageCount * pageBytes + this.docList.byteLength
+  }
+}

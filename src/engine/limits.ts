@@ -1,0 +1,91 @@
+/**
+ * Every limit of the engine, with its unit, and the relations between them.
+ *
+ * A limit exists so that one request can never make the store unreadable or the process run out
+ * of memory: each is checked at the edge of the public API with an error that names the limit.
+ * The relations at the bottom are asserted when this module loads, standing in for compile-time
+ * checks; breaking one is a programming error, not a user error.
+ */
+import assert from 'node:assert/strict'
+
+const KiB = 1024
+const MiB = 1024 * KiB
+const GiB = 1024 * MiB
+
+/** Largest document text/HTML blob, in UTF-8 bytes. Sixteen MiB holds any realistic problem statement. */
+export const blobMaxBytes = 16 * MiB
+
+/** Largest encoded node value, in bytes (see docs/format.md#values for the encoding). */
+export const valueMaxBytes = 4 * MiB
+
+/** Most items in a list value. An int64 list meets `valueMaxBytes` first (8 bytes an item). */
+export const listMaxItems = 1 * MiB
+
+/** Most entries in a map value. */
+export const mapMaxEntries = 64 * KiB
+
+/** Longest metadata column name, in UTF-8 bytes. Column names are identifiers, not data. */
+export const columnNameMaxBytes = 256
+
+/** Most metadata columns on one document. */
+export const metaMaxColumns = 1024
+
+/**
+ * Largest encoded metadata of one document, in bytes. Metadata is held in memory for every
+ * document (GetProblemMeta needs no disk read), so it is kept far smaller than a blob.
+ */
+export const metaMaxBytes = 256 * KiB
+
+/** Most input nodes in one document's chain, live ones counted. */
+export const chainMaxNodes = 1 * MiB
+
+/** Most items one page of `listProblems` or `getAllTestCases` may ask for. */
+export const pageMaxItems = 100_000
+
+/** Default page size of `listProblems` when the caller gives no limit. */
+export const listProblemsDefaultLimit = 1000
+
+/** Default segment size, in bytes: large enough that rotation is rare, small enough to compact. */
+export const segmentSizeDefaultBytes = 64 * MiB
+/** Smallest segment size allowed. Tiny segments are useful in tests, and 4 KiB is one page. */
+export const segmentSizeMinBytes = 4 * KiB
+/** Largest segment size allowed: record offsets are stored as uint32 in the index. */
+export const segmentSizeMaxBytes = 1 * GiB
+
+export const syncIntervalDefaultMs = 100
+export const syncIntervalMinMs = 1
+export const syncIntervalMaxMs = 60_000
+
+/**
+ * Ids are `shard * 2^localIdBits + localId`. The local part indexes the in-memory table as a
+ * uint32, and the shard part lets a proxy route any request by id alone. Both parts together stay
+ * below 2^53 so that a JavaScript number holds every id exactly.
+ */
+export const localIdBits = 32
+export const shardBits = 53 - localIdBits
+export const shardMax = 2 ** shardBits - 1
+/** Local id 0 is never issued: 0 means "no node" in the index's pointer columns. */
+export const localIdMax = 2 ** localIdBits - 1
+
+/** Record header size in bytes; see record.ts and docs/format.md#record. */
+export const recordHeaderBytes = 40
+/** Segment file header size in bytes; see docs/format.md#segment. */
+export const segmentHeaderBytes = 16
+
+/**
+ * Largest record payload: a blob, a value, or a document's metadata.
+ * The header stores the payload length as uint32.
+ */
+export const recordPayloadMaxBytes = Math.max(blobMaxBytes, valueMaxBytes, metaMaxBytes)
+
+// Relations between limits, checked once when the module loads.
+assert(recordPayloadMaxBytes + recordHeaderBytes < 2 ** 32, 'payload length must fit a uint32')
+// A segment may exceed its size by one record (an oversized record gets a segment of its own),
+// and every offset in a segment must still fit a uint32.
+assert(segmentSizeMaxBytes + recordHeaderBytes + recordPayloadMaxBytes < 2 ** 32)
+assert(segmentSizeMinBytes >= segmentHeaderBytes + recordHeaderBytes)
+assert(shardBits + localIdBits === 53)
+assert(chainMaxNodes <= localIdMax)
+assert(pageMaxItems <= chainMaxNodes)
+assert(listMaxItems * 8 >= valueMaxBytes, 'an int64 list meets the byte limit before the item limit')
+assert(columnNameMaxBytes * 2 < metaMaxBytes)

@@ -1,0 +1,340 @@
+/**
+ * Opening a store: every segment is scanned in number order and its records replayed into the
+ * keydir. See docs/format.md#recovery for the rules and the crash analysis.
+ *
+ * Rules:
+ *   - For each id and column the record with the highest sequence number wins, wherever it is.
+ *   - A tombstone is final: ids are never reused and nothing is written to a deleted id, so every
+ *     other record of that id is older than its tombstone.
+ *   - The records of one write (a batch: all but the last flagged BATCH_CONTINUES) are applied
+ *     together or not at all when the batch is cut off by the end of the log.
+ *   - Damage in the newest segment with no valid record after it is a torn tail: the write was
+ *     never acknowledged, and the file is truncated there. Damage anywhere else is corruption:
+ *     a record with an intact header is indexed as corrupt (its reads fail with CORRUPTION); bytes
+ *     with a damaged header are skipped up to the next valid record and reported as a range.
+ */
+import assert from 'node:assert/strict'
+import { decodeMeta } from './document-meta.ts'
+import { StratumError } from './errors.ts'
+import type { FileSystem } from './file-system.ts'
+import { localIdOf, shardOf } from './ids.ts'
+import { Keydir, pageBits, pageSlots, SlotKind, type Column, type Location } from './keydir.ts'
+import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
+import { decodeRecordHeader, recordFlagBatchContinues, RecordKind, recordPayloadIsIntact, type RecordHeader } from './record.ts'
+import { checkSegmentHeader, createSegmentFile, parseSegmentFileName, segmentPath } from './segment-file.ts'
+import { SegmentFiles } from './segment-files.ts'
+
+/** At most this many damaged records and ranges are listed one by one; all are counted. */
+const reportedDamageMax = 100
+
+export interface DamagedRecord {
+  segmentNumber: number
+  offset: number
+  id: number
+  kind: RecordKind
+}
+
+export interface DamagedRange {
+  segmentNumber: number
+  offset: number
+  lengthBytes: number
+}
+
+export interface RecoveryReport {
+  segmentCount: number
+  recordCount: number
+  bytesScanned: number
+  /** The torn tail cut from the newest segment, if the last run stopped mid-write. */
+  tornTail: { segmentNumber: number; offset: number; droppedBytes: number } | null
+  /** Records whose payload failed its checksum (their header, so their id, is intact). */
+  damagedRecordCount: number
+  damagedRecords: DamagedRecord[]
+  /** Byte ranges whose headers failed their checksum: what they held is unknown. */
+  damagedRangeCount: number
+  damagedRanges: DamagedRange[]
+  /** Leftover temporary files of an interrupted segment creation, removed. */
+  removedTemporaryFiles: string[]
+  durationMs: number
+}
+
+export interface RecoveredStore {
+  report: RecoveryReport
+  /** The next local id to issue: above every id found in any record. */
+  nextLocalId: number
+  /** The next sequence number: above every one found. */
+  nextSeq: number
+  activeSegmentNumber: number
+  activeFd: number
+  activeSizeBytes: number
+}
+
+interface PendingRecord {
+  header: RecordHeader
+  offset: number
+  corrupt: boolean
+}
+
+/** Replays one store folder into `keydir` and `files`; leaves the newest segment open for appends. */
+export function recover(options: {
+  fileSystem: FileSystem
+  dir: string
+  shard: number
+  keydir: Keydir
+  files: SegmentFiles
+}): RecoveredStore {
+  const started = performance.now()
+  const { fileSystem, dir } = options
+  const report: RecoveryReport = {
+    segmentCount: 0,
+    recordCount: 0,
+    bytesScanned: 0,
+    tornTail: null,
+    damagedRecordCount: 0,
+    damagedRecords: [],
+    damagedRangeCount: 0,
+    damagedRanges: [],
+    removedTemporaryFiles: [],
+    durationMs: 0,
+  }
+  const segmentNumbers: number[] = []
+  for (const name of fileSystem.readdirSync(dir)) {
+    if (name.endsWith('.seg.tmp')) {
+      fileSystem.unlinkSync(`${dir}/${name}`)
+      report.removedTemporaryFiles.push(name)
+      continue
+    }
+    const segmentNumber = parseSegmentFileName(name)
+    if (segmentNumber !== undefined) segmentNumbers.push(segmentNumber)
+  }
+  segmentNumbers.sort((left, right) => left - right)
+  const replay = new Replay(options.keydir, options.shard)
+
+  let active: { segmentNumber: number; fd: number; sizeBytes: number } | undefined
+  for (const [index, segmentNumber] of segmentNumbers.entries()) {
+    const isNewest = index === segmentNumbers.length - 1
+    const path = segmentPath(dir, segmentNumber)
+    const fd = fileSystem.openSync(path, isNewest ? 'r+' : 'r')
+    const sizeBytes = fileSystem.fstatSizeBytes(fd)
+    const contents = Buffer.allocUnsafe(sizeBytes)
+    let readBytes = 0
+    while (readBytes < sizeBytes) {
+      const got = fileSystem.readSync(fd, contents, readBytes, sizeBytes - readBytes, readBytes)
+      assert(got > 0, `${path} shrank while it was read`)
+      readBytes += got
+    }
+    report.segmentCount++
+    report.bytesScanned += sizeBytes
+    let keptBytes = scanSegment(segmentNumber, contents, isNewest, path, replay, report)
+    if (keptBytes < sizeBytes) {
+      assert(isNewest)
+      fileSystem.ftruncateSync(fd, keptBytes)
+      fileSystem.fsyncSync(fd)
+    }
+    if (keptBytes < segmentHeaderBytes) {
+      // Created but its header never completed: rewrite the segment from scratch.
+      fileSystem.closeSync(fd)
+      fileSystem.unlinkSync(path)
+      const freshFd = createSegmentFile(fileSystem, dir, segmentNumber)
+      keptBytes = segmentHeaderBytes
+      options.files.add(segmentNumber, keptBytes, freshFd)
+      active = { segmentNumber, fd: freshFd, sizeBytes: keptBytes }
+      continue
+    }
+    options.files.add(segmentNumber, keptBytes, fd)
+    if (isNewest) active = { segmentNumber, fd, sizeBytes: keptBytes }
+  }
+  if (active === undefined) {
+    const fd = createSegmentFile(fileSystem, dir, 1)
+    options.files.add(1, segmentHeaderBytes, fd)
+    active = { segmentNumber: 1, fd, sizeBytes: segmentHeaderBytes }
+  }
+
+  options.keydir.rebuildAfterRecovery()
+  options.keydir.noteIssued(replay.maxLocalId + 1)
+  report.recordCount = replay.recordCount
+  report.durationMs = performance.now() - started
+  return {
+    report,
+    nextLocalId: replay.maxLocalId + 1,
+    nextSeq: replay.maxSeq + 1,
+    activeSegmentNumber: active.segmentNumber,
+    activeFd: active.fd,
+    activeSizeBytes: active.sizeBytes,
+  }
+}
+
+/**
+ * Scans one segment's bytes, replaying every record, and returns how many bytes to keep: all of
+ * them, or (newest segment only) the bytes before a torn tail.
+ */
+function scanSegment(
+  segmentNumber: number,
+  contents: Buffer,
+  isNewest: boolean,
+  path: string,
+  replay: Replay,
+  report: RecoveryReport,
+): number {
+  const headerCheck = checkSegmentHeader(contents.subarray(0, segmentHeaderBytes), path)
+  if (headerCheck !== 'ok') {
+    // Only the newest segment can be caught mid-creation, and then it holds no record yet.
+    if (isNewest && findValidRecord(contents, segmentHeaderBytes) === undefined) {
+      report.tornTail = { segmentNumber, offset: 0, droppedBytes: contents.length }
+      return 0
+    }
+    throw new StratumError('CORRUPTION', `${path}: the segment header is damaged`)
+  }
+  const sizeBytes = contents.length
+  let batch: PendingRecord[] = []
+  let offset = segmentHeaderBytes
+  // Bounded: every pass advances `offset` by at least one byte.
+  while (offset < sizeBytes) {
+    const header = sizeBytes - offset >= recordHeaderBytes ? decodeRecordHeader(contents, offset) : undefined
+    const end = header === undefined ? Number.POSITIVE_INFINITY : offset + recordHeaderBytes + header.payloadBytes
+    if (header !== undefined && end <= sizeBytes) {
+      const intact = recordPayloadIsIntact(contents, offset, header)
+      if (intact || !isNewest || findValidRecord(contents, end) !== undefined) {
+        if (!intact) noteDamagedRecord(report, { segmentNumber, offset, id: header.id, kind: header.kind })
+        batch.push({ header, offset, corrupt: !intact })
+        if ((header.flags & recordFlagBatchContinues) === 0) {
+          for (const record of batch) replay.apply(segmentNumber, contents, record)
+          batch = []
+        }
+        offset = end
+        continue
+      }
+    }
+    // The header is damaged, or the record runs past the end, or (newest segment) it is damaged
+    // with nothing valid after it.
+    const next = findValidRecord(contents, offset + 1)
+    if (next === undefined && isNewest) {
+      report.tornTail = { segmentNumber, offset, droppedBytes: sizeBytes - offset }
+      return offset // The incomplete batch, if any, was never acknowledged: it is dropped.
+    }
+    const resumeAt = next ?? sizeBytes
+    noteDamagedRange(report, { segmentNumber, offset, lengthBytes: resumeAt - offset })
+    // What survives of a batch cut by damage was acknowledged (records after it exist): keep it.
+    for (const record of batch) replay.apply(segmentNumber, contents, record)
+    batch = []
+    offset = resumeAt
+  }
+  if (batch.length > 0) {
+    // A batch never spans segments, so an unfinished one at the end was cut by a crash.
+    if (isNewest) {
+      const cutAt = batch[0]!.offset
+      report.tornTail = { segmentNumber, offset: cutAt, droppedBytes: sizeBytes - cutAt }
+      return cutAt
+    }
+    for (const record of batch) replay.apply(segmentNumber, contents, record)
+  }
+  return sizeBytes
+}
+
+/** The offset of the first intact record at or after `from`, if there is one. */
+function findValidRecord(contents: Buffer, from: number): number | undefined {
+  const last = contents.length - recordHeaderBytes
+  const knownKinds = Object.values(RecordKind) as number[]
+  for (let offset = from; offset <= last; offset++) {
+    // Cheap filters first: a valid header has a known kind and zero reserved bytes.
+    if (!knownKinds.includes(contents[offset + 8]!) || contents[offset + 10] !== 0 || contents[offset + 11] !== 0) continue
+    const header = decodeRecordHeader(contents, offset)
+    if (header === undefined) continue
+    if (offset + recordHeaderBytes + header.payloadBytes > contents.length) continue
+    if (recordPayloadIsIntact(contents, offset, header)) return offset
+  }
+  return undefined
+}
+
+function noteDamagedRecord(report: RecoveryReport, record: DamagedRecord): void {
+  report.damagedRecordCount++
+  if (report.damagedRecords.length < reportedDamageMax) report.damagedRecords.push(record)
+}
+
+function noteDamagedRange(report: RecoveryReport, range: DamagedRange): void {
+  report.damagedRangeCount++
+  if (report.damagedRanges.length < reportedDamageMax) report.damagedRanges.push(range)
+}
+
+/** Applies records to the keydir in any order, keeping per id and column the highest sequence. */
+class Replay {
+  /** Sequence numbers of the records the keydir points to, two columns a slot, during recovery only. */
+  private readonly seqPages: Array<Float64Array | undefined> = []
+  maxLocalId = 0
+  maxSeq = 0
+  recordCount = 0
+
+  constructor(
+    private readonly keydir: Keydir,
+    private readonly shard: number,
+  ) {}
+
+  /** Whether `seq` is newer than what column `column` of `local` holds; if so, it becomes its seq. */
+  private claim(local: number, column: Column, seq: number): boolean {
+    const pageIndex = local >>> pageBits
+    let page = this.seqPages[pageIndex]
+    if (page === undefined) {
+      page = new Float64Array(pageSlots * 2)
+      this.seqPages[pageIndex] = page
+    }
+    const index = ((local & (pageSlots - 1)) << 1) | (column === 'a' ? 0 : 1)
+    if (page[index]! >= seq) return false
+    page[index] = seq
+    return true
+  }
+
+  private localOf(id: number, what: string): number {
+    if (shardOf(id) !== this.shard) {
+      throw new StratumError(
+        'INVALID_ARGUMENT',
+        `the store holds ${what} ${id} of shard ${shardOf(id)}, but it was opened as shard ${this.shard}`,
+      )
+    }
+    return localIdOf(id)
+  }
+
+  apply(segmentNumber: number, contents: Buffer, record: PendingRecord): void {
+    const { header, offset, corrupt } = record
+    this.recordCount++
+    const local = this.localOf(header.id, 'id')
+    this.maxLocalId = Math.max(this.maxLocalId, local)
+    this.maxSeq = Math.max(this.maxSeq, header.seq)
+    const keydir = this.keydir
+    const kind = keydir.kind(local)
+    if (kind === SlotKind.dead) return
+    const location: Location = { segmentNumber, offset, sizeBytes: recordHeaderBytes + header.payloadBytes }
+    switch (header.kind) {
+      case RecordKind.docBlob:
+      case RecordKind.docMeta: {
+        const column: Column = header.kind === RecordKind.docBlob ? 'a' : 'b'
+        if (!this.claim(local, column, header.seq)) return
+        if (kind === SlotKind.empty) keydir.recoverSlot(local, SlotKind.doc, 0)
+        keydir.setLocation(local, column, location, corrupt)
+        if (column === 'b') {
+          const payloadStart = offset + recordHeaderBytes
+          keydir.setMeta(local, corrupt ? undefined : decodeMeta(contents, payloadStart, location.offset + location.sizeBytes))
+        }
+        return
+      }
+      case RecordKind.inputPut: {
+        if (!this.claim(local, 'a', header.seq)) return
+        keydir.recoverSlot(local, SlotKind.input, this.localOf(header.parentId, 'document'))
+        keydir.setLocation(local, 'a', location, corrupt)
+        return
+      }
+      case RecordKind.outputPut:
+      case RecordKind.outputDelete: {
+        if (!this.claim(local, 'b', header.seq)) return
+        if (header.kind === RecordKind.outputPut) keydir.setLocation(local, 'b', location, corrupt)
+        else keydir.setLocation(local, 'b', undefined)
+        return
+      }
+      case RecordKind.docDelete:
+      case RecordKind.inputDelete:
+        keydir.setLocation(local, 'a', undefined)
+        keydir.setLocation(local, 'b', undefined)
+        if (kind === SlotKind.doc) keydir.setMeta(local, undefined)
+        keydir.recoverSlot(local, SlotKind.dead, 0)
+        return
+    }
+  }
+}

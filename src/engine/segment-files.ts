@@ -1,0 +1,86 @@
+/**
+ * The set of segment files of an open store: their file descriptors and sizes, and positional
+ * reads from them. The writer registers the segments it creates; reads of any segment, sealed or
+ * active, go through `read`.
+ *
+ * Descriptors of sealed segments are opened on first read and kept open: a store holds one
+ * descriptor a segment, and at the default 64 MiB a segment even a 1 TiB store needs 16,384.
+ */
+import { StratumError } from './errors.ts'
+import type { FileSystem } from './file-system.ts'
+import { segmentPath } from './segment-file.ts'
+
+export class SegmentFiles {
+  private readonly descriptors = new Map<number, number>()
+  /** Bytes in each segment file, header included, as far as they have been written. */
+  readonly sizesBytes = new Map<number, number>()
+
+  constructor(
+    readonly fileSystem: FileSystem,
+    readonly dir: string,
+  ) {}
+
+  /** Registers a segment with its size; `fd`, when given, is used for reads too. */
+  add(segmentNumber: number, sizeBytes: number, fd?: number): void {
+    this.sizesBytes.set(segmentNumber, sizeBytes)
+    if (fd !== undefined) this.descriptors.set(segmentNumber, fd)
+  }
+
+  grow(segmentNumber: number, sizeBytes: number): void {
+    this.sizesBytes.set(segmentNumber, Math.max(sizeBytes, this.sizesBytes.get(segmentNumber) ?? 0))
+  }
+
+  private descriptor(segmentNumber: number): number {
+    let fd = this.descriptors.get(segmentNumber)
+    if (fd === undefined) {
+      if (!this.sizesBytes.has(segmentNumber)) {
+        throw new Error(`segment ${segmentNumber} is not part of the store`)
+      }
+      fd = this.fileSystem.openSync(segmentPath(this.dir, segmentNumber), 'r')
+      this.descriptors.set(segmentNumber, fd)
+    }
+    return fd
+  }
+
+  /**
+   * Reads `sizeBytes` at `offset` of a segment into `target` (at `targetOffset`).
+   * Throws IO_ERROR when the file is shorter than that: the index pointed past its end.
+   */
+  read(segmentNumber: number, offset: number, sizeBytes: number, target: Buffer, targetOffset = 0): void {
+    const fd = this.descriptor(segmentNumber)
+    let done = 0
+    // Bounded: each pass reads at least one byte or throws.
+    while (done < sizeBytes) {
+      let readBytes: number
+      try {
+        readBytes = this.fileSystem.readSync(fd, target, targetOffset + done, sizeBytes - done, offset + done)
+      } catch (error) {
+        throw new StratumError('IO_ERROR', `reading segment ${segmentNumber} at ${offset + done}: ${String(error)}`, {
+          cause: error,
+        })
+      }
+      if (readBytes === 0) {
+        throw new StratumError(
+          'IO_ERROR',
+          `segment ${segmentNumber} ends before offset ${offset + sizeBytes}; the file was cut short outside Stratum`,
+        )
+      }
+      done += readBytes
+    }
+  }
+
+  segmentNumbers(): number[] {
+    return [...this.sizesBytes.keys()].sort((left, right) => left - right)
+  }
+
+  totalBytes(): number {
+    let total = 0
+    for (const sizeBytes of this.sizesBytes.values()) total += sizeBytes
+    return total
+  }
+
+  closeAll(): void {
+    for (const fd of this.descriptors.values()) this.fileSystem.closeSync(fd)
+    this.descriptors.clear()
+  }
+}

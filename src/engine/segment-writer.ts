@@ -1,0 +1,263 @@
+/**
+ * Appends records to the active segment, with group commit.
+ *
+ * `append` is synchronous: it places the records at the logical tail, so the caller knows their
+ * locations at once and can update the index in the same tick, in the order the writes were made.
+ * The bytes are written later by one flush loop, which takes every record appended since its last
+ * pass, writes them with one `writev` a segment, and (in `always` mode) makes them durable with one
+ * `fdatasync`. Every append of a pass shares one promise, settled when its pass is done: with 64
+ * concurrent writers a pass carries about 64 records for the cost of one sync.
+ *
+ * Invariants:
+ *   - Bytes reach each file in offset order, with no gaps; a sealed segment is synced before the
+ *     next one is created, so only the newest segment can have a torn tail after a crash.
+ *   - The records of one `append` (one write of the API) never span two segments.
+ *   - After a failed write or sync the writer is failed for good: the page cache may have dropped
+ *     the data (an fsync error is not retryable on Linux), so every later append fails and the
+ *     store must be reopened, which recovers from what is really on disk.
+ */
+import assert from 'node:assert/strict'
+import { StratumError } from './errors.ts'
+import type { FileSystem } from './file-system.ts'
+import { segmentHeaderBytes } from './limits.ts'
+import { createSegmentFile } from './segment-file.ts'
+import type { SegmentFiles } from './segment-files.ts'
+
+export type SyncMode = 'always' | 'interval' | 'none'
+export const syncModes: readonly SyncMode[] = ['always', 'interval', 'none']
+
+interface Chunk {
+  segmentNumber: number
+  position: number
+  buffers: Buffer[]
+}
+
+/** The appends gathered for one pass of the flush loop. */
+class Group {
+  readonly chunks: Chunk[] = []
+  /** Set by `flush()`: sync at the end of this pass whatever the sync mode. */
+  forceSync = false
+  /** Keys (document ids, for the store) whose state this pass changes; see `whenSettled`. */
+  readonly touched = new Set<number>()
+  readonly done: Promise<void>
+  resolve!: () => void
+  reject!: (error: Error) => void
+
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
+    // A group nobody awaits (a flush with nothing to do) must not raise an unhandled rejection.
+    this.done.catch(() => undefined)
+  }
+
+  isEmpty(): boolean {
+    return this.chunks.length === 0 && !this.forceSync
+  }
+}
+
+export interface Placement {
+  segmentNumber: number
+  /** Offset of the first record; the others follow it without gaps. */
+  offset: number
+  /** Settles when the records are written (and synced, in `always` mode). */
+  durable: Promise<void>
+}
+
+export interface SegmentWriterOptions {
+  fileSystem: FileSystem
+  dir: string
+  files: SegmentFiles
+  syncMode: SyncMode
+  syncIntervalMs: number
+  segmentSizeBytes: number
+  /** The segment to append to, already registered in `files` with its descriptor. */
+  activeSegmentNumber: number
+  activeFd: number
+  activeSizeBytes: number
+}
+
+export class SegmentWriter {
+  private readonly options: SegmentWriterOptions
+  /** Where the next appended record goes. */
+  private tailSegmentNumber: number
+  private tailOffset: number
+  /** The segment whose file `fd` is, which may lag behind the tail until the loop rotates. */
+  private fileSegmentNumber: number
+  private fd: number
+  private open = new Group()
+  /** The group the flush loop is writing, if any. */
+  private inFlight: Group | undefined
+  private flushing = false
+  private flushScheduled = false
+  /** Bytes written to `fd` since its last sync. */
+  private unsyncedBytes = 0
+  private intervalSyncDue = false
+  private readonly intervalTimer: NodeJS.Timeout | undefined
+  private failure: StratumError | undefined
+  syncCount = 0
+
+  constructor(options: SegmentWriterOptions) {
+    this.options = options
+    this.tailSegmentNumber = options.activeSegmentNumber
+    this.tailOffset = options.activeSizeBytes
+    this.fileSegmentNumber = options.activeSegmentNumber
+    this.fd = options.activeFd
+    if (options.syncMode === 'interval') {
+      this.intervalTimer = setInterval(() => {
+        if (this.unsyncedBytes === 0) return
+        this.intervalSyncDue = true
+        this.scheduleFlush()
+      }, options.syncIntervalMs)
+      this.intervalTimer.unref()
+    }
+  }
+
+  get activeSegmentNumber(): number {
+    return this.tailSegmentNumber
+  }
+
+  get activeSizeBytes(): number {
+    return this.tailOffset
+  }
+
+  /** The error that failed the writer, if one did. */
+  get failed(): StratumError | undefined {
+    return this.failure
+  }
+
+  /**
+   * Places `records` (the whole of one API write, in order) at the tail and queues them.
+   * Rotates to a new segment first when they would not fit in the active one, unless it is empty.
+   * `touched` names the keys whose readers must wait for these records (see `whenSettled`).
+   */
+  append(records: readonly Buffer[], touched: readonly number[]): Placement {
+    if (this.failure !== undefined) throw this.failure
+    let totalBytes = 0
+    for (const record of records) totalBytes += record.length
+    const segmentIsEmpty = this.tailOffset === segmentHeaderBytes
+    if (!segmentIsEmpty && this.tailOffset + totalBytes > this.options.segmentSizeBytes) {
+      this.tailSegmentNumber++
+      this.tailOffset = segmentHeaderBytes
+    }
+    const offset = this.tailOffset
+    const chunks = this.open.chunks
+    let chunk = chunks[chunks.length - 1]
+    if (chunk === undefined || chunk.segmentNumber !== this.tailSegmentNumber) {
+      chunk = { segmentNumber: this.tailSegmentNumber, position: offset, buffers: [] }
+      chunks.push(chunk)
+    }
+    for (const record of records) chunk.buffers.push(record)
+    for (const key of touched) this.open.touched.add(key)
+    this.tailOffset += totalBytes
+    this.scheduleFlush()
+    return { segmentNumber: this.tailSegmentNumber, offset, durable: this.open.done }
+  }
+
+  /**
+   * The promise of the newest pending append that touched `key`, or undefined when none is
+   * pending. Readers wait on it so that they never see a write before it is acknowledged.
+   */
+  whenSettled(key: number): Promise<void> | undefined {
+    if (this.open.touched.has(key)) return this.open.done
+    if (this.inFlight !== undefined && this.inFlight.touched.has(key)) return this.inFlight.done
+    return undefined
+  }
+
+  /** Resolves when everything appended so far is written and synced, whatever the sync mode. */
+  flush(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure)
+    if (this.open.chunks.length === 0 && this.unsyncedBytes === 0 && !this.flushing) return Promise.resolve()
+    this.open.forceSync = true
+    this.scheduleFlush()
+    return this.open.done
+  }
+
+  /** Flushes, stops the interval timer and closes the active segment's descriptor (via `files`). */
+  async close(): Promise<void> {
+    if (this.intervalTimer !== undefined) clearInterval(this.intervalTimer)
+    if (this.failure === undefined) await this.flush()
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.flushing) return
+    this.flushScheduled = true
+    // setImmediate, not a microtask: it lets every write issued in this turn of the event loop
+    // (for example the continuations of all the writers the last pass resolved) join the pass.
+    setImmediate(() => {
+      this.flushScheduled = false
+      void this.flushLoop()
+    })
+  }
+
+  private async flushLoop(): Promise<void> {
+    if (this.flushing) return
+    this.flushing = true
+    try {
+      // Bounded by the appends made meanwhile; each pass empties the open group.
+      while (!this.open.isEmpty() || this.intervalSyncDue) {
+        const group = this.open
+        this.open = new Group()
+        this.inFlight = group
+        try {
+          await this.writeGroup(group)
+          this.inFlight = undefined
+          group.resolve()
+        } catch (error) {
+          this.fail(error)
+          this.inFlight = undefined
+          group.reject(this.failure!)
+          this.open.reject(this.failure!)
+          return
+        }
+      }
+    } finally {
+      this.flushing = false
+    }
+  }
+
+  private async writeGroup(group: Group): Promise<void> {
+    const fileSystem = this.options.fileSystem
+    for (const chunk of group.chunks) {
+      if (chunk.segmentNumber !== this.fileSegmentNumber) this.rotateTo(chunk.segmentNumber)
+      let written = 0
+      let expected = 0
+      for (const buffer of chunk.buffers) expected += buffer.length
+      written = await fileSystem.writev(this.fd, chunk.buffers, chunk.position)
+      // libuv's writev writes everything for regular files or fails; a short count is a bug.
+      assert.equal(written, expected, 'a short writev')
+      this.unsyncedBytes += written
+      this.options.files.grow(chunk.segmentNumber, chunk.position + written)
+    }
+    const mustSync = this.options.syncMode === 'always' || group.forceSync || this.intervalSyncDue
+    if (mustSync && this.unsyncedBytes > 0) {
+      this.intervalSyncDue = false
+      await fileSystem.fdatasync(this.fd)
+      this.syncCount++
+      this.unsyncedBytes = 0
+    }
+    this.intervalSyncDue = false
+  }
+
+  /** Seals the current segment (synced, whatever the sync mode) and creates the next one. */
+  private rotateTo(segmentNumber: number): void {
+    assert.equal(segmentNumber, this.fileSegmentNumber + 1, 'segments are created in order')
+    const { fileSystem, dir, files } = this.options
+    fileSystem.fsyncSync(this.fd)
+    this.syncCount++
+    this.unsyncedBytes = 0
+    const fd = createSegmentFile(fileSystem, dir, segmentNumber)
+    files.add(segmentNumber, segmentHeaderBytes, fd)
+    this.fd = fd
+    this.fileSegmentNumber = segmentNumber
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= new StratumError(
+      'UNAVAILABLE',
+      `the store failed after an I/O error and must be reopened: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    )
+  }
+}

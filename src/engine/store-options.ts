@@ -1,0 +1,72 @@
+/**
+ * The options of `openStore`, their defaults, and their validation.
+ */
+import { invalidArgument } from './errors.ts'
+import { nodeFileSystem, type FileSystem } from './file-system.ts'
+import { isValidShard } from './ids.ts'
+import {
+  segmentSizeDefaultBytes,
+  segmentSizeMaxBytes,
+  segmentSizeMinBytes,
+  shardMax,
+  syncIntervalDefaultMs,
+  syncIntervalMaxMs,
+  syncIntervalMinMs,
+} from './limits.ts'
+import { syncModes, type SyncMode } from './segment-writer.ts'
+
+export interface StoreOptions {
+  /** The store's folder. It holds the segment files and the lock file, and nothing else. */
+  dir: string
+  /** Create `dir` when it does not exist. @defaultValue true */
+  createIfMissing?: boolean
+  /**
+   * When a write is acknowledged. `always`: after fdatasync, concurrent writes sharing one
+   * (group commit). `interval`: after the write reaches the OS, synced every `syncIntervalMs`, so
+   * a power cut loses at most that window. `none`: the OS decides. @defaultValue 'always'
+   */
+  syncMode?: SyncMode
+  /** Sync period of `interval` mode, in ms, from 1 to 60,000. @defaultValue 100 */
+  syncIntervalMs?: number
+  /** Size at which the active segment is sealed and a new one started. @defaultValue 64 MiB */
+  segmentSizeBytes?: number
+  /** Shard number put in the top bits of every id issued, 0 to 2^21-1. @defaultValue 0 */
+  shard?: number
+  /**
+   * Called for damage found on open or on a read, with a message and its details.
+   * @defaultValue process.emitWarning
+   */
+  onWarning?: (message: string, details: Record<string, unknown>) => void
+  /** @internal For tests: the file system to use, e.g. one that injects faults. */
+  fileSystem?: FileSystem
+}
+
+export type ResolvedStoreOptions = Required<Omit<StoreOptions, 'onWarning'>> & Pick<StoreOptions, 'onWarning'>
+
+export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('openStore needs an options object { dir }')
+  const resolved: ResolvedStoreOptions = {
+    dir: options.dir,
+    createIfMissing: options.createIfMissing ?? true,
+    syncMode: options.syncMode ?? 'always',
+    syncIntervalMs: options.syncIntervalMs ?? syncIntervalDefaultMs,
+    segmentSizeBytes: options.segmentSizeBytes ?? segmentSizeDefaultBytes,
+    shard: options.shard ?? 0,
+    onWarning: options.onWarning,
+    fileSystem: options.fileSystem ?? nodeFileSystem,
+  }
+  if (typeof resolved.dir !== 'string' || resolved.dir === '') throw invalidArgument('dir must be a non-empty path')
+  if (!syncModes.includes(resolved.syncMode)) {
+    throw invalidArgument(`syncMode must be one of ${syncModes.join(', ')}, got ${String(resolved.syncMode)}`)
+  }
+  checkIntegerInRange('syncIntervalMs', resolved.syncIntervalMs, syncIntervalMinMs, syncIntervalMaxMs)
+  checkIntegerInRange('segmentSizeBytes', resolved.segmentSizeBytes, segmentSizeMinBytes, segmentSizeMaxBytes)
+  if (!isValidShard(resolved.shard)) throw invalidArgument(`shard must be an integer from 0 to ${shardMax}`)
+  return resolved
+}
+
+function checkIntegerInRange(name: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`)
+  }
+}

@@ -1,0 +1,594 @@
+/**
+ * The public API of the engine: `openStore()` and the `Store` it returns.
+ *
+ * Every write is validated here, at the edge, then appended to the log and applied to the keydir
+ * in the same tick, so that later writes validate against it; it is acknowledged when its group
+ * commit settles. Reads of a document wait for any unacknowledged write to it, so that a read
+ * never sees a write that a crash could still undo.
+ *
+ * Missing is a value on reads and an error on writes: reading an unknown id resolves to
+ * `undefined`; a write naming an unknown document or node fails with NOT_FOUND. A node named with
+ * a document it does not belong to is unknown.
+ *
+ * Example:
+ *   const store = await openStore({ dir: './data' })
+ *   const docId = await store.createProblem('<p>Add two numbers</p>', { title: 'A+B' })
+ *   const tcId = await store.addTestCase(docId, int64List([1, 2]))
+ *   await store.setExpectedOutput(docId, tcId, int64(3))
+ *   await store.close()
+ */
+import assert from 'node:assert/strict'
+import { checkColumnName, checkMetaSize, toMetaMap, writeMeta, type MetaInput } from './document-meta.ts'
+import { CorruptionError, invalidArgument, limitExceeded, notFound, StratumError } from './errors.ts'
+import { isWellFormedId, localIdOf, makeId, shardOf } from './ids.ts'
+import { Keydir, SlotKind, type Column, type Location } from './keydir.ts'
+import { blobMaxBytes, chainMaxNodes, listProblemsDefaultLimit, localIdMax, pageMaxItems } from './limits.ts'
+import { LockFile } from './lock-file.ts'
+import { RecordReader, type RecordRequest } from './record-reader.ts'
+import { encodeRecord, recordFlagBatchContinues, RecordKind } from './record.ts'
+import { recover, type RecoveryReport } from './recovery.ts'
+import { SegmentFiles } from './segment-files.ts'
+import { SegmentWriter, type SyncMode } from './segment-writer.ts'
+import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts'
+import { checkedUtf8Bytes, decodeValue, encodedValueBytes, writeValue, type Value } from './values.ts'
+
+export type StoreStatus = 'open' | 'closing' | 'closed'
+
+export interface TestCase {
+  tcId: number
+  value: Value
+  /** The expected output, when asked for with `includeOutputs` and one is set. */
+  output?: Value
+}
+
+export interface PageOptions {
+  /** Start after this id (exclusive); from the beginning when absent. */
+  afterId?: number
+  /** Most items to return, 1 to `pageMaxItems`. */
+  limit?: number
+}
+
+export interface ProblemPage {
+  ids: number[]
+  /** Pass as `afterId` for the next page; absent on the last page. */
+  nextAfterId?: number
+}
+
+export interface TestCasePage {
+  testCases: TestCase[]
+  nextAfterId?: number
+}
+
+export interface StoreStats {
+  status: StoreStatus
+  documents: number
+  inputNodes: number
+  outputNodes: number
+  segmentCount: number
+  activeSegmentNumber: number
+  activeSegmentBytes: number
+  /** Bytes of every segment file. */
+  diskBytes: number
+  /** Bytes of the records the index points to. */
+  liveBytes: number
+  /** `diskBytes - liveBytes`: superseded records, tombstones and file headers. */
+  deadBytes: number
+  /** Bytes of the index's typed-array table (metadata maps not counted). */
+  indexBytes: number
+  syncMode: SyncMode
+  /** fdatasync/fsync calls made on segments since open. */
+  syncCount: number
+  lastRecovery: RecoveryReport
+}
+
+/** Opens (or creates) the store in `options.dir`. Throws LOCKED if another process has it open. */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const resolved = resolveStoreOptions(options)
+  const { fileSystem, dir } = resolved
+  if (!fileSystem.existsSync(dir)) {
+    if (!resolved.createIfMissing) throw notFound(`store folder ${dir} does not exist and createIfMissing is false`)
+    fileSystem.mkdirSync(dir)
+  }
+  const lock = LockFile.acquire(fileSystem, dir)
+  try {
+    const keydir = new Keydir()
+    const files = new SegmentFiles(fileSystem, dir)
+    const recovered = recover({ fileSystem, dir, shard: resolved.shard, keydir, files })
+    const writer = new SegmentWriter({
+      fileSystem,
+      dir,
+      files,
+      syncMode: resolved.syncMode,
+      syncIntervalMs: resolved.syncIntervalMs,
+      segmentSizeBytes: resolved.segmentSizeBytes,
+      activeSegmentNumber: recovered.activeSegmentNumber,
+      activeFd: recovered.activeFd,
+      activeSizeBytes: recovered.activeSizeBytes,
+    })
+    const store = new Store(resolved, lock, keydir, files, writer, recovered.report, recovered.nextLocalId, recovered.nextSeq)
+    store.reportRecovery()
+    return store
+  } catch (error) {
+    lock.release()
+    throw error
+  }
+}
+
+/** The key under which document creations and deletions are tracked for `listProblems`. */
+const documentListKey = 0
+
+export class Store {
+  private statusValue: StoreStatus = 'open'
+  private readonly reader: RecordReader
+  private closing: Promise<void> | undefined
+
+  /** @internal Use `openStore`. */
+  constructor(
+    private readonly options: ResolvedStoreOptions,
+    private readonly lock: LockFile,
+    private readonly keydir: Keydir,
+    private readonly files: SegmentFiles,
+    private readonly writer: SegmentWriter,
+    private readonly recovery: RecoveryReport,
+    private nextLocalId: number,
+    private nextSeq: number,
+  ) {
+    this.reader = new RecordReader(files)
+  }
+
+  get status(): StoreStatus {
+    return this.statusValue
+  }
+
+  /** @internal Reports what recovery found through `onWarning`. */
+  reportRecovery(): void {
+    const report = this.recovery
+    if (report.tornTail !== null) {
+      this.warn('truncated a torn write at the end of the log', { ...report.tornTail })
+    }
+    if (report.damagedRecordCount > 0 || report.damagedRangeCount > 0) {
+      this.warn('the store holds damaged records; reads of them fail with CORRUPTION', {
+        damagedRecordCount: report.damagedRecordCount,
+        damagedRecords: report.damagedRecords,
+        damagedRangeCount: report.damagedRangeCount,
+        damagedRanges: report.damagedRanges,
+      })
+    }
+  }
+
+  // ---------------------------------------------------------------- documents
+
+  /** Creates a document with its text/HTML and metadata columns; resolves to its id. */
+  async createProblem(html: string, meta?: MetaInput): Promise<number> {
+    this.checkOpen()
+    const htmlBytes = checkBlob(html)
+    const columns = toMetaMap(meta)
+    const metaBytes = checkMetaSize(columns)
+    const local = this.issueLocalId()
+    const id = makeId(this.options.shard, local)
+    const blobRecord = encodeRecord(
+      { kind: RecordKind.docBlob, flags: recordFlagBatchContinues, seq: this.nextSeq++, id, parentId: 0 },
+      htmlBytes,
+      (target, offset) => offset + target.write(html, offset, 'utf8'),
+    )
+    const metaRecord = encodeRecord(
+      { kind: RecordKind.docMeta, flags: 0, seq: this.nextSeq++, id, parentId: 0 },
+      metaBytes,
+      (target, offset) => writeMeta(columns, target, offset),
+    )
+    const placement = this.writer.append([blobRecord, metaRecord], [local, documentListKey])
+    const blob = { segmentNumber: placement.segmentNumber, offset: placement.offset, sizeBytes: blobRecord.length }
+    const metaLocation = { ...blob, offset: blob.offset + blobRecord.length, sizeBytes: metaRecord.length }
+    this.keydir.createDoc(local, blob, metaLocation, columns)
+    await placement.durable
+    return id
+  }
+
+  /** The document's text/HTML, or undefined when there is no such document. */
+  async getProblemHtml(id: number): Promise<string | undefined> {
+    const local = await this.readableDoc(id)
+    if (local === undefined) return undefined
+    const record = this.readColumn(local, id, 'a', [RecordKind.docBlob])
+    return record.bytes.toString('utf8', record.payloadStart, record.payloadEnd)
+  }
+
+  /** The document's metadata columns (held in memory: no disk read), or undefined. */
+  async getProblemMeta(id: number): Promise<Record<string, string> | undefined> {
+    const local = await this.readableDoc(id)
+    if (local === undefined) return undefined
+    return Object.fromEntries(this.metaOf(local, id))
+  }
+
+  /** Replaces the document's text/HTML. Its metadata and nodes are not rewritten. */
+  async updateProblemHtml(id: number, html: string): Promise<void> {
+    this.checkOpen()
+    const htmlBytes = checkBlob(html)
+    const local = this.writableDoc(id)
+    const record = encodeRecord(
+      { kind: RecordKind.docBlob, flags: 0, seq: this.nextSeq++, id, parentId: 0 },
+      htmlBytes,
+      (target, offset) => offset + target.write(html, offset, 'utf8'),
+    )
+    await this.appendOne(record, local, local, 'a')
+  }
+
+  /** Sets one metadata column (adding it if new). Only the metadata record is rewritten. */
+  async updateProblemColumn(id: number, column: string, value: string): Promise<void> {
+    this.checkOpen()
+    checkColumnName(column)
+    checkedUtf8Bytes(value, `the value of column ${column}`)
+    const local = this.writableDoc(id)
+    const columns = new Map(this.metaOf(local, id))
+    columns.set(column, value)
+    const metaBytes = checkMetaSize(columns)
+    const record = encodeRecord(
+      { kind: RecordKind.docMeta, flags: 0, seq: this.nextSeq++, id, parentId: 0 },
+      metaBytes,
+      (target, offset) => writeMeta(columns, target, offset),
+    )
+    const written = this.appendOne(record, local, local, 'b')
+    this.keydir.setMeta(local, columns)
+    await written
+  }
+
+  /** Deletes the document with all its input nodes and their outputs. */
+  async deleteProblem(id: number): Promise<void> {
+    this.checkOpen()
+    const local = this.writableDoc(id)
+    const record = encodeRecord({ kind: RecordKind.docDelete, flags: 0, seq: this.nextSeq++, id, parentId: 0 }, 0)
+    const placement = this.writer.append([record], [local, documentListKey])
+    this.keydir.deleteDoc(local)
+    await placement.durable
+  }
+
+  /** Live document ids in increasing order, a page at a time (default 1,000). */
+  async listProblems(options: PageOptions = {}): Promise<ProblemPage> {
+    this.checkOpen()
+    const { afterLocal, limit } = this.pageBounds(options, listProblemsDefaultLimit)
+    await this.writer.whenSettled(documentListKey)
+    // One more than asked tells whether another page follows.
+    const locals = this.keydir.listDocs(afterLocal, limit + 1)
+    const ids = locals.slice(0, limit).map((local) => makeId(this.options.shard, local))
+    return locals.length > limit ? { ids, nextAfterId: ids[ids.length - 1]! } : { ids }
+  }
+
+  // ---------------------------------------------------------------- input nodes
+
+  /** Appends an input node to the document's chain; resolves to its id. */
+  async addTestCase(docId: number, value: Value): Promise<number> {
+    this.checkOpen()
+    const valueBytes = encodedValueBytes(value)
+    const docLocal = this.writableDoc(docId)
+    if (this.keydir.chainLength(docLocal) >= chainMaxNodes) {
+      throw limitExceeded(`document ${docId} has ${chainMaxNodes} input nodes; chainMaxNodes is ${chainMaxNodes}`)
+    }
+    const local = this.issueLocalId()
+    const id = makeId(this.options.shard, local)
+    const record = encodeRecord(
+      { kind: RecordKind.inputPut, flags: 0, seq: this.nextSeq++, id, parentId: docId },
+      valueBytes,
+      (target, offset) => writeValue(value, target, offset),
+    )
+    const placement = this.writer.append([record], [docLocal])
+    this.keydir.addInput(docLocal, local, { segmentNumber: placement.segmentNumber, offset: placement.offset, sizeBytes: record.length })
+    await placement.durable
+    return id
+  }
+
+  /** The input node's value, or undefined when the document has no such node. */
+  async getTestCase(docId: number, tcId: number): Promise<Value | undefined> {
+    const local = await this.readableInput(docId, tcId)
+    if (local === undefined) return undefined
+    return this.decodeColumnValue(local, tcId, 'a', [RecordKind.inputPut])
+  }
+
+  /**
+   * The document's input nodes in chain order, a page at a time (all of them by default), with
+   * their expected outputs when `includeOutputs` is set. Undefined when there is no such document.
+   */
+  async getAllTestCases(
+    docId: number,
+    options: PageOptions & { includeOutputs?: boolean } = {},
+  ): Promise<TestCasePage | undefined> {
+    const { afterLocal, limit } = this.pageBounds(options, chainMaxNodes)
+    const docLocal = await this.readableDoc(docId)
+    if (docLocal === undefined) return undefined
+    const keydir = this.keydir
+    const locals: number[] = []
+    let node = this.firstInputAfter(docLocal, afterLocal)
+    // Bounded by `limit + 1`, itself at most chainMaxNodes + 1.
+    while (node !== 0 && locals.length <= limit) {
+      locals.push(node)
+      node = keydir.nextInput(node)
+    }
+    const more = locals.length > limit
+    if (more) locals.pop()
+    const requests: RecordRequest[] = []
+    const shard = this.options.shard
+    for (const local of locals) {
+      requests.push(this.request(local, makeId(shard, local), 'a', [RecordKind.inputPut]))
+      if (options.includeOutputs === true && keydir.hasOutput(local)) {
+        requests.push(this.request(local, makeId(shard, local), 'b', [RecordKind.outputPut]))
+      }
+    }
+    const records = this.reader.readMany(requests)
+    const testCases: TestCase[] = []
+    let recordIndex = 0
+    for (const local of locals) {
+      const valueRecord = records[recordIndex++]!
+      const testCase: TestCase = {
+        tcId: makeId(shard, local),
+        value: decodeValue(valueRecord.bytes, valueRecord.payloadStart, valueRecord.payloadEnd),
+      }
+      if (options.includeOutputs === true && keydir.hasOutput(local)) {
+        const outputRecord = records[recordIndex++]!
+        testCase.output = decodeValue(outputRecord.bytes, outputRecord.payloadStart, outputRecord.payloadEnd)
+      }
+      testCases.push(testCase)
+    }
+    assert.equal(recordIndex, records.length)
+    return more ? { testCases, nextAfterId: testCases[testCases.length - 1]!.tcId } : { testCases }
+  }
+
+  /** Replaces the input node's value. Its output is kept. */
+  async updateTestCase(docId: number, tcId: number, value: Value): Promise<void> {
+    this.checkOpen()
+    const valueBytes = encodedValueBytes(value)
+    const { docLocal, local } = this.writableInput(docId, tcId)
+    const record = encodeRecord(
+      { kind: RecordKind.inputPut, flags: 0, seq: this.nextSeq++, id: tcId, parentId: docId },
+      valueBytes,
+      (target, offset) => writeValue(value, target, offset),
+    )
+    await this.appendOne(record, docLocal, local, 'a')
+  }
+
+  /** Deletes the input node and its output. */
+  async deleteTestCase(docId: number, tcId: number): Promise<void> {
+    this.checkOpen()
+    const { docLocal, local } = this.writableInput(docId, tcId)
+    const record = encodeRecord({ kind: RecordKind.inputDelete, flags: 0, seq: this.nextSeq++, id: tcId, parentId: docId }, 0)
+    const placement = this.writer.append([record], [docLocal])
+    this.keydir.deleteInput(local)
+    await placement.durable
+  }
+
+  // ---------------------------------------------------------------- output nodes
+
+  /** Sets the input node's expected output. ALREADY_EXISTS when it has one. */
+  async setExpectedOutput(docId: number, tcId: number, value: Value): Promise<void> {
+    this.checkOpen()
+    const valueBytes = encodedValueBytes(value)
+    const { docLocal, local } = this.writableInput(docId, tcId)
+    if (this.keydir.hasOutput(local)) {
+      throw new StratumError('ALREADY_EXISTS', `test case ${tcId} of document ${docId} already has an expected output`)
+    }
+    await this.putOutput(docId, tcId, docLocal, local, value, valueBytes)
+  }
+
+  /** The input node's expected output, or undefined when the node or its output does not exist. */
+  async getExpectedOutput(docId: number, tcId: number): Promise<Value | undefined> {
+    const local = await this.readableInput(docId, tcId)
+    if (local === undefined || !this.keydir.hasOutput(local)) return undefined
+    return this.decodeColumnValue(local, tcId, 'b', [RecordKind.outputPut])
+  }
+
+  /** Replaces the input node's expected output. NOT_FOUND when it has none. */
+  async updateExpectedOutput(docId: number, tcId: number, value: Value): Promise<void> {
+    this.checkOpen()
+    const valueBytes = encodedValueBytes(value)
+    const { docLocal, local } = this.writableInput(docId, tcId)
+    if (!this.keydir.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
+    await this.putOutput(docId, tcId, docLocal, local, value, valueBytes)
+  }
+
+  /** Deletes the input node's expected output. NOT_FOUND when it has none. */
+  async deleteExpectedOutput(docId: number, tcId: number): Promise<void> {
+    this.checkOpen()
+    const { docLocal, local } = this.writableInput(docId, tcId)
+    if (!this.keydir.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
+    const record = encodeRecord({ kind: RecordKind.outputDelete, flags: 0, seq: this.nextSeq++, id: tcId, parentId: docId }, 0)
+    const placement = this.writer.append([record], [docLocal])
+    this.keydir.setOutput(local, undefined)
+    await placement.durable
+  }
+
+  private async putOutput(docId: number, tcId: number, docLocal: number, local: number, value: Value, valueBytes: number): Promise<void> {
+    const record = encodeRecord(
+      { kind: RecordKind.outputPut, flags: 0, seq: this.nextSeq++, id: tcId, parentId: docId },
+      valueBytes,
+      (target, offset) => writeValue(value, target, offset),
+    )
+    const placement = this.writer.append([record], [docLocal])
+    this.keydir.setOutput(local, { segmentNumber: placement.segmentNumber, offset: placement.offset, sizeBytes: record.length })
+    await placement.durable
+  }
+
+  // ---------------------------------------------------------------- admin
+
+  async stats(): Promise<StoreStats> {
+    const keydir = this.keydir
+    let liveBytes = 0
+    for (const bytes of keydir.liveBytesBySegment.values()) liveBytes += bytes
+    const diskBytes = this.files.totalBytes()
+    return {
+      status: this.statusValue,
+      documents: keydir.documentCount,
+      inputNodes: keydir.inputCount,
+      outputNodes: keydir.outputCount,
+      segmentCount: this.files.sizesBytes.size,
+      activeSegmentNumber: this.writer.activeSegmentNumber,
+      activeSegmentBytes: this.files.sizesBytes.get(this.writer.activeSegmentNumber) ?? 0,
+      diskBytes,
+      liveBytes,
+      deadBytes: diskBytes - liveBytes,
+      indexBytes: keydir.tableBytes(),
+      syncMode: this.options.syncMode,
+      syncCount: this.writer.syncCount,
+      lastRecovery: this.recovery,
+    }
+  }
+
+  /** Writes and syncs every write made so far, whatever the sync mode. */
+  async flush(): Promise<void> {
+    this.checkOpen()
+    await this.writer.flush()
+  }
+
+  /**
+   * Finishes the writes in flight, syncs them, closes the files and releases the lock.
+   * Later calls fail with UNAVAILABLE. Idempotent: a second call resolves when the first is done.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce()
+    return this.closing
+  }
+
+  private async closeOnce(): Promise<void> {
+    this.statusValue = 'closing'
+    try {
+      await this.writer.close()
+    } finally {
+      this.files.closeAll()
+      this.lock.release()
+      this.statusValue = 'closed'
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private checkOpen(): void {
+    if (this.statusValue !== 'open') throw new StratumError('UNAVAILABLE', `the store is ${this.statusValue}`)
+    const failure = this.writer.failed
+    if (failure !== undefined) throw failure
+  }
+
+  private warn(message: string, details: Record<string, unknown>): void {
+    if (this.options.onWarning !== undefined) this.options.onWarning(message, details)
+    else process.emitWarning(`${message}: ${JSON.stringify(details)}`, { code: 'STRATUM_DAMAGE' })
+  }
+
+  private issueLocalId(): number {
+    if (this.nextLocalId > localIdMax) {
+      throw limitExceeded(`shard ${this.options.shard} has issued all ${localIdMax} ids it can`)
+    }
+    const local = this.nextLocalId++
+    this.keydir.noteIssued(this.nextLocalId)
+    return local
+  }
+
+  /** The local id of `id` if it is of this store's shard; undefined otherwise. Bad ids throw. */
+  private localOf(id: number, what: string): number | undefined {
+    if (!isWellFormedId(id)) throw invalidArgument(`${what} must be a positive integer below 2^53, got ${String(id)}`)
+    if (shardOf(id) !== this.options.shard) return undefined
+    return localIdOf(id)
+  }
+
+  /** Waits for unacknowledged writes to the document, then returns its local id if it exists. */
+  private async readableDoc(id: number): Promise<number | undefined> {
+    this.checkOpen()
+    const local = this.localOf(id, 'document id')
+    if (local === undefined) return undefined
+    const pending = this.writer.whenSettled(local)
+    if (pending !== undefined) await pending
+    return this.keydir.kind(local) === SlotKind.doc ? local : undefined
+  }
+
+  private async readableInput(docId: number, tcId: number): Promise<number | undefined> {
+    const local = this.localOf(tcId, 'test case id')
+    const docLocal = await this.readableDoc(docId)
+    if (docLocal === undefined || local === undefined) return undefined
+    const keydir = this.keydir
+    return keydir.kind(local) === SlotKind.input && keydir.parent(local) === docLocal ? local : undefined
+  }
+
+  private writableDoc(id: number): number {
+    const local = this.localOf(id, 'document id')
+    if (local === undefined || this.keydir.kind(local) !== SlotKind.doc) throw notFound(`document ${id} not found`)
+    return local
+  }
+
+  private writableInput(docId: number, tcId: number): { docLocal: number; local: number } {
+    const docLocal = this.writableDoc(docId)
+    const local = this.localOf(tcId, 'test case id')
+    if (local === undefined || this.keydir.kind(local) !== SlotKind.input || this.keydir.parent(local) !== docLocal) {
+      throw notFound(`test case ${tcId} of document ${docId} not found`)
+    }
+    return { docLocal, local }
+  }
+
+  /** Appends one record that replaces column `column` of `local`, and points the keydir at it. */
+  private async appendOne(record: Buffer, docLocal: number, local: number, column: Column): Promise<void> {
+    const placement = this.writer.append([record], [docLocal])
+    this.keydir.setLocation(local, column, { segmentNumber: placement.segmentNumber, offset: placement.offset, sizeBytes: record.length })
+    await placement.durable
+  }
+
+  private metaOf(local: number, id: number): Map<string, string> {
+    const columns = this.keydir.meta(local)
+    if (columns !== undefined) return columns
+    const location = this.keydir.location(local, 'b')
+    if (this.keydir.isCorrupt(local, 'b') && location !== undefined) {
+      throw new CorruptionError(`the metadata of document ${id} is damaged on disk`, location)
+    }
+    // The metadata record sat in a damaged range whose header was lost with it; that range is in
+    // the recovery report. The document is served with no columns rather than not at all.
+    assert(location === undefined, `document ${id} has metadata on disk but none in memory`)
+    return new Map()
+  }
+
+  private request(local: number, id: number, column: Column, kinds: readonly RecordKind[]): RecordRequest {
+    const location = this.keydir.location(local, column)
+    assert(location !== undefined, `id ${id} has a record in column ${column}`)
+    if (this.keydir.isCorrupt(local, column)) {
+      throw new CorruptionError(`the record of id ${id} is damaged on disk and cannot be read`, location)
+    }
+    return { location, id, kinds }
+  }
+
+  private readColumn(local: number, id: number, column: Column, kinds: readonly RecordKind[]) {
+    return this.reader.read(this.request(local, id, column, kinds))
+  }
+
+  private decodeColumnValue(local: number, id: number, column: Column, kinds: readonly RecordKind[]): Value {
+    const record = this.readColumn(local, id, column, kinds)
+    return decodeValue(record.bytes, record.payloadStart, record.payloadEnd)
+  }
+
+  private pageBounds(options: PageOptions, defaultLimit: number): { afterLocal: number; limit: number } {
+    if (typeof options !== 'object' || options === null) throw invalidArgument('page options must be an object')
+    const limit = options.limit ?? defaultLimit
+    if (!Number.isInteger(limit) || limit < 1 || limit > Math.max(pageMaxItems, defaultLimit)) {
+      throw invalidArgument(`limit must be an integer from 1 to ${pageMaxItems}, got ${String(options.limit)}`)
+    }
+    if (options.afterId === undefined) return { afterLocal: 0, limit }
+    const afterLocal = this.localOf(options.afterId, 'afterId')
+    if (afterLocal === undefined) throw invalidArgument(`afterId ${options.afterId} is of another shard`)
+    return { afterLocal, limit }
+  }
+
+  /** The first input of the document's chain with a local id above `afterLocal`. */
+  private firstInputAfter(docLocal: number, afterLocal: number): number {
+    const keydir = this.keydir
+    // The usual case: `afterLocal` is a live node of this chain, so its successor is next.
+    if (afterLocal !== 0 && keydir.kind(afterLocal) === SlotKind.input && keydir.parent(afterLocal) === docLocal) {
+      return keydir.nextInput(afterLocal)
+    }
+    let node = keydir.firstInput(docLocal)
+    for (let visited = 0; node !== 0 && node <= afterLocal; visited++) {
+      assert(visited < chainMaxNodes, 'a chain walk hit chainMaxNodes')
+      node = keydir.nextInput(node)
+    }
+    return node
+  }
+}
+
+function checkBlob(html: unknown): number {
+  const sizeBytes = checkedUtf8Bytes(html, 'the document text')
+  if (sizeBytes > blobMaxBytes) {
+    throw limitExceeded(`document text is ${sizeBytes} bytes; blobMaxBytes is ${blobMaxBytes}`)
+  }
+  return sizeBytes
+}
+
+export type { Location }
