@@ -5,6 +5,6 @@
 import { crc32c as nativeCrc32c } from '@node-rs/crc32'
 
 /** CRC-32C of `bytes`, continuing from `previous` (the CRC of the bytes before them) if given. */
-export function crc32c(bytes: Uint8Array, previous?: number): number {
-  return nativeCrc32c(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), previous)
+export function crc32c(bytes: Buffer, previous?: number): number {
+  return nativeCrc32c(bytes, previous)
 }

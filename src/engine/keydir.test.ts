@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Keydir, pageSlots, SlotKind, type Location } from './keydir.ts'
+import { Keydir, pageBytes, pageSlots, SlotKind, type Location } from './keydir.ts'
 
 const at = (offset: number, sizeBytes = 10, segmentNumber = 1): Location => ({ segmentNumber, offset, sizeBytes })
 
@@ -14,7 +14,7 @@ describe('keydir', () => {
   it('links inputs in id order and unlinks from the head, middle and tail', () => {
     const keydir = new Keydir()
     keydir.noteIssued(10)
-    keydir.createDoc(1, at(0), at(10), new Map())
+    keydir.createDoc(1, at(0), at(10), '')
     for (const local of [2, 3, 4, 5]) keydir.addInput(1, local, at(local * 100))
     assert.deepEqual(chainOf(keydir, 1), [2, 3, 4, 5])
     keydir.deleteInput(3)
@@ -30,7 +30,7 @@ describe('keydir', () => {
 
   it('keeps live bytes per segment equal to the records it points to', () => {
     const keydir = new Keydir()
-    keydir.createDoc(1, at(0, 100), at(100, 20), new Map())
+    keydir.createDoc(1, at(0, 100), at(100, 20), '')
     keydir.addInput(1, 2, at(120, 30))
     keydir.setOutput(2, at(150, 40, 2))
     assert.equal(keydir.liveBytesBySegment.get(1), 150)
@@ -45,7 +45,7 @@ describe('keydir', () => {
 
   it('lists documents in id order and pages past deleted ones', () => {
     const keydir = new Keydir()
-    for (let local = 1; local <= 20; local++) keydir.createDoc(local, at(local), at(local), new Map())
+    for (let local = 1; local <= 20; local++) keydir.createDoc(local, at(local), at(local), '')
     for (const local of [1, 2, 3, 7, 8, 15]) keydir.deleteDoc(local)
     assert.deepEqual(keydir.listDocs(0, 5), [4, 5, 6, 9, 10])
     assert.deepEqual(keydir.listDocs(8, 3), [9, 10, 11])
@@ -58,14 +58,22 @@ describe('keydir', () => {
 
   it('frees a page once every id in it is issued and dead', () => {
     const keydir = new Keydir()
-    keydir.createDoc(1, at(0), at(0), new Map())
-    const bytesWithOnePage = keydir.tableBytes()
-    keydir.createDoc(pageSlots, at(0), at(0), new Map()) // the second page
-    assert.ok(keydir.tableBytes() > bytesWithOnePage)
+    keydir.createDoc(1, at(0), at(0), '')
+    keydir.createDoc(pageSlots, at(0), at(0), '') // the first id of the second page
     keydir.noteIssued(pageSlots * 2 + 1)
+    const bytesWithTwoPages = keydir.tableBytes()
     keydir.deleteDoc(pageSlots)
-    assert.equal(keydir.tableBytes(), bytesWithOnePage)
+    assert.equal(bytesWithTwoPages - keydir.tableBytes(), pageBytes)
     assert.equal(keydir.kind(pageSlots), SlotKind.empty, 'ids of a freed page read as unknown')
+    assert.equal(keydir.kind(1), SlotKind.doc, 'the first page stays')
+  })
+
+  it('keeps a page while ids in it may still be issued', () => {
+    const keydir = new Keydir()
+    keydir.noteIssued(3)
+    keydir.createDoc(1, at(0), at(0), '')
+    keydir.deleteDoc(1)
+    assert.equal(keydir.kind(1), SlotKind.dead, 'a freed page would read as empty')
   })
 
   it('drops, on rebuild, inputs of dead documents and outputs of dead inputs', () => {

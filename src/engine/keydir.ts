@@ -4,9 +4,10 @@
  *
  * Memory layout. Ids are issued from one counter, so the local part of an id (see limits.ts)
  * indexes a table directly: lookups are O(1) with no hashing. The table is split into pages of
- * 2^16 slots, each a set of typed arrays (37 bytes a slot), allocated when first used and freed
+ * 2^16 slots, each a set of typed arrays (33 bytes a slot), allocated when first used and freed
  * when every id in the page is dead. A V8 Map would hold at most 2^24 entries and cost about 111
- * bytes each; this costs 37 bytes an id, whatever the id's kind.
+ * bytes each; this costs 33 bytes an id, whatever the id's kind. Segment numbers are stored as
+ * 16-bit segment slots (see `segmentSlotsMax`), and document metadata lives in the document list.
  *
  * A slot's columns mean, by kind:
  *   document:   a = blob record, b = metadata record, parent = live input count,
@@ -21,6 +22,9 @@
  *   - Pointers are local ids; local id 0 is never issued and means "none".
  */
 import assert from 'node:assert/strict'
+import { DocumentList } from './document-list.ts'
+import { decodeMeta } from './document-meta.ts'
+import { limitExceeded } from './errors.ts'
 import { chainMaxNodes } from './limits.ts'
 
 export const SlotKind = { empty: 0, doc: 1, input: 2, dead: 3 } as const
@@ -36,6 +40,12 @@ export const pageBits = 16
 export const pageSlots = 1 << pageBits
 const slotMask = pageSlots - 1
 
+/**
+ * Most segments that can hold live records at once. Slot 0 means "no record", so 65,535 remain:
+ * at the default 64 MiB a segment that is 4 TiB; compaction frees slots as it removes segments.
+ */
+export const segmentSlotsMax = 2 ** 16 - 1
+
 /** Where a record lives. `segmentNumber` 0 means no record. */
 export interface Location {
   segmentNumber: number
@@ -45,30 +55,33 @@ export interface Location {
 
 class Page {
   readonly kind = new Uint8Array(pageSlots)
-  readonly aSegment = new Uint32Array(pageSlots)
+  /** Segment slots (see `Keydir.segmentNumberOfSlot`), 0 for no record. */
+  readonly aSegment = new Uint16Array(pageSlots)
   readonly aOffset = new Uint32Array(pageSlots)
   readonly aSize = new Uint32Array(pageSlots)
-  readonly bSegment = new Uint32Array(pageSlots)
+  readonly bSegment = new Uint16Array(pageSlots)
   readonly bOffset = new Uint32Array(pageSlots)
   readonly bSize = new Uint32Array(pageSlots)
   readonly parent = new Uint32Array(pageSlots)
   readonly prev = new Uint32Array(pageSlots)
   readonly next = new Uint32Array(pageSlots)
-  /** Metadata of the documents in this page; allocated only for pages that hold documents. */
-  meta: Array<Map<string, string> | undefined> | undefined
   /** Slots of kind doc or input. The page is freed when this drops to 0 and it is full. */
   liveCount = 0
 }
 
 /** Bytes of typed arrays in one page, for memory reports. */
-export const pageBytes = pageSlots * (1 + 9 * 4)
+export const pageBytes = pageSlots * (1 + 2 * 2 + 7 * 4)
 
 export class Keydir {
   private readonly pages: Array<Page | undefined> = []
-  /** Live document ids in increasing order; 0 marks a removed entry until the next compaction. */
-  private docList = new Uint32Array(1024)
-  private docListLength = 0
-  private docListHoles = 0
+  private readonly docs = new DocumentList()
+  /** Metadata of documents found by recovery, until `rebuildAfterRecovery` lists them. */
+  private recoveredMeta: Array<Array<string | undefined> | undefined> | undefined = []
+  /** Segment number of each segment slot, and back. */
+  private readonly segmentNumberOfSlot = new Uint32Array(segmentSlotsMax + 1)
+  private readonly slotOfSegment = new Map<number, number>()
+  private readonly freeSegmentSlots: number[] = []
+  private nextSegmentSlot = 1
   /** Local ids below this one have all been issued; pages entirely below it may be freed. */
   private issuedBelow = 1
   documentCount = 0
@@ -110,8 +123,9 @@ export class Keydir {
     const page = this.page(local)
     if (page === undefined) return undefined
     const slot = local & slotMask
-    const segmentNumber = column === 'a' ? page.aSegment[slot]! : page.bSegment[slot]!
-    if (segmentNumber === 0) return undefined
+    const segmentSlot = column === 'a' ? page.aSegment[slot]! : page.bSegment[slot]!
+    if (segmentSlot === 0) return undefined
+    const segmentNumber = this.segmentNumberOfSlot[segmentSlot]!
     return column === 'a'
       ? { segmentNumber, offset: page.aOffset[slot]!, sizeBytes: page.aSize[slot]! }
       : { segmentNumber, offset: page.bOffset[slot]!, sizeBytes: page.bSize[slot]! }
@@ -129,15 +143,15 @@ export class Keydir {
     const segments = column === 'a' ? page.aSegment : page.bSegment
     const offsets = column === 'a' ? page.aOffset : page.bOffset
     const sizes = column === 'a' ? page.aSize : page.bSize
-    const oldSegment = segments[slot]!
-    if (oldSegment !== 0) this.addLiveBytes(oldSegment, -sizes[slot]!)
+    const oldSegmentSlot = segments[slot]!
+    if (oldSegmentSlot !== 0) this.addLiveBytes(this.segmentNumberOfSlot[oldSegmentSlot]!, -sizes[slot]!)
     if (location === undefined) {
       segments[slot] = 0
       offsets[slot] = 0
       sizes[slot] = 0
     } else {
       assert(location.segmentNumber > 0)
-      segments[slot] = location.segmentNumber
+      segments[slot] = this.segmentSlot(location.segmentNumber)
       offsets[slot] = location.offset
       sizes[slot] = location.sizeBytes
       this.addLiveBytes(location.segmentNumber, location.sizeBytes)
@@ -150,6 +164,35 @@ export class Keydir {
     assert(total >= 0, `live bytes of segment ${segmentNumber} went negative`)
     if (total === 0) this.liveBytesBySegment.delete(segmentNumber)
     else this.liveBytesBySegment.set(segmentNumber, total)
+  }
+
+  /** The slot of a segment, given one on first use. LIMIT_EXCEEDED when all are taken. */
+  private segmentSlot(segmentNumber: number): number {
+    const known = this.slotOfSegment.get(segmentNumber)
+    if (known !== undefined) return known
+    const slot = this.freeSegmentSlots.pop() ?? this.nextSegmentSlot++
+    if (slot > segmentSlotsMax) {
+      this.nextSegmentSlot--
+      throw limitExceeded(
+        `${segmentSlotsMax} segments hold live records; raise segmentSizeBytes or compact the store`,
+      )
+    }
+    this.segmentNumberOfSlot[slot] = segmentNumber
+    this.slotOfSegment.set(segmentNumber, slot)
+    return slot
+  }
+
+  /**
+   * Frees the slot of a segment that no record points to any more (its file is being removed),
+   * so that a later segment can take it.
+   */
+  releaseSegment(segmentNumber: number): void {
+    const slot = this.slotOfSegment.get(segmentNumber)
+    if (slot === undefined) return
+    assert(!this.liveBytesBySegment.has(segmentNumber), `segment ${segmentNumber} still holds live records`)
+    this.slotOfSegment.delete(segmentNumber)
+    this.segmentNumberOfSlot[slot] = 0
+    this.freeSegmentSlots.push(slot)
   }
 
   private setKind(local: number, kind: SlotKind): void {
@@ -181,24 +224,33 @@ export class Keydir {
 
   // ---- documents ----
 
-  createDoc(local: number, blob: Location, meta: Location, columns: Map<string, string>): void {
+  /** Creates a document. `encodedMeta` is its metadata record's payload as a latin1 string. */
+  createDoc(local: number, blob: Location, meta: Location, encodedMeta: string): void {
     assert(this.kind(local) === SlotKind.empty, `document ${local} must be new`)
     this.setKind(local, SlotKind.doc)
     this.setLocation(local, 'a', blob)
     this.setLocation(local, 'b', meta)
-    this.setMeta(local, columns)
-    this.appendToDocList(local)
+    this.docs.append(local, encodedMeta)
     this.documentCount++
   }
 
+  /** The document's metadata columns, decoded from memory; undefined when none are known. */
   meta(local: number): Map<string, string> | undefined {
-    return this.page(local)?.meta?.[local & slotMask]
+    const encoded = this.docs.meta(local)
+    if (encoded === undefined) return undefined
+    const bytes = Buffer.from(encoded, 'latin1')
+    return decodeMeta(bytes, 0, bytes.length)
   }
 
-  setMeta(local: number, columns: Map<string, string> | undefined): void {
-    const page = this.pageFor(local)
-    page.meta ??= []
-    page.meta[local & slotMask] = columns
+  /** Sets a document's metadata as its encoded payload in a latin1 string (or forgets it). */
+  setMeta(local: number, encodedMeta: string | undefined): void {
+    if (this.recoveredMeta !== undefined && !this.docs.has(local)) {
+      const pageIndex = local >>> pageBits
+      const page = (this.recoveredMeta[pageIndex] ??= [])
+      page[local & slotMask] = encodedMeta
+      return
+    }
+    this.docs.setMeta(local, encodedMeta)
   }
 
   /** Live input count of a document. */
@@ -219,9 +271,8 @@ export class Keydir {
     }
     this.setLocation(local, 'a', undefined)
     this.setLocation(local, 'b', undefined)
-    this.setMeta(local, undefined)
     this.setKind(local, SlotKind.dead)
-    this.removeFromDocList(local)
+    this.docs.remove(local)
     this.documentCount--
     this.maybeFreePage(local)
   }
@@ -301,60 +352,9 @@ export class Keydir {
     this.outputCount += Number(location !== undefined) - Number(had)
   }
 
-  // ---- the document list ----
-
-  private appendToDocList(local: number): void {
-    assert(this.docListLength === 0 || this.docList[this.docListLength - 1]! < local, 'documents are listed in id order')
-    if (this.docListLength === this.docList.length) {
-      const grown = new Uint32Array(this.docList.length * 2)
-      grown.set(this.docList)
-      this.docList = grown
-    }
-    this.docList[this.docListLength++] = local
-  }
-
-  private removeFromDocList(local: number): void {
-    const index = this.docListIndexAfter(local - 1)
-    assert(index < this.docListLength && this.docList[index] === local, `document ${local} is listed`)
-    this.docList[index] = 0
-    this.docListHoles++
-    // Squeeze the holes out once they are half of the list, so listing stays O(page size).
-    if (this.docListHoles * 2 > this.docListLength) {
-      let kept = 0
-      for (let index = 0; index < this.docListLength; index++) {
-        const id = this.docList[index]!
-        if (id !== 0) this.docList[kept++] = id
-      }
-      this.docListLength = kept
-      this.docListHoles = 0
-    }
-  }
-
-  /** Index of the first listed entry with an id above `afterLocal` (holes compare as their neighbours). */
-  private docListIndexAfter(afterLocal: number): number {
-    let low = 0
-    let high = this.docListLength
-    while (low < high) {
-      const middle = (low + high) >>> 1
-      // A hole (0) is skipped to the right to find a real id to compare with.
-      let probe = middle
-      while (probe < high && this.docList[probe] === 0) probe++
-      if (probe === high) high = middle
-      else if (this.docList[probe]! <= afterLocal) low = probe + 1
-      else high = middle
-    }
-    while (low < this.docListLength && this.docList[low] === 0) low++
-    return low
-  }
-
   /** Up to `limit` live document ids above `afterLocal`, in increasing order. */
   listDocs(afterLocal: number, limit: number): number[] {
-    const result: number[] = []
-    for (let index = this.docListIndexAfter(afterLocal); index < this.docListLength && result.length < limit; index++) {
-      const id = this.docList[index]!
-      if (id !== 0) result.push(id)
-    }
-    return result
+    return this.docs.list(afterLocal, limit)
   }
 
   // ---- recovery ----
@@ -376,8 +376,9 @@ export class Keydir {
     this.documentCount = 0
     this.inputCount = 0
     this.outputCount = 0
-    this.docListLength = 0
-    this.docListHoles = 0
+    this.docs.clear()
+    const recoveredMeta = this.recoveredMeta ?? []
+    this.recoveredMeta = undefined
     // Pass 1: documents start with empty chains.
     for (let pageIndex = 0; pageIndex < this.pages.length; pageIndex++) {
       const page = this.pages[pageIndex]
@@ -388,14 +389,13 @@ export class Keydir {
         if (this.location(local, 'a') === undefined) {
           // Metadata without a blob: the blob record was never written (a torn create).
           this.setLocation(local, 'b', undefined)
-          this.setMeta(local, undefined)
           this.setKind(local, SlotKind.empty)
           continue
         }
         page.parent[slot] = 0
         page.prev[slot] = 0
         page.next[slot] = 0
-        this.appendToDocList(local)
+        this.docs.append(local, recoveredMeta[pageIndex]?.[slot])
         this.documentCount++
       }
     }
@@ -435,10 +435,10 @@ export class Keydir {
     }
   }
 
-  /** Bytes held by the table's typed arrays and the document list (metadata maps not counted). */
+  /** Bytes held by the table's typed arrays and the document list with its metadata. */
   tableBytes(): number {
     let pageCount = 0
     for (const page of this.pages) if (page !== undefined) pageCount++
-    return pageCount * pageBytes + this.docList.byteLength
+    return pageCount * pageBytes + this.segmentNumberOfSlot.byteLength + this.docs.sizeBytes()
   }
 }

@@ -52,6 +52,10 @@ export const segmentSizeMinBytes = 4 * KiB
 /** Largest segment size allowed: record offsets are stored as uint32 in the index. */
 export const segmentSizeMaxBytes = 1 * GiB
 
+/** Default read cache: holds the hot part of a typical store for a fraction of the index's memory. */
+export const cacheSizeDefaultBytes = 64 * MiB
+export const cacheSizeMaxBytes = 16 * GiB
+
 export const syncIntervalDefaultMs = 100
 export const syncIntervalMinMs = 1
 export const syncIntervalMaxMs = 60_000

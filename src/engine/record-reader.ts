@@ -1,29 +1,18 @@
 /**
- * Reads records that the keydir points to, checking each against its checksums and against what
- * the keydir expects to find there (pair assertions: the id and kind written are the id and kind
- * read). A mismatch is CORRUPTION: the bytes are never returned as data.
+ * Reads records that the keydir points to, checking each against its checksum and against what
+ * the keydir expects to find there (pair assertions: the id, kind and length written are the
+ * ones read). A mismatch is CORRUPTION: the bytes are never returned as data.
  *
- * Reads of several records near each other (a document's chain) are coalesced into one read a
- * run, so that a chain written together costs one system call, not one a node.
+ * Reads go through the block cache, so a document's chain, written together, usually costs one
+ * block read, and a hot record none.
  */
+import type { BlockCache } from './block-cache.ts'
+import { crc32c } from './crc32c.ts'
 import { CorruptionError } from './errors.ts'
-import type { Location } from './keydir.ts'
 import { recordHeaderBytes } from './limits.ts'
-import { decodeRecordHeader, recordPayloadIsIntact, type RecordKind } from './record.ts'
-import type { SegmentFiles } from './segment-files.ts'
+import { readUint53, type RecordKind } from './record.ts'
 
-/** Two records at most this far apart are read with one call: cheaper than a second syscall. */
-const coalesceGapMaxBytes = 16 * 1024
-/** A coalesced read stops growing at this size, so one chain read never buffers too much. */
-const coalesceReadMaxBytes = 1024 * 1024
-
-export interface RecordRequest {
-  location: Location
-  id: number
-  kinds: readonly RecordKind[]
-}
-
-/** A checked record: `bytes[payloadStart, payloadEnd)` is its payload. */
+/** A checked record: `bytes[payloadStart, payloadEnd)` is its payload. Read-only. */
 export interface CheckedRecord {
   bytes: Buffer
   payloadStart: number
@@ -31,62 +20,28 @@ export interface CheckedRecord {
 }
 
 export class RecordReader {
-  constructor(private readonly files: SegmentFiles) {}
+  constructor(private readonly cache: BlockCache) {}
 
-  read(request: RecordRequest): CheckedRecord {
-    const { location } = request
-    const bytes = Buffer.allocUnsafe(location.sizeBytes)
-    this.files.read(location.segmentNumber, location.offset, location.sizeBytes, bytes)
-    return check(bytes, 0, request)
-  }
-
-  /** Reads every request, returning the records in the order asked for. */
-  readMany(requests: readonly RecordRequest[]): CheckedRecord[] {
-    const order = requests.map((_, index) => index)
-    order.sort((left, right) => {
-      const a = requests[left]!.location
-      const b = requests[right]!.location
-      return a.segmentNumber - b.segmentNumber || a.offset - b.offset
-    })
-    const results = new Array<CheckedRecord>(requests.length)
-    let runStart = 0
-    // Each pass handles one run of neighbouring records; bounded by the number of requests.
-    while (runStart < order.length) {
-      const first = requests[order[runStart]!]!.location
-      let runEnd = runStart + 1
-      let end = first.offset + first.sizeBytes
-      while (runEnd < order.length) {
-        const next = requests[order[runEnd]!]!.location
-        const nextEnd = Math.max(end, next.offset + next.sizeBytes)
-        if (next.segmentNumber !== first.segmentNumber) break
-        if (next.offset - end > coalesceGapMaxBytes || nextEnd - first.offset > coalesceReadMaxBytes) break
-        end = nextEnd
-        runEnd++
-      }
-      const bytes = Buffer.allocUnsafe(end - first.offset)
-      this.files.read(first.segmentNumber, first.offset, bytes.length, bytes)
-      for (let index = runStart; index < runEnd; index++) {
-        const request = requests[order[index]!]!
-        results[order[index]!] = check(bytes, request.location.offset - first.offset, request)
-      }
-      runStart = runEnd
+  /**
+   * Reads and checks the record of `id` and `kind` at `offset` of a segment.
+   *
+   * One checksum suffices here, where recovery needs two: the index already knows the record's
+   * length, so only `recordCrc` (over header bytes 8.. and the payload) is checked, and the
+   * `recordCrc` field itself is covered because a damaged one would not match.
+   */
+  read(segmentNumber: number, offset: number, sizeBytes: number, id: number, kind: RecordKind): CheckedRecord {
+    const bytes = this.cache.read(segmentNumber, offset, sizeBytes)
+    let problem: string | undefined
+    if (bytes.readUInt32LE(12) !== sizeBytes - recordHeaderBytes) problem = 'length differs from the index'
+    else if (bytes[8] !== kind || readUint53(bytes, 24) !== id) {
+      problem = `holds id ${readUint53(bytes, 24)} of kind ${bytes[8]}, not id ${id} of kind ${kind}`
+    } else if (crc32c(bytes.subarray(8)) !== bytes.readUInt32LE(4)) problem = 'bad checksum'
+    if (problem !== undefined) {
+      throw new CorruptionError(
+        `the record of id ${id} at segment ${segmentNumber} offset ${offset} is damaged: ${problem}`,
+        { segmentNumber, offset },
+      )
     }
-    return results
+    return { bytes, payloadStart: recordHeaderBytes, payloadEnd: sizeBytes }
   }
-}
-
-function check(bytes: Buffer, start: number, request: RecordRequest): CheckedRecord {
-  const { location, id, kinds } = request
-  const damaged = (detail: string): never => {
-    throw new CorruptionError(
-      `the record of id ${id} at segment ${location.segmentNumber} offset ${location.offset} is damaged: ${detail}`,
-      location,
-    )
-  }
-  const header = decodeRecordHeader(bytes, start)
-  if (header === undefined) return damaged('bad header checksum')
-  if (recordHeaderBytes + header.payloadBytes !== location.sizeBytes) return damaged('length differs from the index')
-  if (header.id !== id || !kinds.includes(header.kind)) return damaged(`holds id ${header.id} of kind ${header.kind}`)
-  if (!recordPayloadIsIntact(bytes, start, header)) return damaged('bad checksum')
-  return { bytes, payloadStart: start + recordHeaderBytes, payloadEnd: start + location.sizeBytes }
 }

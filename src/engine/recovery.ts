@@ -14,7 +14,6 @@
  *     with a damaged header are skipped up to the next valid record and reported as a range.
  */
 import assert from 'node:assert/strict'
-import { decodeMeta } from './document-meta.ts'
 import { StratumError } from './errors.ts'
 import type { FileSystem } from './file-system.ts'
 import { localIdOf, shardOf } from './ids.ts'
@@ -149,8 +148,9 @@ export function recover(options: {
     active = { segmentNumber: 1, fd, sizeBytes: segmentHeaderBytes }
   }
 
-  options.keydir.rebuildAfterRecovery()
+  // Before the rebuild, which frees the pages whose ids are all issued and dead.
   options.keydir.noteIssued(replay.maxLocalId + 1)
+  options.keydir.rebuildAfterRecovery()
   report.recordCount = replay.recordCount
   report.durationMs = performance.now() - started
   return {
@@ -208,8 +208,12 @@ function scanSegment(
     // with nothing valid after it.
     const next = findValidRecord(contents, offset + 1)
     if (next === undefined && isNewest) {
-      report.tornTail = { segmentNumber, offset, droppedBytes: sizeBytes - offset }
-      return offset // The incomplete batch, if any, was never acknowledged: it is dropped.
+      // The incomplete batch, if any, was never acknowledged: it is dropped, its bytes with it.
+      // Cutting at `offset` instead would leave its first records flagged BATCH_CONTINUES at the
+      // end of the file, and the next write appended would complete the batch on the next open.
+      const cutAt = batch.length > 0 ? batch[0]!.offset : offset
+      report.tornTail = { segmentNumber, offset: cutAt, droppedBytes: sizeBytes - cutAt }
+      return cutAt
     }
     const resumeAt = next ?? sizeBytes
     noteDamagedRange(report, { segmentNumber, offset, lengthBytes: resumeAt - offset })
@@ -310,8 +314,9 @@ class Replay {
         if (kind === SlotKind.empty) keydir.recoverSlot(local, SlotKind.doc, 0)
         keydir.setLocation(local, column, location, corrupt)
         if (column === 'b') {
+          // Kept encoded, as the keydir holds it; it is decoded (and checked) when read.
           const payloadStart = offset + recordHeaderBytes
-          keydir.setMeta(local, corrupt ? undefined : decodeMeta(contents, payloadStart, location.offset + location.sizeBytes))
+          keydir.setMeta(local, corrupt ? undefined : contents.toString('latin1', payloadStart, offset + location.sizeBytes))
         }
         return
       }

@@ -22,9 +22,10 @@ import { checkColumnName, checkMetaSize, toMetaMap, writeMeta, type MetaInput } 
 import { CorruptionError, invalidArgument, limitExceeded, notFound, StratumError } from './errors.ts'
 import { isWellFormedId, localIdOf, makeId, shardOf } from './ids.ts'
 import { Keydir, SlotKind, type Column, type Location } from './keydir.ts'
-import { blobMaxBytes, chainMaxNodes, listProblemsDefaultLimit, localIdMax, pageMaxItems } from './limits.ts'
+import { blobMaxBytes, chainMaxNodes, listProblemsDefaultLimit, localIdMax, pageMaxItems, recordHeaderBytes } from './limits.ts'
 import { LockFile } from './lock-file.ts'
-import { RecordReader, type RecordRequest } from './record-reader.ts'
+import { BlockCache } from './block-cache.ts'
+import { RecordReader, type CheckedRecord } from './record-reader.ts'
 import { encodeRecord, recordFlagBatchContinues, RecordKind } from './record.ts'
 import { recover, type RecoveryReport } from './recovery.ts'
 import { SegmentFiles } from './segment-files.ts'
@@ -75,6 +76,10 @@ export interface StoreStats {
   deadBytes: number
   /** Bytes of the index's typed-array table (metadata maps not counted). */
   indexBytes: number
+  /** Bytes of segment blocks held in the read cache, and its hits and misses since open. */
+  cacheBytes: number
+  cacheHits: number
+  cacheMisses: number
   syncMode: SyncMode
   /** fdatasync/fsync calls made on segments since open. */
   syncCount: number
@@ -119,6 +124,7 @@ const documentListKey = 0
 
 export class Store {
   private statusValue: StoreStatus = 'open'
+  private readonly cache: BlockCache
   private readonly reader: RecordReader
   private closing: Promise<void> | undefined
 
@@ -133,7 +139,8 @@ export class Store {
     private nextLocalId: number,
     private nextSeq: number,
   ) {
-    this.reader = new RecordReader(files)
+    this.cache = new BlockCache(files, options.cacheSizeBytes)
+    this.reader = new RecordReader(this.cache)
   }
 
   get status(): StoreStatus {
@@ -179,24 +186,27 @@ export class Store {
     const placement = this.writer.append([blobRecord, metaRecord], [local, documentListKey])
     const blob = { segmentNumber: placement.segmentNumber, offset: placement.offset, sizeBytes: blobRecord.length }
     const metaLocation = { ...blob, offset: blob.offset + blobRecord.length, sizeBytes: metaRecord.length }
-    this.keydir.createDoc(local, blob, metaLocation, columns)
+    this.keydir.createDoc(local, blob, metaLocation, metaRecord.toString('latin1', recordHeaderBytes))
     await placement.durable
     return id
   }
 
   /** The document's text/HTML, or undefined when there is no such document. */
-  async getProblemHtml(id: number): Promise<string | undefined> {
-    const local = await this.readableDoc(id)
-    if (local === undefined) return undefined
-    const record = this.readColumn(local, id, 'a', [RecordKind.docBlob])
-    return record.bytes.toString('utf8', record.payloadStart, record.payloadEnd)
+  getProblemHtml(id: number): Promise<string | undefined> {
+    return this.afterPendingWrites(id, () => {
+      const local = this.docNow(id)
+      if (local === undefined) return undefined
+      const record = this.readColumn(local, id, 'a', RecordKind.docBlob)
+      return record.bytes.toString('utf8', record.payloadStart, record.payloadEnd)
+    })
   }
 
   /** The document's metadata columns (held in memory: no disk read), or undefined. */
-  async getProblemMeta(id: number): Promise<Record<string, string> | undefined> {
-    const local = await this.readableDoc(id)
-    if (local === undefined) return undefined
-    return Object.fromEntries(this.metaOf(local, id))
+  getProblemMeta(id: number): Promise<Record<string, string> | undefined> {
+    return this.afterPendingWrites(id, () => {
+      const local = this.docNow(id)
+      return local === undefined ? undefined : Object.fromEntries(this.metaOf(local, id))
+    })
   }
 
   /** Replaces the document's text/HTML. Its metadata and nodes are not rewritten. */
@@ -227,7 +237,7 @@ export class Store {
       (target, offset) => writeMeta(columns, target, offset),
     )
     const written = this.appendOne(record, local, local, 'b')
-    this.keydir.setMeta(local, columns)
+    this.keydir.setMeta(local, record.toString('latin1', recordHeaderBytes))
     await written
   }
 
@@ -245,7 +255,12 @@ export class Store {
   async listProblems(options: PageOptions = {}): Promise<ProblemPage> {
     this.checkOpen()
     const { afterLocal, limit } = this.pageBounds(options, listProblemsDefaultLimit)
-    await this.writer.whenSettled(documentListKey)
+    // Creations and deletions made while waiting are waited for too (see `whenDocSettled`).
+    let pending = this.writer.whenSettled(documentListKey)
+    while (pending !== undefined) {
+      await pending
+      pending = this.writer.whenSettled(documentListKey)
+    }
     // One more than asked tells whether another page follows.
     const locals = this.keydir.listDocs(afterLocal, limit + 1)
     const ids = locals.slice(0, limit).map((local) => makeId(this.options.shard, local))
@@ -276,22 +291,24 @@ export class Store {
   }
 
   /** The input node's value, or undefined when the document has no such node. */
-  async getTestCase(docId: number, tcId: number): Promise<Value | undefined> {
-    const local = await this.readableInput(docId, tcId)
-    if (local === undefined) return undefined
-    return this.decodeColumnValue(local, tcId, 'a', [RecordKind.inputPut])
+  getTestCase(docId: number, tcId: number): Promise<Value | undefined> {
+    return this.afterPendingWrites(docId, () => {
+      const local = this.inputNow(docId, tcId)
+      return local === undefined ? undefined : this.decodeColumnValue(local, tcId, 'a', RecordKind.inputPut)
+    })
   }
 
   /**
    * The document's input nodes in chain order, a page at a time (all of them by default), with
    * their expected outputs when `includeOutputs` is set. Undefined when there is no such document.
    */
-  async getAllTestCases(
-    docId: number,
-    options: PageOptions & { includeOutputs?: boolean } = {},
-  ): Promise<TestCasePage | undefined> {
+  getAllTestCases(docId: number, options: PageOptions & { includeOutputs?: boolean } = {}): Promise<TestCasePage | undefined> {
+    return this.afterPendingWrites(docId, () => this.testCasePage(docId, options))
+  }
+
+  private testCasePage(docId: number, options: PageOptions & { includeOutputs?: boolean }): TestCasePage | undefined {
     const { afterLocal, limit } = this.pageBounds(options, chainMaxNodes)
-    const docLocal = await this.readableDoc(docId)
+    const docLocal = this.docNow(docId)
     if (docLocal === undefined) return undefined
     const keydir = this.keydir
     const locals: number[] = []
@@ -303,30 +320,17 @@ export class Store {
     }
     const more = locals.length > limit
     if (more) locals.pop()
-    const requests: RecordRequest[] = []
     const shard = this.options.shard
-    for (const local of locals) {
-      requests.push(this.request(local, makeId(shard, local), 'a', [RecordKind.inputPut]))
-      if (options.includeOutputs === true && keydir.hasOutput(local)) {
-        requests.push(this.request(local, makeId(shard, local), 'b', [RecordKind.outputPut]))
-      }
-    }
-    const records = this.reader.readMany(requests)
+    const includeOutputs = options.includeOutputs === true
     const testCases: TestCase[] = []
-    let recordIndex = 0
     for (const local of locals) {
-      const valueRecord = records[recordIndex++]!
-      const testCase: TestCase = {
-        tcId: makeId(shard, local),
-        value: decodeValue(valueRecord.bytes, valueRecord.payloadStart, valueRecord.payloadEnd),
-      }
-      if (options.includeOutputs === true && keydir.hasOutput(local)) {
-        const outputRecord = records[recordIndex++]!
-        testCase.output = decodeValue(outputRecord.bytes, outputRecord.payloadStart, outputRecord.payloadEnd)
+      const tcId = makeId(shard, local)
+      const testCase: TestCase = { tcId, value: this.decodeColumnValue(local, tcId, 'a', RecordKind.inputPut) }
+      if (includeOutputs && keydir.hasOutput(local)) {
+        testCase.output = this.decodeColumnValue(local, tcId, 'b', RecordKind.outputPut)
       }
       testCases.push(testCase)
     }
-    assert.equal(recordIndex, records.length)
     return more ? { testCases, nextAfterId: testCases[testCases.length - 1]!.tcId } : { testCases }
   }
 
@@ -367,10 +371,12 @@ export class Store {
   }
 
   /** The input node's expected output, or undefined when the node or its output does not exist. */
-  async getExpectedOutput(docId: number, tcId: number): Promise<Value | undefined> {
-    const local = await this.readableInput(docId, tcId)
-    if (local === undefined || !this.keydir.hasOutput(local)) return undefined
-    return this.decodeColumnValue(local, tcId, 'b', [RecordKind.outputPut])
+  getExpectedOutput(docId: number, tcId: number): Promise<Value | undefined> {
+    return this.afterPendingWrites(docId, () => {
+      const local = this.inputNow(docId, tcId)
+      if (local === undefined || !this.keydir.hasOutput(local)) return undefined
+      return this.decodeColumnValue(local, tcId, 'b', RecordKind.outputPut)
+    })
   }
 
   /** Replaces the input node's expected output. NOT_FOUND when it has none. */
@@ -423,6 +429,9 @@ export class Store {
       liveBytes,
       deadBytes: diskBytes - liveBytes,
       indexBytes: keydir.tableBytes(),
+      cacheBytes: this.cache.sizeBytes,
+      cacheHits: this.cache.hits,
+      cacheMisses: this.cache.misses,
       syncMode: this.options.syncMode,
       syncCount: this.writer.syncCount,
       lastRecovery: this.recovery,
@@ -484,19 +493,40 @@ export class Store {
     return localIdOf(id)
   }
 
-  /** Waits for unacknowledged writes to the document, then returns its local id if it exists. */
-  private async readableDoc(id: number): Promise<number | undefined> {
-    this.checkOpen()
-    const local = this.localOf(id, 'document id')
-    if (local === undefined) return undefined
-    const pending = this.writer.whenSettled(local)
-    if (pending !== undefined) await pending
-    return this.keydir.kind(local) === SlotKind.doc ? local : undefined
+  /**
+   * Runs `read` once every unacknowledged write to document `docId` is acknowledged: at once, with
+   * no extra turn of the event loop, in the usual case that there is none.
+   */
+  private afterPendingWrites<T>(docId: number, read: () => T): Promise<T> {
+    try {
+      this.checkOpen()
+      const local = this.localOf(docId, 'document id')
+      return local === undefined ? Promise.resolve(read()) : this.whenDocSettled(local, read)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
-  private async readableInput(docId: number, tcId: number): Promise<number | undefined> {
+  /**
+   * Runs `read` once no write to document `local` is pending. A write made while it waits (it
+   * joins the next group commit, and is already in the keydir) is waited for too: reading right
+   * after the first group would see a record that is not written yet.
+   */
+  private whenDocSettled<T>(local: number, read: () => T): Promise<T> {
+    const pending = this.writer.whenSettled(local)
+    return pending === undefined ? Promise.resolve(read()) : pending.then(() => this.whenDocSettled(local, read))
+  }
+
+  /** The local id of document `id` if it exists now. */
+  private docNow(id: number): number | undefined {
+    const local = this.localOf(id, 'document id')
+    return local !== undefined && this.keydir.kind(local) === SlotKind.doc ? local : undefined
+  }
+
+  /** The local id of input `tcId` if it exists now and belongs to document `docId`. */
+  private inputNow(docId: number, tcId: number): number | undefined {
     const local = this.localOf(tcId, 'test case id')
-    const docLocal = await this.readableDoc(docId)
+    const docLocal = this.docNow(docId)
     if (docLocal === undefined || local === undefined) return undefined
     const keydir = this.keydir
     return keydir.kind(local) === SlotKind.input && keydir.parent(local) === docLocal ? local : undefined
@@ -509,8 +539,9 @@ export class Store {
   }
 
   private writableInput(docId: number, tcId: number): { docLocal: number; local: number } {
-    const docLocal = this.writableDoc(docId)
+    // The node id is checked first, so that a malformed one is INVALID_ARGUMENT whatever the store holds.
     const local = this.localOf(tcId, 'test case id')
+    const docLocal = this.writableDoc(docId)
     if (local === undefined || this.keydir.kind(local) !== SlotKind.input || this.keydir.parent(local) !== docLocal) {
       throw notFound(`test case ${tcId} of document ${docId} not found`)
     }
@@ -537,21 +568,18 @@ export class Store {
     return new Map()
   }
 
-  private request(local: number, id: number, column: Column, kinds: readonly RecordKind[]): RecordRequest {
+  /** Reads and checks the record in column `column` of `local`; a damaged one is CORRUPTION. */
+  private readColumn(local: number, id: number, column: Column, kind: RecordKind): CheckedRecord {
     const location = this.keydir.location(local, column)
     assert(location !== undefined, `id ${id} has a record in column ${column}`)
     if (this.keydir.isCorrupt(local, column)) {
       throw new CorruptionError(`the record of id ${id} is damaged on disk and cannot be read`, location)
     }
-    return { location, id, kinds }
+    return this.reader.read(location.segmentNumber, location.offset, location.sizeBytes, id, kind)
   }
 
-  private readColumn(local: number, id: number, column: Column, kinds: readonly RecordKind[]) {
-    return this.reader.read(this.request(local, id, column, kinds))
-  }
-
-  private decodeColumnValue(local: number, id: number, column: Column, kinds: readonly RecordKind[]): Value {
-    const record = this.readColumn(local, id, column, kinds)
+  private decodeColumnValue(local: number, id: number, column: Column, kind: RecordKind): Value {
+    const record = this.readColumn(local, id, column, kind)
     return decodeValue(record.bytes, record.payloadStart, record.payloadEnd)
   }
 
@@ -559,7 +587,7 @@ export class Store {
     if (typeof options !== 'object' || options === null) throw invalidArgument('page options must be an object')
     const limit = options.limit ?? defaultLimit
     if (!Number.isInteger(limit) || limit < 1 || limit > Math.max(pageMaxItems, defaultLimit)) {
-      throw invalidArgument(`limit must be an integer from 1 to ${pageMaxItems}, got ${String(options.limit)}`)
+      throw invalidArgument(`limit must be an integer from 1 to ${Math.max(pageMaxItems, defaultLimit)}, got ${String(options.limit)}`)
     }
     if (options.afterId === undefined) return { afterLocal: 0, limit }
     const afterLocal = this.localOf(options.afterId, 'afterId')
