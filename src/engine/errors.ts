@@ -42,15 +42,18 @@ export class StratumError extends Error {
   }
 }
 
-/** A record whose checksum failed. Carries where the damage is, for reports and logs. */
+/**
+ * A record whose checksum failed, or that was lost in a damaged stretch of the log. Carries where
+ * the damage is, when that is known, for reports and logs.
+ */
 export class CorruptionError extends StratumError {
-  readonly segmentNumber: number
-  readonly offset: number
+  readonly segmentNumber: number | undefined
+  readonly offset: number | undefined
 
-  constructor(message: string, where: { segmentNumber: number; offset: number }) {
+  constructor(message: string, where?: { segmentNumber: number; offset: number }) {
     super('CORRUPTION', message)
-    this.segmentNumber = where.segmentNumber
-    this.offset = where.offset
+    this.segmentNumber = where?.segmentNumber
+    this.offset = where?.offset
   }
 }
 

@@ -135,7 +135,8 @@ export class Keydir {
    * Points `column` of `local` at `location` (or at nothing), keeping the live byte counts and the
    * corrupt flag of the column: a damaged record found by recovery (its header intact, so its
    * place and size are known) is pointed at like any other, with `corrupt` set, so that reads of
-   * it fail instead of serving an older version.
+   * it fail instead of serving an older version. A corrupt column with no location is a lost
+   * record: one that must exist but sat in a stretch of the log whose headers were damaged.
    */
   setLocation(local: number, column: Column, location: Location | undefined, corrupt = false): void {
     const page = this.pageFor(local)
@@ -329,7 +330,7 @@ export class Keydir {
 
   private killInput(local: number): void {
     assert(this.kind(local) === SlotKind.input)
-    if (this.location(local, 'b') !== undefined || this.isCorrupt(local, 'b')) this.outputCount--
+    if (this.hasOutput(local)) this.outputCount--
     this.setLocation(local, 'a', undefined)
     this.setLocation(local, 'b', undefined)
     const page = this.pageFor(local)
@@ -379,23 +380,33 @@ export class Keydir {
     this.docs.clear()
     const recoveredMeta = this.recoveredMeta ?? []
     this.recoveredMeta = undefined
-    // Pass 1: documents start with empty chains.
+    // Pass 0: a live input whose document left no record at all (its records were in a damaged
+    // stretch of the log, or it would be dead or present) keeps its document, marked as lost.
+    for (let pageIndex = 0; pageIndex < this.pages.length; pageIndex++) {
+      const page = this.pages[pageIndex]
+      if (page === undefined) continue
+      for (let slot = 0; slot < pageSlots; slot++) {
+        if ((page.kind[slot]! & kindMask) !== SlotKind.input) continue
+        const docLocal = page.parent[slot]!
+        if (this.kind(docLocal) === SlotKind.empty) this.recoverSlot(docLocal, SlotKind.doc, 0)
+      }
+    }
+    // Pass 1: documents start with empty chains. A create writes the blob and the metadata in one
+    // batch, and a torn batch is dropped whole, so a document missing either lost it to damage:
+    // it stays, the missing record marked lost, so that its intact records still read back.
     for (let pageIndex = 0; pageIndex < this.pages.length; pageIndex++) {
       const page = this.pages[pageIndex]
       if (page === undefined) continue
       for (let slot = 0; slot < pageSlots; slot++) {
         if ((page.kind[slot]! & kindMask) !== SlotKind.doc) continue
         const local = pageIndex * pageSlots + slot
-        if (this.location(local, 'a') === undefined) {
-          // Metadata without a blob: the blob record was never written (a torn create).
-          this.setLocation(local, 'b', undefined)
-          this.setKind(local, SlotKind.empty)
-          continue
-        }
+        if (this.location(local, 'a') === undefined) this.setLocation(local, 'a', undefined, true)
+        const encodedMeta = recoveredMeta[pageIndex]?.[slot]
+        if (encodedMeta === undefined && !this.isCorrupt(local, 'b')) this.setLocation(local, 'b', undefined, true)
         page.parent[slot] = 0
         page.prev[slot] = 0
         page.next[slot] = 0
-        this.docs.append(local, recoveredMeta[pageIndex]?.[slot])
+        this.docs.append(local, encodedMeta)
         this.documentCount++
       }
     }

@@ -20,7 +20,7 @@ import { localIdOf, shardOf } from './ids.ts'
 import { Keydir, pageBits, pageSlots, SlotKind, type Column, type Location } from './keydir.ts'
 import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
 import { decodeRecordHeader, recordFlagBatchContinues, RecordKind, recordPayloadIsIntact, type RecordHeader } from './record.ts'
-import { checkSegmentHeader, createSegmentFile, parseSegmentFileName, segmentPath } from './segment-file.ts'
+import { checkSegmentHeader, createSegmentFile, parseSegmentFileName, segmentMagic, segmentPath } from './segment-file.ts'
 import { SegmentFiles } from './segment-files.ts'
 
 /** At most this many damaged records and ranges are listed one by one; all are counted. */
@@ -113,17 +113,25 @@ export function recover(options: {
     const isNewest = index === segmentNumbers.length - 1
     const path = segmentPath(dir, segmentNumber)
     const fd = fileSystem.openSync(path, isNewest ? 'r+' : 'r')
-    const sizeBytes = fileSystem.fstatSizeBytes(fd)
-    const contents = Buffer.allocUnsafe(sizeBytes)
-    let readBytes = 0
-    while (readBytes < sizeBytes) {
-      const got = fileSystem.readSync(fd, contents, readBytes, sizeBytes - readBytes, readBytes)
-      assert(got > 0, `${path} shrank while it was read`)
-      readBytes += got
+    let sizeBytes: number
+    let keptBytes: number
+    try {
+      sizeBytes = fileSystem.fstatSizeBytes(fd)
+      const contents = Buffer.allocUnsafe(sizeBytes)
+      let readBytes = 0
+      while (readBytes < sizeBytes) {
+        const got = fileSystem.readSync(fd, contents, readBytes, sizeBytes - readBytes, readBytes)
+        assert(got > 0, `${path} shrank while it was read`)
+        readBytes += got
+      }
+      report.segmentCount++
+      report.bytesScanned += sizeBytes
+      keptBytes = scanSegment(segmentNumber, contents, isNewest, path, replay, report)
+    } catch (error) {
+      // Not yet in `files`, which the caller closes when recovery fails.
+      fileSystem.closeSync(fd)
+      throw error
     }
-    report.segmentCount++
-    report.bytesScanned += sizeBytes
-    let keptBytes = scanSegment(segmentNumber, contents, isNewest, path, replay, report)
     if (keptBytes < sizeBytes) {
       assert(isNewest)
       fileSystem.ftruncateSync(fd, keptBytes)
@@ -177,12 +185,17 @@ function scanSegment(
 ): number {
   const headerCheck = checkSegmentHeader(contents.subarray(0, segmentHeaderBytes), path)
   if (headerCheck !== 'ok') {
+    const hasRecords = findValidRecord(contents, segmentHeaderBytes) !== undefined
     // Only the newest segment can be caught mid-creation, and then it holds no record yet.
-    if (isNewest && findValidRecord(contents, segmentHeaderBytes) === undefined) {
+    if (isNewest && !hasRecords) {
       report.tornTail = { segmentNumber, offset: 0, droppedBytes: contents.length }
       return 0
     }
-    throw new StratumError('CORRUPTION', `${path}: the segment header is damaged`)
+    if (!hasRecords && !contents.subarray(0, segmentMagic.length).equals(segmentMagic)) {
+      throw new StratumError('UNSUPPORTED_FORMAT', `${path} is not a Stratum segment file (bad magic, no records)`)
+    }
+    // A damaged header in front of valid records: the header is fixed, so read the records.
+    noteDamagedRange(report, { segmentNumber, offset: 0, lengthBytes: Math.min(segmentHeaderBytes, contents.length) })
   }
   const sizeBytes = contents.length
   let batch: PendingRecord[] = []

@@ -44,17 +44,13 @@ export function encodeSegmentHeader(): Buffer {
 export type SegmentHeaderCheck = 'ok' | 'short' | 'damaged'
 
 /**
- * Checks a segment's header. Throws UNSUPPORTED_FORMAT for a file that is not a Stratum segment
- * or is of a newer format, because guessing at those would risk serving wrong data.
+ * Checks a segment's header. A header that fails its checksum is 'damaged' (the caller decides,
+ * from what follows it, whether that is damage or a foreign file). An intact header of another
+ * kind of file or of a newer format throws UNSUPPORTED_FORMAT: guessing would risk serving wrong data.
  */
 export function checkSegmentHeader(header: Buffer, path: string): SegmentHeaderCheck {
   if (header.length < segmentHeaderBytes) return 'short'
-  if (crc32c(header.subarray(0, 12)) !== header.readUInt32LE(12)) {
-    if (!header.subarray(0, 8).equals(segmentMagic) && header.some((byte) => byte !== 0)) {
-      throw new StratumError('UNSUPPORTED_FORMAT', `${path} is not a Stratum segment file (bad magic)`)
-    }
-    return 'damaged'
-  }
+  if (crc32c(header.subarray(0, 12)) !== header.readUInt32LE(12)) return 'damaged'
   if (!header.subarray(0, 8).equals(segmentMagic)) {
     throw new StratumError('UNSUPPORTED_FORMAT', `${path} is not a Stratum segment file (bad magic)`)
   }

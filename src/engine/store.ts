@@ -95,9 +95,9 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     fileSystem.mkdirSync(dir)
   }
   const lock = LockFile.acquire(fileSystem, dir)
+  const files = new SegmentFiles(fileSystem, dir)
   try {
     const keydir = new Keydir()
-    const files = new SegmentFiles(fileSystem, dir)
     const recovered = recover({ fileSystem, dir, shard: resolved.shard, keydir, files })
     const writer = new SegmentWriter({
       fileSystem,
@@ -114,6 +114,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     store.reportRecovery()
     return store
   } catch (error) {
+    files.closeAll() // the segments recovery opened
     lock.release()
     throw error
   }
@@ -556,25 +557,28 @@ export class Store {
   }
 
   private metaOf(local: number, id: number): Map<string, string> {
+    if (this.keydir.isCorrupt(local, 'b')) throw this.damaged(local, id, 'b', 'the metadata of document')
     const columns = this.keydir.meta(local)
-    if (columns !== undefined) return columns
-    const location = this.keydir.location(local, 'b')
-    if (this.keydir.isCorrupt(local, 'b') && location !== undefined) {
-      throw new CorruptionError(`the metadata of document ${id} is damaged on disk`, location)
-    }
-    // The metadata record sat in a damaged range whose header was lost with it; that range is in
-    // the recovery report. The document is served with no columns rather than not at all.
-    assert(location === undefined, `document ${id} has metadata on disk but none in memory`)
-    return new Map()
+    assert(columns !== undefined, `document ${id} has its metadata in memory`)
+    return columns
+  }
+
+  /**
+   * The error for a damaged or lost record: damaged when recovery found it with a bad checksum
+   * (its place is known), lost when it sat in a stretch of the log whose headers were damaged.
+   */
+  private damaged(local: number, id: number, column: Column, what: string): CorruptionError {
+    const location = this.keydir.location(local, column)
+    return location === undefined
+      ? new CorruptionError(`${what} ${id} was lost in a damaged part of the log (see the recovery report)`)
+      : new CorruptionError(`${what} ${id} is damaged on disk and cannot be read`, location)
   }
 
   /** Reads and checks the record in column `column` of `local`; a damaged one is CORRUPTION. */
   private readColumn(local: number, id: number, column: Column, kind: RecordKind): CheckedRecord {
+    if (this.keydir.isCorrupt(local, column)) throw this.damaged(local, id, column, 'the record of id')
     const location = this.keydir.location(local, column)
     assert(location !== undefined, `id ${id} has a record in column ${column}`)
-    if (this.keydir.isCorrupt(local, column)) {
-      throw new CorruptionError(`the record of id ${id} is damaged on disk and cannot be read`, location)
-    }
     return this.reader.read(location.segmentNumber, location.offset, location.sizeBytes, id, kind)
   }
 
