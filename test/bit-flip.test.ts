@@ -108,12 +108,23 @@ interface Expected {
 
 /** What the store must report and return after the bytes at `flips` (segment, offset) changed. */
 function expectAfterFlips(fixture: Fixture, flips: ReadonlyArray<readonly [number, number]>): Expected {
-  const hit = new Map<PristineRecord, 'header' | 'payload'>()
+  // Bytes 0..3 of a record are its header checksum. Alone, a flip there harms nothing: the record
+  // checksum, which covers every other byte, still vouches for the record. With another flip in the
+  // same record, neither checksum holds and the header cannot be trusted.
+  const flipsIn = new Map<PristineRecord, { headerCrc: boolean; header: boolean; payload: boolean }>()
   for (const [segmentNumber, position] of flips) {
     const record = fixture.records.find((r) => r.segmentNumber === segmentNumber && r.offset <= position && position < r.offset + r.sizeBytes)
     assert.ok(record !== undefined, `flip at ${segmentNumber}:${position} is inside a record`)
-    if (position < record.offset + recordHeaderBytes) hit.set(record, 'header')
-    else if (hit.get(record) !== 'header') hit.set(record, 'payload')
+    const where = flipsIn.get(record) ?? { headerCrc: false, header: false, payload: false }
+    if (position < record.offset + 4) where.headerCrc = true
+    else if (position < record.offset + recordHeaderBytes) where.header = true
+    else where.payload = true
+    flipsIn.set(record, where)
+  }
+  const hit = new Map<PristineRecord, 'header' | 'payload'>()
+  for (const [record, where] of flipsIn) {
+    if (where.header || (where.headerCrc && where.payload)) hit.set(record, 'header')
+    else if (where.payload) hit.set(record, 'payload')
   }
   // Scan each segment as recovery does: a header hit starts a range that ends at the next record
   // that is whole and valid; a payload hit outside a range is a damaged record.

@@ -41,17 +41,30 @@ describe('block cache', () => {
     assert.ok(cache.hits > 0 && cache.misses > 0)
   })
 
-  it('serves a hot block from memory and evicts the least recently used', () => {
+  it('caches a block on its second miss only, then serves it from memory', () => {
+    const { files, bytes } = segmentOf(5, blockSizeBytes * 2)
+    const cache = new BlockCache(files, blockSizeBytes * 2)
+    assert.ok(cache.read(5, 100, 8).equals(bytes.subarray(100, 108)))
+    assert.equal(cache.sizeBytes, 0, 'a first miss reads just the record')
+    assert.ok(cache.read(5, 200, 8).equals(bytes.subarray(200, 208)))
+    assert.equal(cache.sizeBytes, blockSizeBytes, 'a second miss on the block caches it')
+    const misses = cache.misses
+    assert.ok(cache.read(5, 300, 8).equals(bytes.subarray(300, 308)))
+    assert.equal(cache.misses, misses, 'then it is a hit')
+  })
+
+  it('evicts the least recently used block', () => {
     const { files } = segmentOf(2, blockSizeBytes * 4)
     const cache = new BlockCache(files, blockSizeBytes * 2)
-    cache.read(2, 0, 8)
-    cache.read(2, blockSizeBytes, 8)
-    cache.read(2, 0, 8) // block 0 is now the most recent
-    cache.read(2, blockSizeBytes * 2, 8) // evicts block 1
+    const touch = (blockIndex: number): void => void cache.read(2, blockIndex * blockSizeBytes, 8)
+    for (const blockIndex of [0, 0, 1, 1]) touch(blockIndex) // both cached, on their second miss
+    touch(0) // block 0 is now the most recent
+    touch(2)
+    touch(2) // caching block 2 evicts block 1
     const misses = cache.misses
-    cache.read(2, 0, 8)
+    touch(0)
     assert.equal(cache.misses, misses, 'block 0 stayed')
-    cache.read(2, blockSizeBytes, 8)
+    touch(1)
     assert.equal(cache.misses, misses + 1, 'block 1 was evicted')
   })
 
@@ -59,6 +72,8 @@ describe('block cache', () => {
     const { files, bytes } = segmentOf(3, 100)
     const cache = new BlockCache(files, blockSizeBytes * 4)
     assert.ok(cache.read(3, 0, 100).equals(bytes))
+    assert.ok(cache.read(3, 0, 100).equals(bytes))
+    assert.equal(cache.sizeBytes, 100, 'the short last block is cached')
     const more = Buffer.from('appended')
     appendFileSync(join(dir, segmentFileName(3)), more)
     files.grow(3, 100 + more.length)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { recordHeaderBytes } from './limits.ts'
-import { decodeRecordHeader, encodeRecord, recordFlagBatchContinues, RecordKind, recordPayloadIsIntact } from './record.ts'
+import { decodeIntactRecord, decodeRecordHeader, encodeRecord, recordFlagBatchContinues, RecordKind, recordPayloadIsIntact } from './record.ts'
 
 function sample(): Buffer {
   return encodeRecord(
@@ -57,5 +57,20 @@ describe('record', () => {
 
   it('refuses a payload length over the limit before allocating', () => {
     assert.throws(() => encodeRecord({ kind: RecordKind.docBlob, flags: 0, seq: 1, id: 1, parentId: 0 }, 2 ** 31), RangeError)
+  })
+
+  it('decodes an intact record with one checksum, and refuses it when any covered byte changed', () => {
+    const record = sample()
+    assert.deepEqual(decodeIntactRecord(record, 0), decodeRecordHeader(record, 0))
+    for (let offset = 4; offset < record.length; offset++) {
+      const damaged = Buffer.from(record)
+      damaged[offset] = damaged[offset]! ^ 0x10
+      assert.equal(decodeIntactRecord(damaged, 0), undefined, `a flip at byte ${offset} went unnoticed`)
+    }
+    // The header checksum is not needed when the record checksum holds: the data is intact.
+    const headerCrcFlipped = Buffer.from(record)
+    headerCrcFlipped[0] = headerCrcFlipped[0]! ^ 0x01
+    assert.ok(decodeIntactRecord(headerCrcFlipped, 0) !== undefined)
+    assert.equal(decodeIntactRecord(record.subarray(0, record.length - 1), 0), undefined, 'cut short')
   })
 })

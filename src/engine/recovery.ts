@@ -19,7 +19,7 @@ import type { FileSystem } from './file-system.ts'
 import { localIdOf, shardOf } from './ids.ts'
 import { Keydir, pageBits, pageSlots, SlotKind, type Column, type Location } from './keydir.ts'
 import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
-import { decodeRecordHeader, recordFlagBatchContinues, RecordKind, recordPayloadIsIntact, type RecordHeader } from './record.ts'
+import { decodeIntactRecord, decodeRecordHeader, recordFlagBatchContinues, RecordKind, recordPayloadIsIntact, type RecordHeader } from './record.ts'
 import { checkSegmentHeader, createSegmentFile, parseSegmentFileName, segmentMagic, segmentPath } from './segment-file.ts'
 import { SegmentFiles } from './segment-files.ts'
 
@@ -202,10 +202,12 @@ function scanSegment(
   let offset = segmentHeaderBytes
   // Bounded: every pass advances `offset` by at least one byte.
   while (offset < sizeBytes) {
-    const header = sizeBytes - offset >= recordHeaderBytes ? decodeRecordHeader(contents, offset) : undefined
+    // The usual case, one checksum: a whole, intact record.
+    const whole = decodeIntactRecord(contents, offset)
+    const header = whole ?? (sizeBytes - offset >= recordHeaderBytes ? decodeRecordHeader(contents, offset) : undefined)
     const end = header === undefined ? Number.POSITIVE_INFINITY : offset + recordHeaderBytes + header.payloadBytes
     if (header !== undefined && end <= sizeBytes) {
-      const intact = recordPayloadIsIntact(contents, offset, header)
+      const intact = whole !== undefined || recordPayloadIsIntact(contents, offset, header)
       if (intact || !isNewest || findValidRecord(contents, end) !== undefined) {
         if (!intact) noteDamagedRecord(report, { segmentNumber, offset, id: header.id, kind: header.kind })
         batch.push({ header, offset, corrupt: !intact })
@@ -254,10 +256,7 @@ function findValidRecord(contents: Buffer, from: number): number | undefined {
   for (let offset = from; offset <= last; offset++) {
     // Cheap filters first: a valid header has a known kind and zero reserved bytes.
     if (!knownKinds.includes(contents[offset + 8]!) || contents[offset + 10] !== 0 || contents[offset + 11] !== 0) continue
-    const header = decodeRecordHeader(contents, offset)
-    if (header === undefined) continue
-    if (offset + recordHeaderBytes + header.payloadBytes > contents.length) continue
-    if (recordPayloadIsIntact(contents, offset, header)) return offset
+    if (decodeIntactRecord(contents, offset) !== undefined) return offset
   }
   return undefined
 }
