@@ -205,7 +205,7 @@ describe('torn tails', () => {
     const lastRecord = fixture.tail[fixture.tail.length - 1]!.records[0]!
     const template = fs.readFileSync(segmentPath(fixture.dir, fixture.newestSegment))
     const garbages: Array<[string, Buffer]> = [
-      ['4 KiB of zeros (a file extended by a power cut)', Buffer.alloc(4096)],
+      ['4 KiB of zeros (the zero-filled tail ahead of the writer)', Buffer.alloc(4096)],
       ['1 zero byte', Buffer.alloc(1)],
       ['39 zero bytes (less than a header)', Buffer.alloc(recordHeaderBytes - 1)],
       ['random bytes, 7', random(1, 7)],
@@ -219,7 +219,11 @@ describe('torn tails', () => {
       const dir = path.join(root, 'garbage')
       copyStore(fixture.dir, dir)
       fs.appendFileSync(segmentPath(dir, fixture.newestSegment), garbage)
-      await checkRecovered(dir, fixture, contentAfter(fixture.writes), { offset: fixture.newestSizeBytes, droppedBytes: garbage.length }, fixture.newestSizeBytes, name)
+      // Zeros after the last record are what the writer leaves ahead of its tail on purpose (see
+      // segment-writer.ts): the end of the log, cut off without a torn-tail report.
+      const allZero = garbage.every((byte) => byte === 0)
+      const torn = allZero ? null : { offset: fixture.newestSizeBytes, droppedBytes: garbage.length }
+      await checkRecovered(dir, fixture, contentAfter(fixture.writes), torn, fixture.newestSizeBytes, name)
       fs.rmSync(dir, { recursive: true, force: true })
     }
   })

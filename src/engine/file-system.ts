@@ -18,6 +18,7 @@ export interface FileSystem {
   ftruncateSync(fd: number, lengthBytes: number): void
   fsyncSync(fd: number): void
   writev(fd: number, buffers: Buffer[], position: number): Promise<number>
+  writevSync(fd: number, buffers: Buffer[], position: number): number
   fdatasync(fd: number): Promise<void>
   readdirSync(path: string): string[]
   mkdirSync(path: string): void
@@ -40,6 +41,7 @@ export const nodeFileSystem: FileSystem = {
     new Promise((resolve, reject) => {
       fs.writev(fd, buffers, position, (error, written) => (error ? reject(error) : resolve(written)))
     }),
+  writevSync: (fd, buffers, position) => fs.writevSync(fd, buffers, position),
   fdatasync: (fd) =>
     new Promise((resolve, reject) => {
       fs.fdatasync(fd, (error) => (error ? reject(error) : resolve()))

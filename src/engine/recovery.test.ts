@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, it } from 'node:test'
@@ -83,4 +83,31 @@ describe('recovery', () => {
     assert.equal(await store.getProblemHtml(docId), '<p>first</p>')
     await store.close()
   })
+
+  it('reads the zeros the writer fills ahead of its tail as the end of the log, not as damage', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stratum-recovery-'))
+    folders.push(dir)
+    const store = await openStore({ dir })
+    const docId = await store.createProblem('zero tail')
+    const tcId = await store.addTestCase(docId, int64(7))
+    const logicalBytes = (await store.stats()).activeSegmentBytes
+    assert.ok(statSync(segmentPath(dir, 1)).size > logicalBytes, 'the active segment is zero-filled ahead')
+    // A crash: the store is never closed; its lock is left to a dead process.
+    unlinkSync(join(dir, 'LOCK'))
+    const reopened = await openStore({ dir, onWarning: () => assert.fail('a zero tail is not damage') })
+    const report = (await reopened.stats()).lastRecovery
+    assert.equal(report.tornTail, null)
+    assert.equal(report.damagedRangeCount, 0)
+    assert.deepEqual(await reopened.getTestCase(docId, tcId), int64(7))
+    await reopened.addTestCase(docId, int64(8))
+    await reopened.close()
+    assert.equal(statSync(segmentPath(dir, 1)).size, (await openStoreStats(dir)).activeSegmentBytes, 'close cuts the zeros')
+  })
 })
+
+async function openStoreStats(dir: string) {
+  const store = await openStore({ dir })
+  const stats = await store.stats()
+  await store.close()
+  return stats
+}

@@ -8,6 +8,8 @@
  *     other record of that id is older than its tombstone.
  *   - The records of one write (a batch: all but the last flagged BATCH_CONTINUES) are applied
  *     together or not at all when the batch is cut off by the end of the log.
+ *   - The newest segment may end in zeros, written ahead of the tail to keep syncs cheap: they
+ *     are the end of the log, cut off without a report.
  *   - Damage in the newest segment with no valid record after it is a torn tail: the write was
  *     never acknowledged, and the file is truncated there. Damage anywhere else is corruption:
  *     a record with an intact header is indexed as corrupt (its reads fail with CORRUPTION); bytes
@@ -220,7 +222,9 @@ function scanSegment(
       }
     }
     // The header is damaged, or the record runs past the end, or (newest segment) it is damaged
-    // with nothing valid after it.
+    // with nothing valid after it. First, the usual case: the zeros the writer fills the active
+    // segment with ahead of its last write (see segment-writer.ts). That is the end of the log.
+    if (isNewest && batch.length === 0 && isAllZero(contents, offset)) return offset
     const next = findValidRecord(contents, offset + 1)
     if (next === undefined && isNewest) {
       // The incomplete batch, if any, was never acknowledged: it is dropped, its bytes with it.
@@ -247,6 +251,18 @@ function scanSegment(
     for (const record of batch) replay.apply(segmentNumber, contents, record)
   }
   return sizeBytes
+}
+
+const zeroChunk = Buffer.alloc(64 * 1024)
+
+/** True when every byte of `contents` from `from` on is zero. */
+function isAllZero(contents: Buffer, from: number): boolean {
+  // Bounded: each pass compares one chunk, with memcmp speed.
+  for (let offset = from; offset < contents.length; offset += zeroChunk.length) {
+    const end = Math.min(contents.length, offset + zeroChunk.length)
+    if (!contents.subarray(offset, end).equals(zeroChunk.subarray(0, end - offset))) return false
+  }
+  return true
 }
 
 /** The offset of the first intact record at or after `from`, if there is one. */

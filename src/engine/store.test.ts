@@ -128,8 +128,9 @@ function childExit(child: ReturnType<typeof spawn>): Promise<void> {
 }
 
 /**
- * A file system whose segment writes can be held: while held, each `writev` waits until released,
- * so that a test can keep a group commit in flight for as long as it needs.
+ * A file system whose segment syncs can be held: while held, each `fdatasync` waits until
+ * released, so that a test can keep a group commit in flight (syncMode 'always') for as long as
+ * it needs. (Small writes go to the page cache synchronously; the sync is what is awaited.)
  */
 function gatedFileSystem() {
   const waiting: Array<() => void> = []
@@ -137,14 +138,14 @@ function gatedFileSystem() {
   let held = false
   const fileSystem: FileSystem = {
     ...nodeFileSystem,
-    writev: async (fd, buffers, position) => {
+    fdatasync: async (fd) => {
       if (held) {
         await new Promise<void>((resolve) => {
           waiting.push(resolve)
           for (const wake of waiters.splice(0)) wake()
         })
       }
-      return nodeFileSystem.writev(fd, buffers, position)
+      return nodeFileSystem.fdatasync(fd)
     },
   }
   return {
@@ -969,7 +970,7 @@ describe('concurrency and syncing', () => {
 
   it('a read waits for writes to its document made while it waits, as for those before it', async () => {
     const gate = gatedFileSystem()
-    const store = await open({ fileSystem: gate.fileSystem })
+    const store = await open({ fileSystem: gate.fileSystem, syncMode: 'always' })
     const docId = await store.createProblem('v0', { v: '0' })
     const tcId = await store.addTestCase(docId, int64(0))
     await store.setExpectedOutput(docId, tcId, int64(0))

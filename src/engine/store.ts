@@ -109,6 +109,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       activeSegmentNumber: recovered.activeSegmentNumber,
       activeFd: recovered.activeFd,
       activeSizeBytes: recovered.activeSizeBytes,
+      // Recovery cuts any zero-filled tail, so the file ends at its last record.
+      activeFileBytes: recovered.activeSizeBytes,
     })
     const store = new Store(resolved, lock, keydir, files, writer, recovered.report, recovered.nextLocalId, recovered.nextSeq)
     store.reportRecovery()

@@ -63,6 +63,10 @@ export class FaultyFileSystem implements FileSystem {
     this.check('writev')
     return nodeFileSystem.writev(fd, buffers, position)
   }
+  writevSync(fd: number, buffers: Buffer[], position: number): number {
+    this.check('writev')
+    return nodeFileSystem.writevSync(fd, buffers, position)
+  }
   async fdatasync(fd: number): Promise<void> {
     this.check('fdatasync')
     await nodeFileSystem.fdatasync(fd)
