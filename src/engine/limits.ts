@@ -42,6 +42,13 @@ export const chainMaxNodes = 1 * MiB
 /** Most items one page of `listProblems` or `getAllTestCases` may ask for. */
 export const pageMaxItems = 100_000
 
+/**
+ * Most record bytes one page of `getAllTestCases` reads: a page ends early (with `nextAfterId`)
+ * once its values reach this, so that a page of large values cannot take gigabytes of memory.
+ * A page always holds at least one node.
+ */
+export const pageMaxBytes = 32 * MiB
+
 /** Default page size of `listProblems` when the caller gives no limit. */
 export const listProblemsDefaultLimit = 1000
 
@@ -91,5 +98,6 @@ assert(segmentSizeMinBytes >= segmentHeaderBytes + recordHeaderBytes)
 assert(shardBits + localIdBits === 53)
 assert(chainMaxNodes <= localIdMax)
 assert(pageMaxItems <= chainMaxNodes)
+assert(pageMaxBytes >= 2 * (recordHeaderBytes + valueMaxBytes), 'a page holds a node and its output at least')
 assert(listMaxItems * 8 >= valueMaxBytes, 'an int64 list meets the byte limit before the item limit')
 assert(columnNameMaxBytes * 2 < metaMaxBytes)

@@ -21,7 +21,9 @@ import {
   mapMaxEntries,
   metaMaxBytes,
   metaMaxColumns,
+  pageMaxBytes,
   pageMaxItems,
+  recordHeaderBytes,
   shardMax,
   valueMaxBytes,
 } from './limits.ts'
@@ -492,17 +494,32 @@ describe('paging', () => {
     assertSameTestCases((await store.getAllTestCases(docId, { afterId: tcIds[7]! }))!.testCases, [])
   })
 
+  it('a page of large values ends once it holds pageMaxBytes, and the next page goes on from there', async () => {
+    const store = await open()
+    const docId = await store.createProblem('big values')
+    const big = string('x'.repeat(valueMaxBytes - 5)) // the largest value
+    const tcIds: number[] = []
+    for (let index = 0; index < 10; index++) tcIds.push(await store.addTestCase(docId, big))
+    const first = (await store.getAllTestCases(docId))!
+    const perPage = Math.ceil(pageMaxBytes / (valueMaxBytes + recordHeaderBytes))
+    assert.deepStrictEqual(first.testCases.map((testCase) => testCase.tcId), tcIds.slice(0, perPage))
+    assert.equal(first.nextAfterId, tcIds[perPage - 1])
+    const second = (await store.getAllTestCases(docId, { afterId: first.nextAfterId! }))!
+    assert.deepStrictEqual(second.testCases.map((testCase) => testCase.tcId), tcIds.slice(perPage))
+    assert.equal(second.nextAfterId, undefined)
+  })
+
   it('a page limit out of range or a foreign afterId is INVALID_ARGUMENT', async () => {
     const store = await open()
     const docId = await store.createProblem('doc')
     for (const limit of [0, -1, 1.5, Number.NaN, pageMaxItems + 1]) {
       await rejectsWith(store.listProblems({ limit }), 'INVALID_ARGUMENT', new RegExp(`limit must be an integer from 1 to ${pageMaxItems}`))
     }
-    for (const limit of [0, 2.5, chainMaxNodes + 1]) {
+    for (const limit of [0, 2.5, pageMaxItems + 1]) {
       await rejectsWith(
         store.getAllTestCases(docId, { limit }),
         'INVALID_ARGUMENT',
-        new RegExp(`limit must be an integer from 1 to ${chainMaxNodes}, got ${String(limit)}`),
+        new RegExp(`limit must be an integer from 1 to ${pageMaxItems}, got ${String(limit)}`),
       )
     }
     await rejectsWith(store.listProblems({ afterId: localIdSpan + 1 }), 'INVALID_ARGUMENT', /afterId 4294967297 is of another shard/)

@@ -22,7 +22,7 @@ import { checkColumnName, checkMetaSize, toMetaMap, writeMeta, type MetaInput } 
 import { CorruptionError, invalidArgument, limitExceeded, notFound, StratumError } from './errors.ts'
 import { isWellFormedId, localIdOf, makeId, shardOf } from './ids.ts'
 import { Keydir, SlotKind, type Column, type Location } from './keydir.ts'
-import { blobMaxBytes, chainMaxNodes, listProblemsDefaultLimit, localIdMax, pageMaxItems, recordHeaderBytes } from './limits.ts'
+import { blobMaxBytes, chainMaxNodes, listProblemsDefaultLimit, localIdMax, pageMaxBytes, pageMaxItems, recordHeaderBytes } from './limits.ts'
 import { LockFile } from './lock-file.ts'
 import { BlockCache } from './block-cache.ts'
 import { RecordReader, type CheckedRecord } from './record-reader.ts'
@@ -45,7 +45,11 @@ export interface TestCase {
 export interface PageOptions {
   /** Start after this id (exclusive); from the beginning when absent. */
   afterId?: number
-  /** Most items to return, 1 to `pageMaxItems`. */
+  /**
+   * Most items to return, 1 to `pageMaxItems` (100,000). Default: 1,000 documents for
+   * `listProblems`, `pageMaxItems` nodes for `getAllTestCases`, whose pages also end once they
+   * hold `pageMaxBytes` of records.
+   */
   limit?: number
 }
 
@@ -310,21 +314,23 @@ export class Store {
   }
 
   private testCasePage(docId: number, options: PageOptions & { includeOutputs?: boolean }): TestCasePage | undefined {
-    const { afterLocal, limit } = this.pageBounds(options, chainMaxNodes)
+    const { afterLocal, limit } = this.pageBounds(options, pageMaxItems)
     const docLocal = this.docNow(docId)
     if (docLocal === undefined) return undefined
     const keydir = this.keydir
+    const includeOutputs = options.includeOutputs === true
     const locals: number[] = []
+    let pageBytes = 0
     let node = this.firstInputAfter(docLocal, afterLocal)
-    // Bounded by `limit + 1`, itself at most chainMaxNodes + 1.
-    while (node !== 0 && locals.length <= limit) {
+    // Bounded by `limit`, at most pageMaxItems, and by pageMaxBytes.
+    while (node !== 0 && locals.length < limit && (locals.length === 0 || pageBytes < pageMaxBytes)) {
       locals.push(node)
+      pageBytes += keydir.location(node, 'a')?.sizeBytes ?? 0
+      if (includeOutputs) pageBytes += keydir.location(node, 'b')?.sizeBytes ?? 0
       node = keydir.nextInput(node)
     }
-    const more = locals.length > limit
-    if (more) locals.pop()
+    const more = node !== 0
     const shard = this.options.shard
-    const includeOutputs = options.includeOutputs === true
     const testCases: TestCase[] = []
     for (const local of locals) {
       const tcId = makeId(shard, local)
@@ -592,8 +598,8 @@ export class Store {
   private pageBounds(options: PageOptions, defaultLimit: number): { afterLocal: number; limit: number } {
     if (typeof options !== 'object' || options === null) throw invalidArgument('page options must be an object')
     const limit = options.limit ?? defaultLimit
-    if (!Number.isInteger(limit) || limit < 1 || limit > Math.max(pageMaxItems, defaultLimit)) {
-      throw invalidArgument(`limit must be an integer from 1 to ${Math.max(pageMaxItems, defaultLimit)}, got ${String(options.limit)}`)
+    if (!Number.isInteger(limit) || limit < 1 || limit > pageMaxItems) {
+      throw invalidArgument(`limit must be an integer from 1 to ${pageMaxItems}, got ${String(options.limit)}`)
     }
     if (options.afterId === undefined) return { afterLocal: 0, limit }
     const afterLocal = this.localOf(options.afterId, 'afterId')
