@@ -243,8 +243,12 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
       if (options.loseTailBytesAfterKill !== undefined) {
         const newest = path.join(dir, `${String(newestSegmentNumber(dir)).padStart(12, '0')}.seg`)
         if (fs.existsSync(newest)) {
-          const sizeBytes = fs.statSync(newest).size
-          fs.truncateSync(newest, Math.max(16, sizeBytes - options.loseTailBytesAfterKill))
+          // Cut before the end of the records, not of the file: the writer keeps zeros ahead of
+          // its last record (see segment-writer.ts), and cutting those would lose nothing.
+          const contents = fs.readFileSync(newest)
+          let recordsEnd = contents.length
+          while (recordsEnd > 16 && contents[recordsEnd - 1] === 0) recordsEnd--
+          fs.truncateSync(newest, Math.max(16, recordsEnd - options.loseTailBytesAfterKill))
         }
       }
       const log = parseLog(fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8') : '')
