@@ -12,18 +12,8 @@ import { afterEach, describe, it } from 'node:test'
 import { openStore, type Store } from './store.ts'
 import { FaultyFileSystem } from './testing/faulty-file-system.ts'
 import { int64 } from './values.ts'
+import { seededRandom } from './testing/seeded-random.ts'
 
-/** A small seeded generator (mulberry32), so that a failing round can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let mixed = state
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1)
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61)
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** What one writer's document should hold, as a canonical string for comparison. */
 interface DocModel {

@@ -51,17 +51,7 @@ export interface FailEntry {
 }
 export type LogEntry = IntentEntry | AckEntry | FailEntry
 
-/** mulberry32: a small seeded generator, so that a round can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom } from '../../src/engine/testing/seeded-random.ts'
 
 /** Op numbers of round `round` start here; a round makes far fewer writes than this. */
 export function opBaseOfRound(round: number): number {

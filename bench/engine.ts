@@ -1,0 +1,679 @@
+/**
+ * The engine benchmark: Stratum against better-sqlite3 and lmdb on the same generated data, and
+ * against the raw group-commit ceiling of the disk as Node sees it.
+ *
+ *   npm run bench:engine              # the full run (10,000 documents, 100,000 input nodes)
+ *   npm run bench:engine -- --quick   # a twentieth of every count, for a smoke test
+ *
+ * Workloads, in order (every system in its own temporary folder, all open side by side):
+ *   1. create documents (2 KiB text, 3 metadata columns), each with 10 input nodes (8 int64s)
+ *      and their outputs (2 int64s): the first 500 documents with 1 writer, the rest with 64
+ *      concurrent writers. One operation is one API write: a document, an input or an
+ *      output, each its own durable transaction.
+ *   2. random single-node reads (1 reader);
+ *   3. whole-chain reads: text + metadata + every input with its output, in order (1 reader);
+ *   4. node updates: 5,000 with 1 writer, then 100,000 with 64 writers;
+ *   5. deletion of 30% of the documents (64 writers);
+ * then the disk footprint. For Stratum, the store is closed after step 1 and opened in a fresh
+ * process to measure its memory (heap + array buffers, after GC) per input node.
+ *
+ * Each workload is cut into 10 rounds, and in each round every system (and, for durable writes,
+ * the disk ceiling) runs its share, in an order rotated from round to round, so that a drift of
+ * the machine's speed during the run weighs on all of them alike. The ceiling is a loop that
+ * writes one buffer of N records (each the size of Stratum's input-node record) with fs.write,
+ * then calls fdatasync: N = 1 next to the 1-writer workloads, N = 64 next to the 64-writer ones.
+ *
+ * The benchmark only prints; it asserts nothing about timings. It does check, outside the timed
+ * loops, that every system returns the values that were written.
+ */
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { limits, type Value } from '../src/engine/index.ts'
+import { encodedValueBytes } from '../src/engine/values.ts'
+import {
+  datasetSeed,
+  generateDocument,
+  htmlSizeBytes,
+  inputItems,
+  int64ListOf,
+  metaPayloadBytes,
+  outputItems,
+  sameValue,
+  type GeneratedDocument,
+} from './dataset.ts'
+import {
+  combine,
+  formatBytes,
+  formatCount,
+  formatMicros,
+  formatRatio,
+  formatTable,
+  runRange,
+  settle,
+  type Sample,
+  type Summary,
+} from './measure.ts'
+import { engineVersion } from './engine-version.ts'
+import { Prng } from './prng.ts'
+import type { RamReport } from './ram-child.ts'
+import { LmdbSubject, SqliteSubject, StratumSubject, type Subject } from './subjects.ts'
+
+const quick = process.argv.includes('--quick')
+/** --quick divides every count by this. */
+const divisor = quick ? 20 : 1
+
+const config = {
+  documents: 10_000 / divisor,
+  inputsPerDocument: 10,
+  /**
+   * Documents created by 1 writer, before the rest are created by 64. A tenth of the 64-writer
+   * counts or less: at about a millisecond a synced write, a full load by one writer would take
+   * minutes for each system.
+   */
+  singleWriterDocuments: 500 / divisor,
+  randomReads: 200_000 / divisor,
+  chainReads: 50_000 / divisor,
+  updates: 100_000 / divisor,
+  singleWriterUpdates: 5_000 / divisor,
+  deleteFraction: 0.3,
+  writers: 64,
+  /** Each workload is cut into this many rounds, interleaved across the systems. */
+  rounds: 10,
+  /** Time the disk ceiling runs in each round of a durable-write workload. */
+  ceilingSecondsPerRound: quick ? 0.05 : 0.4,
+  verifySamples: 500,
+}
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url))
+const repoDir = path.dirname(benchDir)
+
+/** Workload names, in the order they are printed. */
+const workloads = {
+  create1: 'create (doc/input/output), 1 writer',
+  create64: `create (doc/input/output), ${config.writers} writers`,
+  read: 'random node read',
+  chain: 'whole-chain read',
+  update1: 'node update, 1 writer',
+  update64: `node update, ${config.writers} writers`,
+  delete: `delete document, ${config.writers} writers`,
+} as const
+type Workload = keyof typeof workloads
+
+interface SystemResult {
+  name: string
+  summaries: Partial<Record<Workload, Summary>>
+  diskBytes?: number
+  logicalBytes?: number
+  stratumStats?: { diskBytes: number; liveBytes: number; indexBytes: number; inputNodes: number }
+}
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`)
+}
+
+// ---------------------------------------------------------------- data
+
+interface Plan {
+  documents: GeneratedDocument[]
+  /** Global node indices (document * inputsPerDocument + position) for the random reads. */
+  readNodes: Uint32Array
+  chainDocuments: Uint32Array
+  updateNodes: Uint32Array
+  updateValues: Value[]
+  /** Documents to delete, in order. */
+  deleteDocuments: Uint32Array
+}
+
+function makePlan(): Plan {
+  const started = performance.now()
+  const documents: GeneratedDocument[] = []
+  for (let index = 0; index < config.documents; index++) documents.push(generateDocument(index, config.inputsPerDocument))
+  const nodeCount = config.documents * config.inputsPerDocument
+  const prng = new Prng(datasetSeed, 0x7fff_0001)
+  const readNodes = new Uint32Array(config.randomReads)
+  for (let index = 0; index < readNodes.length; index++) readNodes[index] = prng.nextInt(nodeCount)
+  const chainDocuments = new Uint32Array(config.chainReads)
+  for (let index = 0; index < chainDocuments.length; index++) chainDocuments[index] = prng.nextInt(config.documents)
+  const updateCount = config.singleWriterUpdates + config.updates
+  const updateNodes = new Uint32Array(updateCount)
+  const updateValues: Value[] = []
+  for (let index = 0; index < updateCount; index++) {
+    updateNodes[index] = prng.nextInt(nodeCount)
+    updateValues.push(int64ListOf(prng, inputItems))
+  }
+  const order = prng.shuffle(Array.from({ length: config.documents }, (_, index) => index))
+  const deleteDocuments = Uint32Array.from(order.slice(0, Math.round(config.documents * config.deleteFraction)))
+  log(`generated the data in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  return { documents, readNodes, chainDocuments, updateNodes, updateValues, deleteDocuments }
+}
+
+/** The ids one system gave to the documents and nodes, by generated index. */
+interface Ids {
+  docIds: Float64Array
+  tcIds: Float64Array
+}
+
+/** What each input node should hold now: its generated value, then its latest update. */
+class Expected {
+  readonly inputs: Value[]
+  readonly deleted = new Set<number>()
+
+  constructor(readonly plan: Plan) {
+    this.inputs = plan.documents.flatMap((document) => document.inputs)
+  }
+}
+
+// ---------------------------------------------------------------- workloads
+
+/**
+ * Creates documents [from, to) with `writers` concurrent loops. Each loop takes the next document
+ * and makes its writes one after the other: the document, then each input followed by its output.
+ */
+async function load(subject: Subject, plan: Plan, ids: Ids, from: number, to: number, writers: number): Promise<Sample> {
+  const writesPerDocument = 1 + 2 * config.inputsPerDocument
+  const latenciesMicros = new Float64Array((to - from) * writesPerDocument)
+  let nextDocument = from
+  let nextSlot = 0
+  const loop = async (): Promise<void> => {
+    // Bounded by `to`: every pass takes one document.
+    while (nextDocument < to) {
+      const index = nextDocument++
+      const document = plan.documents[index]!
+      let started = performance.now()
+      const docId = await subject.createDocument(document.html, document.meta)
+      latenciesMicros[nextSlot++] = (performance.now() - started) * 1000
+      ids.docIds[index] = docId
+      for (let position = 0; position < config.inputsPerDocument; position++) {
+        started = performance.now()
+        const tcId = await subject.addInput(docId, document.inputs[position]!)
+        latenciesMicros[nextSlot++] = (performance.now() - started) * 1000
+        ids.tcIds[index * config.inputsPerDocument + position] = tcId
+        started = performance.now()
+        await subject.setOutput(docId, tcId, document.outputs[position]!)
+        latenciesMicros[nextSlot++] = (performance.now() - started) * 1000
+      }
+    }
+  }
+  const started = performance.now()
+  await Promise.all(Array.from({ length: Math.min(writers, to - from) }, () => loop()))
+  return { latenciesMicros, operations: latenciesMicros.length, elapsedSeconds: (performance.now() - started) / 1000 }
+}
+
+function nodeRef(ids: Ids, node: number): { docId: number; tcId: number } {
+  return { docId: ids.docIds[Math.floor(node / config.inputsPerDocument)]!, tcId: ids.tcIds[node]! }
+}
+
+async function randomReads(system: SystemRun, plan: Plan, from: number, to: number): Promise<Sample> {
+  const { subject, ids } = system
+  let found = 0
+  const sample = await runRange(from, to, 1, (index) => {
+    const { docId, tcId } = nodeRef(ids, plan.readNodes[index]!)
+    const result = subject.getInput(docId, tcId)
+    if (result instanceof Promise) {
+      return result.then((value) => {
+        if (value !== undefined) found++
+      })
+    }
+    if (result !== undefined) found++
+    return undefined
+  })
+  if (found !== to - from) throw new Error(`${subject.name}: ${to - from - found} random reads found nothing`)
+  return sample
+}
+
+async function chainReads(system: SystemRun, plan: Plan, from: number, to: number): Promise<Sample> {
+  const { subject, ids } = system
+  let nodes = 0
+  const sample = await runRange(from, to, 1, (index) => {
+    const result = subject.getChain(ids.docIds[plan.chainDocuments[index]!]!)
+    if (result instanceof Promise) {
+      return result.then((chain) => {
+        nodes += chain?.testCases.length ?? 0
+      })
+    }
+    nodes += result?.testCases.length ?? 0
+    return undefined
+  })
+  const expectedNodes = (to - from) * config.inputsPerDocument
+  if (nodes !== expectedNodes) throw new Error(`${subject.name}: chain reads returned ${nodes} nodes, expected ${expectedNodes}`)
+  return sample
+}
+
+function updates(system: SystemRun, plan: Plan, from: number, to: number, writers: number): Promise<Sample> {
+  const { subject, ids, expected } = system
+  return runRange(from, to, writers, (index) => {
+    const node = plan.updateNodes[index]!
+    const value = plan.updateValues[index]!
+    const { docId, tcId } = nodeRef(ids, node)
+    // Writes are applied in the order they are issued, so the last one issued to a node wins.
+    expected.inputs[node] = value
+    return subject.updateInput(docId, tcId, value)
+  })
+}
+
+function deletes(system: SystemRun, plan: Plan, from: number, to: number): Promise<Sample> {
+  const { subject, ids, expected } = system
+  return runRange(from, to, config.writers, (index) => {
+    const document = plan.deleteDocuments[index]!
+    expected.deleted.add(document)
+    return subject.deleteDocument(ids.docIds[document]!)
+  })
+}
+
+/** Checks, untimed, that a sample of nodes and chains holds what was written. */
+async function verify(system: SystemRun, plan: Plan, seed: number): Promise<void> {
+  const { subject, ids, expected } = system
+  const prng = new Prng(datasetSeed, seed)
+  for (let sample = 0; sample < config.verifySamples; sample++) {
+    const document = prng.nextInt(config.documents)
+    const position = prng.nextInt(config.inputsPerDocument)
+    const node = document * config.inputsPerDocument + position
+    const { docId, tcId } = nodeRef(ids, node)
+    const got = await subject.getInput(docId, tcId)
+    const want = expected.deleted.has(document) ? undefined : expected.inputs[node]
+    if (!sameValue(got, want)) throw new Error(`${subject.name}: node ${node} (doc ${docId}, tc ${tcId}) holds a wrong value`)
+  }
+  for (let sample = 0; sample < config.verifySamples / 10; sample++) {
+    const document = prng.nextInt(config.documents)
+    const chain = await subject.getChain(ids.docIds[document]!)
+    if (expected.deleted.has(document)) {
+      if (chain !== undefined) throw new Error(`${subject.name}: deleted document ${document} is still readable`)
+      continue
+    }
+    const generated = plan.documents[document]!
+    if (chain === undefined) throw new Error(`${subject.name}: document ${document} is missing`)
+    if (chain.html !== generated.html) throw new Error(`${subject.name}: document ${document} has wrong text`)
+    if (JSON.stringify(chain.meta) !== JSON.stringify(generated.meta)) throw new Error(`${subject.name}: document ${document} has wrong metadata`)
+    if (chain.testCases.length !== config.inputsPerDocument) throw new Error(`${subject.name}: document ${document} has ${chain.testCases.length} nodes`)
+    chain.testCases.forEach((testCase, position) => {
+      const node = document * config.inputsPerDocument + position
+      if (testCase.tcId !== ids.tcIds[node]) throw new Error(`${subject.name}: chain of document ${document} is out of order`)
+      if (!sameValue(testCase.value, expected.inputs[node]) || !sameValue(testCase.output, generated.outputs[position])) {
+        throw new Error(`${subject.name}: chain of document ${document} holds a wrong value at ${position}`)
+      }
+    })
+  }
+}
+
+/** Bytes of what a live document holds: text, metadata names and values, encoded node values. */
+function logicalPayloadBytes(plan: Plan, expected: Expected): number {
+  let sizeBytes = 0
+  plan.documents.forEach((document, index) => {
+    if (expected.deleted.has(index)) return
+    sizeBytes += Buffer.byteLength(document.html) + metaPayloadBytes(document.meta)
+    for (let position = 0; position < config.inputsPerDocument; position++) {
+      sizeBytes += encodedValueBytes(expected.inputs[index * config.inputsPerDocument + position]!)
+      sizeBytes += encodedValueBytes(document.outputs[position]!)
+    }
+  })
+  return sizeBytes
+}
+
+// ---------------------------------------------------------------- systems and phases
+
+interface SystemRun {
+  subject: Subject
+  readonly name: string
+  readonly dir: string
+  readonly ids: Ids
+  readonly expected: Expected
+  /** Whether it takes part in the read workloads (lmdb-sync reads exactly as lmdb does). */
+  readonly reads: boolean
+  readonly summaries: Partial<Record<Workload, Summary>>
+}
+
+async function openSystem(root: string, folder: string, reads: boolean, open: (dir: string) => Promise<Subject>, plan: Plan): Promise<SystemRun> {
+  const dir = path.join(root, folder)
+  fs.mkdirSync(dir, { recursive: true })
+  const subject = await open(dir)
+  return {
+    subject,
+    name: subject.name,
+    dir,
+    ids: { docIds: new Float64Array(config.documents), tcIds: new Float64Array(config.documents * config.inputsPerDocument) },
+    expected: new Expected(plan),
+    reads,
+    summaries: {},
+  }
+}
+
+interface Participant {
+  name: string
+  run: (from: number, to: number) => Promise<Sample>
+}
+
+/**
+ * Runs one workload over [0, total) for every participant, interleaved: the range is cut into
+ * rounds, and in each round every participant runs its slice, in an order rotated from round to
+ * round. A drift of the machine's speed during the phase (this disk's sync rate varies several-
+ * fold over minutes) then weighs on all of them alike.
+ */
+async function phase(label: string, total: number, participants: Participant[]): Promise<Map<string, Summary>> {
+  const rounds = Math.max(1, Math.min(config.rounds, total))
+  const samples = new Map<string, Sample[]>(participants.map((participant) => [participant.name, []]))
+  const started = performance.now()
+  for (let round = 0; round < rounds; round++) {
+    const from = Math.floor((total * round) / rounds)
+    const to = Math.floor((total * (round + 1)) / rounds)
+    for (let turn = 0; turn < participants.length; turn++) {
+      const participant = participants[(turn + round) % participants.length]!
+      samples.get(participant.name)!.push(await participant.run(from, to))
+      await settle()
+    }
+  }
+  const summaries = new Map<string, Summary>()
+  for (const [name, list] of samples) summaries.set(name, combine(list))
+  log(
+    `${label} (${((performance.now() - started) / 1000).toFixed(1)} s): ` +
+      [...summaries].map(([name, summary]) => `${name} ${formatCount(summary.opsPerSecond)}/s`).join(', '),
+  )
+  return summaries
+}
+
+// ---------------------------------------------------------------- the ceiling
+
+function writeAt(fd: number, buffer: Buffer, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.write(fd, buffer, 0, buffer.length, position, (error, written) => (error ? reject(error) : resolve(written)))
+  })
+}
+
+function fdatasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())))
+}
+
+/**
+ * The raw group-commit ceiling: one buffer of `recordsPerSync` records appended with fs.write,
+ * then fdatasync, in a loop. Each slice runs for a fixed time and appends to the same file.
+ */
+class Ceiling {
+  private position = 0
+  private readonly buffer: Buffer
+
+  private constructor(
+    private readonly file: string,
+    private readonly fd: number,
+    readonly recordsPerSync: number,
+    recordSizeBytes: number,
+  ) {
+    this.buffer = Buffer.alloc(recordsPerSync * recordSizeBytes, 0xa5)
+  }
+
+  static open(root: string, recordsPerSync: number, recordSizeBytes: number): Ceiling {
+    const file = path.join(root, `ceiling-${recordsPerSync}-${Date.now()}.dat`)
+    return new Ceiling(file, fs.openSync(file, 'w'), recordsPerSync, recordSizeBytes)
+  }
+
+  async slice(seconds: number): Promise<Sample> {
+    const latenciesMicros: number[] = []
+    const started = performance.now()
+    // Bounded by the clock.
+    while (performance.now() - started < seconds * 1000) {
+      const groupStarted = performance.now()
+      await writeAt(this.fd, this.buffer, this.position)
+      await fdatasync(this.fd)
+      latenciesMicros.push((performance.now() - groupStarted) * 1000)
+      this.position += this.buffer.length
+    }
+    return {
+      latenciesMicros: Float64Array.from(latenciesMicros),
+      operations: latenciesMicros.length * this.recordsPerSync,
+      elapsedSeconds: (performance.now() - started) / 1000,
+    }
+  }
+
+  close(): void {
+    fs.closeSync(this.fd)
+    fs.rmSync(this.file, { force: true })
+  }
+
+  participant(name: string, secondsPerRound: number): Participant {
+    return { name, run: () => this.slice(secondsPerRound) }
+  }
+}
+
+function ceilingName(recordsPerSync: number): string {
+  return `disk ceiling (${recordsPerSync} rec/fdatasync)`
+}
+
+function measureRamInChild(dir: string): RamReport {
+  const output = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(benchDir, 'ram-child.ts'), dir], {
+    cwd: repoDir,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const line = output.trim().split('\n').pop()!
+  return JSON.parse(line) as RamReport
+}
+
+// ---------------------------------------------------------------- report
+
+interface Report {
+  systems: SystemResult[]
+  /** The ceiling measured interleaved with each durable-write workload. */
+  ceilings: Partial<Record<Workload, { recordsPerSync: number; summary: Summary }>>
+  ram: RamReport | undefined
+  reopenMs: number | undefined
+  recordSizeBytes: number
+}
+
+function printReport({ systems, ceilings, ram, reopenMs, recordSizeBytes }: Report): void {
+  const stratum = systems.find((system) => system.name === 'stratum')!
+  const rows: string[][] = []
+  for (const workload of Object.keys(workloads) as Workload[]) {
+    const stratumSummary = stratum.summaries[workload]
+    let first = true
+    const row = (name: string, summary: Summary, ratio: string): void => {
+      rows.push([
+        first ? workloads[workload] : '',
+        name,
+        formatCount(summary.operations),
+        formatCount(summary.opsPerSecond),
+        formatMicros(summary.p50Micros),
+        formatMicros(summary.p99Micros),
+        ratio,
+      ])
+      first = false
+    }
+    for (const system of systems) {
+      const summary = system.summaries[workload]
+      if (summary === undefined) continue
+      const ratio = system === stratum || stratumSummary === undefined ? '' : formatRatio(stratumSummary.opsPerSecond / summary.opsPerSecond)
+      row(system.name, summary, ratio)
+    }
+    const ceiling = ceilings[workload]
+    if (ceiling !== undefined && stratumSummary !== undefined) {
+      row(ceilingName(ceiling.recordsPerSync), ceiling.summary, formatRatio(stratumSummary.opsPerSecond / ceiling.summary.opsPerSecond))
+    }
+  }
+  console.log('')
+  console.log(
+    `Stratum engine benchmark${quick ? ' (--quick)' : ''}: ${config.documents.toLocaleString('en-US')} documents x ${config.inputsPerDocument} input nodes`,
+  )
+  console.log(
+    `node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown cpu'}), ${os.platform()} ${os.release()}, ${new Date().toISOString()}`,
+  )
+  console.log(engineVersion(repoDir))
+  console.log(
+    `each workload interleaved in ${config.rounds} rounds across the systems; latency per operation, call to completion ` +
+      `(ceiling: one write + fdatasync of ${recordSizeBytes} B records)`,
+  )
+  console.log('')
+  console.log(
+    formatTable(
+      ['workload', 'system', 'ops', 'ops/s', 'p50 µs', 'p99 µs', 'stratum ÷ this'],
+      rows,
+      ['left', 'left', 'right', 'right', 'right', 'right', 'right'],
+    ),
+  )
+
+  // Memory and disk.
+  console.log('')
+  if (ram !== undefined) {
+    const deltaBytes = ram.afterBytes - ram.beforeBytes
+    const count = (value: number): string => value.toLocaleString('en-US')
+    console.log(
+      formatTable(
+        ['Stratum memory (store opened in a fresh process, after GC)', 'value'],
+        [
+          ['documents / input nodes / outputs', `${count(ram.documents)} / ${count(ram.inputNodes)} / ${count(ram.outputNodes)}`],
+          [
+            'heap + arrayBuffers growth on open',
+            `${formatBytes(deltaBytes)} (heap ${formatBytes(ram.heapUsedDeltaBytes)}, arrayBuffers ${formatBytes(ram.arrayBuffersDeltaBytes)})`,
+          ],
+          ['RAM bytes per input node', (deltaBytes / ram.inputNodes).toFixed(1)],
+          ['keydir table bytes (stats().indexBytes) per input node', (ram.indexBytes / ram.inputNodes).toFixed(1)],
+          ['open (recovery) time, fresh process', `${ram.openMs.toFixed(0)} ms for ${count(ram.recordCount)} records`],
+          ...(reopenMs === undefined ? [] : [['reopen time, benchmark process', `${reopenMs.toFixed(0)} ms`]]),
+        ],
+        ['left', 'right'],
+      ),
+    )
+    console.log('')
+  }
+  const diskRows = systems
+    .filter((system) => system.diskBytes !== undefined && system.logicalBytes !== undefined)
+    .map((system) => [
+      system.name,
+      formatBytes(system.diskBytes!),
+      formatBytes(system.logicalBytes!),
+      formatRatio(system.diskBytes! / system.logicalBytes!),
+      system.stratumStats === undefined
+        ? ''
+        : `live ${formatBytes(system.stratumStats.liveBytes)}; diskBytes ÷ liveBytes ${formatRatio(system.stratumStats.diskBytes / system.stratumStats.liveBytes)}`,
+    ])
+  console.log('Disk at the end (after the updates and deletes; no compaction or vacuum):')
+  console.log(
+    formatTable(['system', 'disk bytes', 'logical payload', 'disk ÷ payload', 'Stratum stats()'], diskRows, ['left', 'right', 'right', 'right', 'left']),
+  )
+  console.log('logical payload: text + metadata names and values + encoded node values of the live documents')
+
+  // Aims.
+  const sqlite = systems.find((system) => system.name === 'better-sqlite3')
+  const lmdb = systems.find((system) => system.name === 'lmdb')
+  const aims: string[][] = []
+  const ratioAim = (label: string, mine: Summary | undefined, theirs: Summary | undefined, target: number): void => {
+    if (mine === undefined || theirs === undefined) return
+    const ratio = mine.opsPerSecond / theirs.opsPerSecond
+    aims.push([label, `≥ ${target}×`, formatRatio(ratio), ratio >= target ? 'met' : 'NOT met'])
+  }
+  for (const workload of ['create64', 'update64'] as const) {
+    ratioAim(`${workloads[workload]}: Stratum ÷ better-sqlite3`, stratum.summaries[workload], sqlite?.summaries[workload], 25)
+    ratioAim(`${workloads[workload]}: Stratum ÷ disk ceiling`, stratum.summaries[workload], ceilings[workload]?.summary, 0.5)
+  }
+  ratioAim('random node read: Stratum ÷ lmdb', stratum.summaries.read, lmdb?.summaries.read, 0.8)
+  ratioAim('whole-chain read: Stratum ÷ better-sqlite3', stratum.summaries.chain, sqlite?.summaries.chain, 1)
+  if (ram !== undefined) {
+    const perNode = (ram.afterBytes - ram.beforeBytes) / ram.inputNodes
+    aims.push(['RAM per input node (heap + arrayBuffers)', '≤ 48 B', `${perNode.toFixed(1)} B`, perNode <= 48 ? 'met' : 'NOT met'])
+  }
+  console.log('')
+  console.log(formatTable(['aim', 'target', 'measured', ''], aims, ['left', 'right', 'right', 'left']))
+  if (systems.some((system) => system.name === 'lmdb-sync')) {
+    console.log('')
+    console.log('lmdb acknowledges a write once committed and syncs it afterwards (overlappingSync, its default on Linux);')
+    console.log("lmdb-sync (overlappingSync: false) acknowledges after the sync, as Stratum 'always' and SQLite FULL do.")
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stratum-bench-'))
+  log(`benchmark folder: ${root}${quick ? ' (quick mode)' : ''}`)
+  const systems: SystemRun[] = []
+  try {
+    const recordSizeBytes = limits.recordHeaderBytes + encodedValueBytes(int64ListOf(new Prng(1), inputItems))
+    const plan = makePlan()
+    log(
+      `data: ${config.documents} documents of ${htmlSizeBytes} B text, ${config.inputsPerDocument} inputs of ${inputItems} int64s, outputs of ${outputItems}`,
+    )
+    const stratumRun = await openSystem(root, 'stratum', true, (dir) => StratumSubject.open(dir), plan)
+    systems.push(stratumRun)
+    systems.push(await openSystem(root, 'sqlite', true, async (dir) => new SqliteSubject(dir), plan))
+    systems.push(await openSystem(root, 'lmdb', true, async (dir) => new LmdbSubject(dir, 'lmdb', true), plan))
+    systems.push(await openSystem(root, 'lmdb-sync', false, async (dir) => new LmdbSubject(dir, 'lmdb-sync', false), plan))
+    const readers = systems.filter((system) => system.reads)
+    const ceilings: Report['ceilings'] = {}
+
+    /** Runs a workload on `members` (and the ceiling, if asked) and files the summaries. */
+    const runPhase = async (
+      workload: Workload,
+      total: number,
+      members: SystemRun[],
+      run: (system: SystemRun, from: number, to: number) => Promise<Sample>,
+      ceilingRecordsPerSync?: number,
+    ): Promise<void> => {
+      const participants: Participant[] = members.map((system) => ({ name: system.name, run: (from, to) => run(system, from, to) }))
+      const ceiling = ceilingRecordsPerSync === undefined ? undefined : Ceiling.open(root, ceilingRecordsPerSync, recordSizeBytes)
+      if (ceiling !== undefined) participants.push(ceiling.participant(ceilingName(ceiling.recordsPerSync), config.ceilingSecondsPerRound))
+      try {
+        const summaries = await phase(workloads[workload], total, participants)
+        for (const system of members) system.summaries[workload] = summaries.get(system.name)!
+        if (ceiling !== undefined) ceilings[workload] = { recordsPerSync: ceiling.recordsPerSync, summary: summaries.get(ceilingName(ceiling.recordsPerSync))! }
+      } finally {
+        ceiling?.close()
+      }
+    }
+
+    await runPhase('create1', config.singleWriterDocuments, systems, (system, from, to) => load(system.subject, plan, system.ids, from, to, 1), 1)
+    await runPhase(
+      'create64',
+      config.documents - config.singleWriterDocuments,
+      systems,
+      (system, from, to) => {
+        const offset = config.singleWriterDocuments
+        return load(system.subject, plan, system.ids, offset + from, offset + to, config.writers)
+      },
+      config.writers,
+    )
+
+    // Stratum's memory: closed here, opened in a fresh process, then reopened here.
+    const stratum = stratumRun.subject as StratumSubject
+    await stratum.store.close()
+    const ram = measureRamInChild(stratumRun.dir)
+    const reopenStarted = performance.now()
+    stratumRun.subject = await StratumSubject.open(stratumRun.dir)
+    const reopenMs = performance.now() - reopenStarted
+    log(`stratum: ${((ram.afterBytes - ram.beforeBytes) / ram.inputNodes).toFixed(1)} RAM bytes per input node; reopen ${reopenMs.toFixed(0)} ms`)
+
+    for (const system of systems) await verify(system, plan, 1)
+    await runPhase('read', config.randomReads, readers, (system, from, to) => randomReads(system, plan, from, to))
+    await runPhase('chain', config.chainReads, readers, (system, from, to) => chainReads(system, plan, from, to))
+    await runPhase('update1', config.singleWriterUpdates, systems, (system, from, to) => updates(system, plan, from, to, 1), 1)
+    await runPhase(
+      'update64',
+      config.updates,
+      systems,
+      (system, from, to) => updates(system, plan, config.singleWriterUpdates + from, config.singleWriterUpdates + to, config.writers),
+      config.writers,
+    )
+    for (const system of systems) await verify(system, plan, 2)
+    await runPhase('delete', plan.deleteDocuments.length, systems, (system, from, to) => deletes(system, plan, from, to))
+    for (const system of systems) await verify(system, plan, 3)
+
+    const results: SystemResult[] = []
+    for (const system of systems) {
+      const result: SystemResult = {
+        name: system.name,
+        summaries: system.summaries,
+        diskBytes: await system.subject.diskBytes(),
+        logicalBytes: logicalPayloadBytes(plan, system.expected),
+      }
+      if (system.subject instanceof StratumSubject) {
+        const stats = await system.subject.store.stats()
+        result.stratumStats = { diskBytes: stats.diskBytes, liveBytes: stats.liveBytes, indexBytes: stats.indexBytes, inputNodes: stats.inputNodes }
+      }
+      results.push(result)
+    }
+    printReport({ systems: results, ceilings, ram, reopenMs, recordSizeBytes })
+  } finally {
+    for (const system of systems) await system.subject.close().catch(() => undefined)
+    fs.rmSync(root, { recursive: true, force: true })
+  }
+}
+
+await main()
