@@ -1,0 +1,39 @@
+/**
+ * The `stratum` command: `serve`, and the admin commands `stats`, `flush` and `compact`.
+ *
+ * Exit codes: 0 success; 1 the command failed (the server could not start, or a call failed);
+ * 2 bad usage (an unknown flag, a bad value), reported on one line of stderr.
+ */
+import { Command, CommanderError } from 'commander'
+import { adminCommands } from './admin-commands.ts'
+import { serveCommand } from './serve-command.ts'
+
+export const usageExitCode = 2
+
+/** Runs the command line `argv` (without node and the script); resolves to the exit code. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  let exitCode = 0
+  const setExitCode = (code: number): void => {
+    exitCode = code
+  }
+  const program = new Command('stratum')
+    .description('Stratum, a log-structured storage engine served over gRPC')
+    .showHelpAfterError(false)
+    .enablePositionalOptions()
+  program.addCommand(serveCommand(setExitCode))
+  for (const command of adminCommands(setExitCode)) program.addCommand(command)
+  for (const command of [program, ...program.commands]) {
+    command.exitOverride().configureOutput({
+      // One line, whatever commander adds (such as a "Did you mean" hint on its own line).
+      outputError: (message, write) => write(`${message.trim().replace(/\s*\n\s*/g, ' ')}\n`),
+    })
+  }
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+    return exitCode
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error
+    // Help and version exit 0; every other commander error is bad usage.
+    return error.exitCode === 0 ? 0 : usageExitCode
+  }
+}

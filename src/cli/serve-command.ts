@@ -1,0 +1,133 @@
+/**
+ * `stratum serve`: runs the gRPC server until SIGTERM or SIGINT, then shuts down gracefully
+ * (stop accepting, finish calls in flight, flush, close the store) and exits 0.
+ */
+import { Command, Option } from 'commander'
+import { pino } from 'pino'
+import { limits } from '../engine/index.ts'
+import { defaultHost, defaultPort, defaultShutdownGraceMs, startServer } from '../server/index.ts'
+import { bytesIn, formatBytes, integerIn } from './option-parsers.ts'
+
+const KiB = 1024
+const MiB = 1024 * KiB
+const GiB = 1024 * MiB
+
+/** Defaults of the store options, as the engine has them (see src/engine/limits.ts). */
+const segmentSizeDefaultBytes = limits.segmentSizeDefaultBytes
+const cacheSizeDefaultBytes = limits.cacheSizeDefaultBytes
+
+export interface ServeOptions {
+  host: string
+  port: number
+  dataDir: string
+  sync: 'always' | 'interval' | 'none'
+  syncIntervalMs: number
+  segmentSize: number
+  cacheSize: number
+  shard: number
+  logLevel: string
+  shutdownGraceMs: number
+}
+
+export function serveCommand(setExitCode: (code: number) => void): Command {
+  return new Command('serve')
+    .description('run the gRPC server (stops gracefully on SIGTERM or SIGINT)')
+    .addOption(new Option('--host <host>', 'interface to listen on').env('LSE_HOST').default(defaultHost))
+    .addOption(
+      new Option('--port <port>', 'TCP port; 0 picks a free one, which the start log line names')
+        .env('LSE_PORT')
+        .default(defaultPort)
+        .argParser(integerIn(0, 65535)),
+    )
+    .addOption(new Option('--data-dir <dir>', "the store's folder, created if missing").env('LSE_DATA_DIR').default('./data'))
+    .addOption(
+      new Option('--sync <mode>', 'when a write is acknowledged: always (after fdatasync), interval, none')
+        .env('LSE_SYNC')
+        .choices(['always', 'interval', 'none'])
+        .default('always'),
+    )
+    .addOption(
+      new Option('--sync-interval-ms <ms>', 'sync period of --sync interval')
+        .env('LSE_SYNC_INTERVAL_MS')
+        .default(limits.syncIntervalDefaultMs)
+        .argParser(integerIn(limits.syncIntervalMinMs, limits.syncIntervalMaxMs)),
+    )
+    .addOption(
+      new Option('--segment-size <bytes>', `size at which a segment file is sealed (${formatBytes(limits.segmentSizeMinBytes)} to ${formatBytes(limits.segmentSizeMaxBytes)})`)
+        .env('LSE_SEGMENT_SIZE')
+        .default(segmentSizeDefaultBytes, `${segmentSizeDefaultBytes} (${formatBytes(segmentSizeDefaultBytes)})`)
+        .argParser(bytesIn(limits.segmentSizeMinBytes, limits.segmentSizeMaxBytes)),
+    )
+    .addOption(
+      new Option('--cache-size <bytes>', `memory for cached segment blocks (0 to ${formatBytes(limits.cacheSizeMaxBytes)})`)
+        .env('LSE_CACHE_SIZE')
+        .default(cacheSizeDefaultBytes, `${cacheSizeDefaultBytes} (${formatBytes(cacheSizeDefaultBytes)})`)
+        .argParser(bytesIn(0, limits.cacheSizeMaxBytes)),
+    )
+    .addOption(
+      new Option('--shard <n>', 'shard number kept in the top bits of every id issued')
+        .env('LSE_SHARD')
+        .default(0)
+        .argParser(integerIn(0, limits.shardMax)),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'least severe log lines written (JSON lines on stdout)')
+        .env('LSE_LOG_LEVEL')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
+    .addOption(
+      new Option('--shutdown-grace-ms <ms>', 'how long shutdown waits for calls in flight before cancelling them')
+        .env('LSE_SHUTDOWN_GRACE_MS')
+        .default(defaultShutdownGraceMs)
+        .argParser(integerIn(0, 600_000)),
+    )
+    .addHelpText('after', `\nSizes take a plain number of bytes or a binary unit: ${formatBytes(4 * KiB)}, ${formatBytes(64 * MiB)}, ${formatBytes(1 * GiB)}.`)
+    .action(async (options: ServeOptions) => {
+      setExitCode(await serve(options))
+    })
+}
+
+/** Runs the server until a signal; resolves to the exit code. */
+export async function serve(options: ServeOptions): Promise<number> {
+  const logger = pino({ base: { service: 'stratum' }, level: options.logLevel }, pino.destination({ dest: 1, sync: true }))
+  let server
+  try {
+    server = await startServer({
+      host: options.host,
+      port: options.port,
+      shutdownGraceMs: options.shutdownGraceMs,
+      logger,
+      store: {
+        dir: options.dataDir,
+        syncMode: options.sync,
+        syncIntervalMs: options.syncIntervalMs,
+        segmentSizeBytes: options.segmentSize,
+        cacheSizeBytes: options.cacheSize,
+        shard: options.shard,
+      },
+    })
+  } catch (error) {
+    logger.error({ err: error }, 'could not start')
+    return 1
+  }
+  const running = server
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'))
+    process.once('SIGINT', () => resolve('SIGINT'))
+  })
+  // A second signal while shutting down is noted, not obeyed: closing the store must finish.
+  const ignoreRepeat = (repeat: NodeJS.Signals): void => {
+    logger.warn({ signal: repeat }, 'already shutting down')
+  }
+  process.on('SIGTERM', ignoreRepeat).on('SIGINT', ignoreRepeat)
+  try {
+    await running.shutdown(signal)
+    return 0
+  } catch (error) {
+    logger.error({ err: error }, 'shutdown failed')
+    return 1
+  } finally {
+    process.off('SIGTERM', ignoreRepeat).off('SIGINT', ignoreRepeat)
+  }
+}

@@ -1,0 +1,347 @@
+/**
+ * The TypeScript client of the Stratum server: one method per RPC, native values in and out.
+ *
+ *   const client = new StratumClient('localhost:50051')
+ *   const problemId = await client.createProblem('<p>Add two numbers.</p>', { title: 'A+B' })
+ *   const tcId = await client.addTestCase(problemId, int64List([1, 2]))
+ *   await client.setExpectedOutput(problemId, tcId, int64(3))
+ *   for await (const testCase of client.getAllTestCases(problemId, { includeOutputs: true })) { … }
+ *   client.close()
+ *
+ * Values are the engine's tagged values ({ type: 'int64', value: 3n } …); ids are numbers (every
+ * id is below 2^53). Every failure is a StratumClientError with the gRPC status code; a read of an
+ * unknown id is NOT_FOUND (where the embedded engine resolves undefined). Each call takes
+ * `{ deadlineMs }`, a time limit from the moment of the call; a paged listing applies it to each
+ * page. The client depends on the contract only, never on the engine.
+ */
+import * as grpc from '@grpc/grpc-js'
+import { lseMethods, type LseMethodDefinition, type LseMethodName } from '../protocol/proto-definition.ts'
+import { checkText, checkValue, valueFromWire, valueToWire, WireValueError } from '../protocol/value-wire.ts'
+import type { Value } from '../protocol/values.ts'
+import type {
+  AddTestCaseResponse,
+  CreateProblemResponse,
+  GetAllTestCasesResponse,
+  GetProblemHtmlResponse,
+  GetProblemMetaResponse,
+  GetStatsResponse,
+  ListProblemsResponse,
+  ValueResponse,
+} from '../protocol/wire-types.ts'
+import { StratumClientError } from './client-error.ts'
+import { statsFromWire, type ServerStats } from './stats.ts'
+
+export interface CallOptions {
+  /** Time limit of the call in ms from now; the server does not start a call whose deadline passed. */
+  deadlineMs?: number
+}
+
+export interface ClientOptions {
+  /** @defaultValue insecure (plaintext) credentials */
+  credentials?: grpc.ChannelCredentials
+  /** Extra grpc-js channel options. */
+  channelOptions?: grpc.ChannelOptions
+  /** Deadline of calls that give none. @defaultValue none */
+  defaultDeadlineMs?: number
+}
+
+/** Metadata columns: a plain object or a Map of column name to value. */
+export type MetaInput = Readonly<Record<string, string>> | ReadonlyMap<string, string>
+
+export interface TestCase {
+  tcId: number
+  value: Value
+  /** The expected output, when asked for with `includeOutputs` and one is set. */
+  output?: Value
+}
+
+export interface PageRequest {
+  /** Most items in the page: 1 to 100,000. @defaultValue 1,000 */
+  pageSize?: number
+  /** `nextPageToken` of the previous page; absent for the first. */
+  pageToken?: string
+}
+
+export interface ProblemPage {
+  problemIds: number[]
+  /** Absent on the last page. */
+  nextPageToken?: string
+}
+
+export interface TestCasePage {
+  testCases: TestCase[]
+  /** Absent on the last page. */
+  nextPageToken?: string
+}
+
+export interface TestCaseListing extends CallOptions {
+  includeOutputs?: boolean
+  pageSize?: number
+}
+
+/**
+ * Largest response the client accepts: above the server's own send limit (a 16 MiB blob and
+ * its framing), with room to spare for a server configured with larger engine limits.
+ */
+export const clientResponseMaxBytes = 64 * 1024 * 1024
+
+export class StratumClient {
+  private readonly grpcClient: grpc.Client
+  private readonly methods = lseMethods()
+  private readonly defaultDeadlineMs: number | undefined
+
+  /** `address` is `host:port`, e.g. 'localhost:50051'. Connects lazily, on the first call. */
+  constructor(address: string, options: ClientOptions = {}) {
+    this.grpcClient = new grpc.Client(address, options.credentials ?? grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': clientResponseMaxBytes,
+      ...options.channelOptions,
+    })
+    this.defaultDeadlineMs = options.defaultDeadlineMs
+  }
+
+  /** Closes the channel; calls in flight fail with CANCELLED, later calls are refused. */
+  close(): void {
+    this.grpcClient.close()
+  }
+
+  /** Resolves once connected; rejects with UNAVAILABLE past `deadlineMs`. */
+  waitForReady(deadlineMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.grpcClient.waitForReady(Date.now() + deadlineMs, (error) => {
+        if (error === undefined || error === null) resolve()
+        else reject(new StratumClientError('connect', grpc.status.UNAVAILABLE, error.message))
+      })
+    })
+  }
+
+  // ---------------------------------------------------------------- problems
+
+  async createProblem(html: string, meta?: MetaInput, options?: CallOptions): Promise<number> {
+    const request = () => ({ html: text(html, 'html'), columns: columnsOf(meta) })
+    const response = await this.call<CreateProblemResponse>('CreateProblem', request, options)
+    return Number(response.problemId)
+  }
+
+  async getProblemHtml(problemId: number, options?: CallOptions): Promise<string> {
+    const response = await this.call<GetProblemHtmlResponse>('GetProblemHtml', () => ({ problemId: id(problemId, 'problemId') }), options)
+    return response.html
+  }
+
+  async getProblemMeta(problemId: number, options?: CallOptions): Promise<Record<string, string>> {
+    const response = await this.call<GetProblemMetaResponse>('GetProblemMeta', () => ({ problemId: id(problemId, 'problemId') }), options)
+    return Object.fromEntries(response.columns.map((column) => [column.name, column.value]))
+  }
+
+  async updateProblemHtml(problemId: number, html: string, options?: CallOptions): Promise<void> {
+    await this.call('UpdateProblemHtml', () => ({ problemId: id(problemId, 'problemId'), html: text(html, 'html') }), options)
+  }
+
+  async updateProblemColumn(problemId: number, column: string, value: string, options?: CallOptions): Promise<void> {
+    const request = () => ({ problemId: id(problemId, 'problemId'), column: text(column, 'column'), value: text(value, 'value') })
+    await this.call('UpdateProblemColumn', request, options)
+  }
+
+  async deleteProblem(problemId: number, options?: CallOptions): Promise<void> {
+    await this.call('DeleteProblem', () => ({ problemId: id(problemId, 'problemId') }), options)
+  }
+
+  /** Every live problem id, in increasing order, fetched a page at a time. */
+  async *listProblems(options: CallOptions & { pageSize?: number } = {}): AsyncGenerator<number, void, undefined> {
+    let pageToken: string | undefined
+    do {
+      const page = await this.listProblemsPage({ pageSize: options.pageSize, pageToken }, options)
+      yield* page.problemIds
+      pageToken = page.nextPageToken
+    } while (pageToken !== undefined)
+  }
+
+  /** One page of ListProblems. */
+  async listProblemsPage(page: PageRequest = {}, options?: CallOptions): Promise<ProblemPage> {
+    const request = () => ({ pageSize: pageSize(page.pageSize), pageToken: page.pageToken ?? '' })
+    const response = await this.call<ListProblemsResponse>('ListProblems', request, options)
+    const problemIds = response.problemIds.map(Number)
+    return response.nextPageToken === '' ? { problemIds } : { problemIds, nextPageToken: response.nextPageToken }
+  }
+
+  // ---------------------------------------------------------------- test cases
+
+  async addTestCase(problemId: number, value: Value, options?: CallOptions): Promise<number> {
+    const request = () => ({ problemId: id(problemId, 'problemId'), value: wireValue(value) })
+    const response = await this.call<AddTestCaseResponse>('AddTestCase', request, options)
+    return Number(response.tcId)
+  }
+
+  async getTestCase(problemId: number, tcId: number, options?: CallOptions): Promise<Value> {
+    const response = await this.call<ValueResponse>('GetTestCase', () => testCaseIds(problemId, tcId), options)
+    return this.valueOf(response, 'GetTestCase')
+  }
+
+  /** Every test case of the problem, in chain order, fetched a page at a time. */
+  async *getAllTestCases(problemId: number, options: TestCaseListing = {}): AsyncGenerator<TestCase, void, undefined> {
+    let pageToken: string | undefined
+    do {
+      const page = await this.getAllTestCasesPage(problemId, { ...options, pageToken }, options)
+      yield* page.testCases
+      pageToken = page.nextPageToken
+    } while (pageToken !== undefined)
+  }
+
+  /** One page of GetAllTestCases. A page may hold fewer than `pageSize` even when more follow. */
+  async getAllTestCasesPage(
+    problemId: number,
+    page: PageRequest & { includeOutputs?: boolean } = {},
+    options?: CallOptions,
+  ): Promise<TestCasePage> {
+    const request = () => ({
+      problemId: id(problemId, 'problemId'),
+      includeOutputs: page.includeOutputs === true,
+      pageSize: pageSize(page.pageSize),
+      pageToken: page.pageToken ?? '',
+    })
+    const response = await this.call<GetAllTestCasesResponse>('GetAllTestCases', request, options)
+    const testCases = response.testCases.map((wire): TestCase => {
+      const testCase: TestCase = { tcId: Number(wire.tcId), value: this.decode(wire.value, 'GetAllTestCases') }
+      if (wire.expectedOutput !== null && wire.expectedOutput !== undefined) {
+        testCase.output = this.decode(wire.expectedOutput, 'GetAllTestCases')
+      }
+      return testCase
+    })
+    return response.nextPageToken === '' ? { testCases } : { testCases, nextPageToken: response.nextPageToken }
+  }
+
+  async updateTestCase(problemId: number, tcId: number, value: Value, options?: CallOptions): Promise<void> {
+    await this.call('UpdateTestCase', () => ({ ...testCaseIds(problemId, tcId), value: wireValue(value) }), options)
+  }
+
+  async deleteTestCase(problemId: number, tcId: number, options?: CallOptions): Promise<void> {
+    await this.call('DeleteTestCase', () => testCaseIds(problemId, tcId), options)
+  }
+
+  // ---------------------------------------------------------------- expected outputs
+
+  async setExpectedOutput(problemId: number, tcId: number, value: Value, options?: CallOptions): Promise<void> {
+    await this.call('SetExpectedOutput', () => ({ ...testCaseIds(problemId, tcId), value: wireValue(value) }), options)
+  }
+
+  async getExpectedOutput(problemId: number, tcId: number, options?: CallOptions): Promise<Value> {
+    const response = await this.call<ValueResponse>('GetExpectedOutput', () => testCaseIds(problemId, tcId), options)
+    return this.valueOf(response, 'GetExpectedOutput')
+  }
+
+  async updateExpectedOutput(problemId: number, tcId: number, value: Value, options?: CallOptions): Promise<void> {
+    await this.call('UpdateExpectedOutput', () => ({ ...testCaseIds(problemId, tcId), value: wireValue(value) }), options)
+  }
+
+  async deleteExpectedOutput(problemId: number, tcId: number, options?: CallOptions): Promise<void> {
+    await this.call('DeleteExpectedOutput', () => testCaseIds(problemId, tcId), options)
+  }
+
+  // ---------------------------------------------------------------- admin
+
+  async getStats(options?: CallOptions): Promise<ServerStats> {
+    return statsFromWire(await this.call<GetStatsResponse>('GetStats', () => ({}), options))
+  }
+
+  async flush(options?: CallOptions): Promise<void> {
+    await this.call('Flush', () => ({}), options)
+  }
+
+  /** UNIMPLEMENTED in this version of the server: the engine has no compaction yet. */
+  async compactNow(options?: CallOptions): Promise<void> {
+    await this.call('CompactNow', () => ({}), options)
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  /**
+   * Makes one unary call. `buildRequest` runs first, inside the same error handling, so that an
+   * argument the wire cannot carry fails as INVALID_ARGUMENT without a call.
+   */
+  private call<Response>(name: LseMethodName, buildRequest: () => object, options: CallOptions = {}): Promise<Response> {
+    let request: object
+    try {
+      request = buildRequest()
+    } catch (error) {
+      if (error instanceof WireValueError) {
+        return Promise.reject(new StratumClientError(name, grpc.status.INVALID_ARGUMENT, error.message))
+      }
+      throw error
+    }
+    const method: LseMethodDefinition = this.methods[name]
+    const deadlineMs = options.deadlineMs ?? this.defaultDeadlineMs
+    const callOptions: grpc.CallOptions = deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs }
+    return new Promise((resolve, reject) => {
+      this.grpcClient.makeUnaryRequest<object, object>(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        request,
+        new grpc.Metadata(),
+        callOptions,
+        (error, response) => {
+          if (error !== null) reject(StratumClientError.fromServiceError(name, error))
+          else resolve(response as Response)
+        },
+      )
+    })
+  }
+
+  private valueOf(response: ValueResponse, method: string): Value {
+    return this.decode(response.value, method)
+  }
+
+  /** A value the server sent; one that is not a value is the server's fault (INTERNAL). */
+  private decode(wire: ValueResponse['value'], method: string): Value {
+    try {
+      return valueFromWire(wire, 'the value in the response')
+    } catch (error) {
+      if (error instanceof WireValueError) throw new StratumClientError(method, grpc.status.INTERNAL, error.message)
+      throw error
+    }
+  }
+}
+
+/** An id as the wire carries it; anything but a positive safe integer is refused here. */
+function id(value: number, what: string): string {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new WireValueError(`${what} must be an integer from 1 to 2^53-1, got ${String(value)}`)
+  }
+  return String(value)
+}
+
+function testCaseIds(problemId: number, tcId: number): { problemId: string; tcId: string } {
+  return { problemId: id(problemId, 'problemId'), tcId: id(tcId, 'tcId') }
+}
+
+function text(value: string, what: string): string {
+  checkText(value, what)
+  return value
+}
+
+function wireValue(value: Value): ReturnType<typeof valueToWire> {
+  checkValue(value, 'value')
+  return valueToWire(value)
+}
+
+function pageSize(items: number | undefined): number {
+  if (items === undefined) return 0
+  if (!Number.isInteger(items) || items < 1 || items > 2 ** 31 - 1) {
+    throw new WireValueError(`pageSize must be a positive integer, got ${String(items)}`)
+  }
+  return items
+}
+
+function columnsOf(meta: MetaInput | undefined): { name: string; value: string }[] {
+  if (meta === undefined) return []
+  let entries: Iterable<[unknown, unknown]>
+  if (meta instanceof Map) entries = meta
+  else if (typeof meta === 'object' && meta !== null && !Array.isArray(meta)) entries = Object.entries(meta)
+  else throw new WireValueError('metadata must be an object or a Map of column name to string')
+  const columns = []
+  for (const [name, value] of entries) {
+    checkText(name, 'a column name')
+    checkText(value, `the value of column ${name}`)
+    columns.push({ name, value })
+  }
+  return columns
+}

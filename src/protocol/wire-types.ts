@@ -1,0 +1,153 @@
+/**
+ * The messages of proto/lse.proto as the plain objects proto-loader decodes them into (see
+ * proto-definition.ts for the options): camelCase fields, 64-bit integers as decimal strings,
+ * enums as names, absent scalars and lists filled with defaults, absent messages as null.
+ *
+ * The same shapes are accepted for encoding, where absent fields may simply be left out.
+ */
+
+/** A uint64 or int64 field: a decimal string when decoded; a string or a safe integer to encode. */
+export type WireInt64 = string
+
+/** The oneof member names of `Value`, the `kind` proto-loader reports. */
+export type WireValueKind =
+  | 'int64Value'
+  | 'doubleValue'
+  | 'stringValue'
+  | 'int64ListValue'
+  | 'stringListValue'
+  | 'stringMapValue'
+
+export interface WireStringMapEntry {
+  key: string
+  value: string
+}
+
+export interface WireValue {
+  kind?: WireValueKind
+  int64Value?: WireInt64
+  doubleValue?: number
+  stringValue?: string
+  int64ListValue?: { values: WireInt64[] } | null
+  stringListValue?: { values: string[] } | null
+  stringMapValue?: { entries: WireStringMapEntry[] } | null
+}
+
+export interface WireColumn {
+  name: string
+  value: string
+}
+
+export interface CreateProblemRequest {
+  html: string
+  columns: WireColumn[]
+}
+export interface CreateProblemResponse {
+  problemId: WireInt64
+}
+
+export interface ProblemIdRequest {
+  problemId: WireInt64
+}
+export type GetProblemHtmlRequest = ProblemIdRequest
+export interface GetProblemHtmlResponse {
+  html: string
+}
+export type GetProblemMetaRequest = ProblemIdRequest
+export interface GetProblemMetaResponse {
+  columns: WireColumn[]
+}
+export interface UpdateProblemHtmlRequest {
+  problemId: WireInt64
+  html: string
+}
+export interface UpdateProblemColumnRequest {
+  problemId: WireInt64
+  column: string
+  value: string
+}
+export type DeleteProblemRequest = ProblemIdRequest
+
+export interface ListProblemsRequest {
+  pageSize: number
+  pageToken: string
+}
+export interface ListProblemsResponse {
+  problemIds: WireInt64[]
+  nextPageToken: string
+}
+
+export interface AddTestCaseRequest {
+  problemId: WireInt64
+  value: WireValue | null
+}
+export interface AddTestCaseResponse {
+  tcId: WireInt64
+}
+
+/** A request naming one test case of one problem. */
+export interface TestCaseIdRequest {
+  problemId: WireInt64
+  tcId: WireInt64
+}
+/** A request naming one test case of one problem and carrying a value. */
+export interface TestCaseValueRequest extends TestCaseIdRequest {
+  value: WireValue | null
+}
+export interface ValueResponse {
+  value: WireValue | null
+}
+
+export interface GetAllTestCasesRequest {
+  problemId: WireInt64
+  includeOutputs: boolean
+  pageSize: number
+  pageToken: string
+}
+export interface WireTestCase {
+  tcId: WireInt64
+  value: WireValue | null
+  expectedOutput?: WireValue | null
+}
+export interface GetAllTestCasesResponse {
+  testCases: WireTestCase[]
+  nextPageToken: string
+}
+
+export type WireSyncMode = 'SYNC_MODE_UNSPECIFIED' | 'SYNC_MODE_ALWAYS' | 'SYNC_MODE_INTERVAL' | 'SYNC_MODE_NONE'
+export type WireStoreStatus = 'STORE_STATUS_UNSPECIFIED' | 'STORE_STATUS_OPEN' | 'STORE_STATUS_CLOSING' | 'STORE_STATUS_CLOSED'
+
+export interface WireRecoverySummary {
+  segmentCount: WireInt64
+  recordCount: WireInt64
+  bytesScanned: WireInt64
+  tornTailBytes: WireInt64
+  damagedRecordCount: WireInt64
+  damagedRangeCount: WireInt64
+  removedTemporaryFileCount: WireInt64
+  durationMs: number
+}
+
+export interface GetStatsResponse {
+  problemsInIndex: WireInt64
+  testCasesInIndex: WireInt64
+  expectedOutputsInIndex: WireInt64
+  segmentCount: WireInt64
+  activeSegmentNumber: WireInt64
+  activeSegmentBytes: WireInt64
+  diskBytes: WireInt64
+  liveBytes: WireInt64
+  deadBytes: WireInt64
+  indexBytes: WireInt64
+  cacheBytes: WireInt64
+  cacheHits: WireInt64
+  cacheMisses: WireInt64
+  syncMode: WireSyncMode
+  syncCount: WireInt64
+  storeStatus: WireStoreStatus
+  lastRecovery: WireRecoverySummary | null
+  uptimeMs: WireInt64
+}
+
+/** The message of the RPCs that take or return no fields. */
+export type EmptyMessage = Record<string, never>

@@ -1,0 +1,209 @@
+/**
+ * The RPCs of LseService over an open store: decode the request, call the engine, encode the
+ * response. Nothing else lives here: errors become statuses in unary-call.ts, and the engine
+ * validates every value, name and limit itself.
+ *
+ * Reads of unknown ids resolve to undefined in the engine; here they are NOT_FOUND, with a
+ * message naming the ids.
+ */
+import { status } from '@grpc/grpc-js'
+import type { Store } from '../engine/index.ts'
+import type { LseMethodName } from '../protocol/proto-definition.ts'
+import { valueFromWire, valueToWire } from '../protocol/value-wire.ts'
+import type {
+  AddTestCaseRequest,
+  AddTestCaseResponse,
+  CreateProblemRequest,
+  CreateProblemResponse,
+  EmptyMessage,
+  GetAllTestCasesRequest,
+  GetAllTestCasesResponse,
+  GetProblemHtmlResponse,
+  GetProblemMetaResponse,
+  GetStatsResponse,
+  ListProblemsRequest,
+  ListProblemsResponse,
+  ProblemIdRequest,
+  TestCaseIdRequest,
+  TestCaseValueRequest,
+  UpdateProblemColumnRequest,
+  UpdateProblemHtmlRequest,
+  ValueResponse,
+  WireColumn,
+} from '../protocol/wire-types.ts'
+import { CallError, invalidArgument, notFound } from './call-error.ts'
+import { afterIdOfProblemToken, afterIdOfTestCaseToken, problemPageToken, testCasePageToken } from './page-tokens.ts'
+import { idOf, pageSizeOf } from './request-fields.ts'
+import { statsResponse } from './stats-response.ts'
+import { readTestCasePage } from './test-case-pages.ts'
+
+/** Items of a page when the request leaves page_size 0. */
+export const defaultPageSizeItems = 1000
+
+type Handler<Request, Response> = (request: Request) => Promise<Response>
+
+export interface LseHandlers extends Record<LseMethodName, Handler<never, object>> {
+  CreateProblem: Handler<CreateProblemRequest, CreateProblemResponse>
+  GetProblemHtml: Handler<ProblemIdRequest, GetProblemHtmlResponse>
+  GetProblemMeta: Handler<ProblemIdRequest, GetProblemMetaResponse>
+  UpdateProblemHtml: Handler<UpdateProblemHtmlRequest, EmptyMessage>
+  UpdateProblemColumn: Handler<UpdateProblemColumnRequest, EmptyMessage>
+  DeleteProblem: Handler<ProblemIdRequest, EmptyMessage>
+  ListProblems: Handler<ListProblemsRequest, ListProblemsResponse>
+  AddTestCase: Handler<AddTestCaseRequest, AddTestCaseResponse>
+  GetTestCase: Handler<TestCaseIdRequest, ValueResponse>
+  GetAllTestCases: Handler<GetAllTestCasesRequest, GetAllTestCasesResponse>
+  UpdateTestCase: Handler<TestCaseValueRequest, EmptyMessage>
+  DeleteTestCase: Handler<TestCaseIdRequest, EmptyMessage>
+  SetExpectedOutput: Handler<TestCaseValueRequest, EmptyMessage>
+  GetExpectedOutput: Handler<TestCaseIdRequest, ValueResponse>
+  UpdateExpectedOutput: Handler<TestCaseValueRequest, EmptyMessage>
+  DeleteExpectedOutput: Handler<TestCaseIdRequest, EmptyMessage>
+  GetStats: Handler<EmptyMessage, GetStatsResponse>
+  Flush: Handler<EmptyMessage, EmptyMessage>
+  CompactNow: Handler<EmptyMessage, EmptyMessage>
+}
+
+export function createLseHandlers(store: Store, startedAtMs: number): LseHandlers {
+  const problemIdOf = (request: { problemId: string }): number => idOf(request.problemId, 'problem_id')
+  const tcIdOf = (request: { tcId: string }): number => idOf(request.tcId, 'tc_id')
+
+  return {
+    async CreateProblem(request) {
+      const problemId = await store.createProblem(request.html, columnsOf(request.columns))
+      return { problemId: String(problemId) }
+    },
+
+    async GetProblemHtml(request) {
+      const problemId = problemIdOf(request)
+      const html = await store.getProblemHtml(problemId)
+      if (html === undefined) throw problemNotFound(problemId)
+      return { html }
+    },
+
+    async GetProblemMeta(request) {
+      const problemId = problemIdOf(request)
+      const meta = await store.getProblemMeta(problemId)
+      if (meta === undefined) throw problemNotFound(problemId)
+      return { columns: Object.entries(meta).map(([name, value]) => ({ name, value })) }
+    },
+
+    async UpdateProblemHtml(request) {
+      await store.updateProblemHtml(problemIdOf(request), request.html)
+      return {}
+    },
+
+    async UpdateProblemColumn(request) {
+      await store.updateProblemColumn(problemIdOf(request), request.column, request.value)
+      return {}
+    },
+
+    async DeleteProblem(request) {
+      await store.deleteProblem(problemIdOf(request))
+      return {}
+    },
+
+    async ListProblems(request) {
+      const limit = pageSizeOf(request.pageSize, defaultPageSizeItems)
+      const afterId = afterIdOfProblemToken(request.pageToken)
+      const page = await store.listProblems(afterId === undefined ? { limit } : { afterId, limit })
+      return {
+        problemIds: page.ids.map(String),
+        nextPageToken: page.nextAfterId === undefined ? '' : problemPageToken(page.nextAfterId),
+      }
+    },
+
+    async AddTestCase(request) {
+      const problemId = problemIdOf(request)
+      const tcId = await store.addTestCase(problemId, valueFromWire(request.value, 'value'))
+      return { tcId: String(tcId) }
+    },
+
+    async GetTestCase(request) {
+      const problemId = problemIdOf(request)
+      const tcId = tcIdOf(request)
+      const value = await store.getTestCase(problemId, tcId)
+      if (value === undefined) throw notFound(`test case ${tcId} of problem ${problemId} not found`)
+      return { value: valueToWire(value) }
+    },
+
+    async GetAllTestCases(request) {
+      const problemId = problemIdOf(request)
+      const pageSizeItems = pageSizeOf(request.pageSize, defaultPageSizeItems)
+      const afterId = afterIdOfTestCaseToken(request.pageToken, problemId)
+      const page = await readTestCasePage(store, { problemId, afterId, pageSizeItems, includeOutputs: request.includeOutputs })
+      if (page === undefined) throw problemNotFound(problemId)
+      return {
+        testCases: page.testCases.map((testCase) => ({
+          tcId: String(testCase.tcId),
+          value: valueToWire(testCase.value),
+          expectedOutput: testCase.output === undefined ? null : valueToWire(testCase.output),
+        })),
+        nextPageToken: page.nextAfterId === undefined ? '' : testCasePageToken(problemId, page.nextAfterId),
+      }
+    },
+
+    async UpdateTestCase(request) {
+      await store.updateTestCase(problemIdOf(request), tcIdOf(request), valueFromWire(request.value, 'value'))
+      return {}
+    },
+
+    async DeleteTestCase(request) {
+      await store.deleteTestCase(problemIdOf(request), tcIdOf(request))
+      return {}
+    },
+
+    async SetExpectedOutput(request) {
+      await store.setExpectedOutput(problemIdOf(request), tcIdOf(request), valueFromWire(request.value, 'value'))
+      return {}
+    },
+
+    async GetExpectedOutput(request) {
+      const problemId = problemIdOf(request)
+      const tcId = tcIdOf(request)
+      const value = await store.getExpectedOutput(problemId, tcId)
+      if (value === undefined) {
+        throw notFound(`test case ${tcId} of problem ${problemId} not found, or it has no expected output`)
+      }
+      return { value: valueToWire(value) }
+    },
+
+    async UpdateExpectedOutput(request) {
+      await store.updateExpectedOutput(problemIdOf(request), tcIdOf(request), valueFromWire(request.value, 'value'))
+      return {}
+    },
+
+    async DeleteExpectedOutput(request) {
+      await store.deleteExpectedOutput(problemIdOf(request), tcIdOf(request))
+      return {}
+    },
+
+    async GetStats() {
+      return statsResponse(await store.stats(), Date.now() - startedAtMs)
+    },
+
+    async Flush() {
+      await store.flush()
+      return {}
+    },
+
+    async CompactNow() {
+      // The engine has no compaction yet; the RPC stays in the contract for when it does.
+      throw new CallError(status.UNIMPLEMENTED, 'compaction is not available in this version')
+    },
+  }
+}
+
+function problemNotFound(problemId: number): CallError {
+  return notFound(`problem ${problemId} not found`)
+}
+
+/** Metadata columns as the engine takes them; a repeated name is refused rather than merged. */
+function columnsOf(columns: readonly WireColumn[]): Map<string, string> {
+  const map = new Map<string, string>()
+  for (const column of columns) {
+    if (map.has(column.name)) throw invalidArgument(`columns repeat the name ${JSON.stringify(column.name)}`)
+    map.set(column.name, column.value)
+  }
+  return map
+}

@@ -1,0 +1,163 @@
+/**
+ * The gRPC server: LseService over one store, with standard health checking and reflection.
+ *
+ *   const server = await startServer({ host: '127.0.0.1', port: 0, store: { dir: './data' } })
+ *   server.address            // '127.0.0.1:40123'
+ *   await server.shutdown()   // stop accepting, finish calls in flight, flush, close the store
+ */
+import * as grpc from '@grpc/grpc-js'
+import protoLoader from '@grpc/proto-loader'
+import { ReflectionService } from '@grpc/reflection'
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check'
+import path from 'node:path'
+import { pino, type Logger } from 'pino'
+import { openStore, type Store, type StoreOptions } from '../engine/index.ts'
+import {
+  lseMethodNames,
+  lseMethods,
+  lseProtoFileName,
+  lseServiceName,
+  protoDir,
+  protoLoaderOptions,
+} from '../protocol/proto-definition.ts'
+import { ShutdownGate } from './call-gate.ts'
+import { createLseHandlers } from './lse-handlers.ts'
+import { requestMaxBytes, responseMaxBytes } from './message-limits.ts'
+import { strictDeserializer } from './strict-requests.ts'
+import { unaryCall } from './unary-call.ts'
+
+export const defaultHost = '127.0.0.1'
+export const defaultPort = 50051
+/** How long shutdown waits for calls in flight (and open streams) before it cancels them. */
+export const defaultShutdownGraceMs = 10_000
+
+export interface ServerOptions {
+  /** Interface to listen on. @defaultValue '127.0.0.1' */
+  host?: string
+  /** TCP port; 0 picks a free one. @defaultValue 50051 */
+  port?: number
+  /** Options of the store the server opens (and owns: shutdown closes it). */
+  store: StoreOptions
+  /** Where start, stop and error lines go. @defaultValue a logger that drops everything */
+  logger?: Logger
+  shutdownGraceMs?: number
+}
+
+export interface RunningServer {
+  readonly host: string
+  /** The port bound, the chosen one when `port` was 0. */
+  readonly port: number
+  /** `host:port`, ready for a client. */
+  readonly address: string
+  readonly store: Store
+  /** Stops accepting calls, finishes those in flight, flushes and closes the store. Idempotent. */
+  shutdown(reason?: string): Promise<void>
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ level: 'silent' })
+  const host = options.host ?? defaultHost
+  const requestedPort = options.port ?? defaultPort
+  const store = await openStore({
+    ...options.store,
+    onWarning: (message, details) => logger.warn({ details }, message),
+  })
+  const startedAtMs = Date.now()
+  const gate = new ShutdownGate()
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': requestMaxBytes,
+    'grpc.max_send_message_length': responseMaxBytes,
+  })
+  addLseService(server, store, startedAtMs, gate, logger)
+  const health = new HealthImplementation({ '': 'SERVING', [lseServiceName]: 'SERVING' })
+  health.addToServer(server)
+  new ReflectionService(reflectedDefinition()).addToServer(server)
+
+  let port: number
+  try {
+    port = await bind(server, host, requestedPort)
+  } catch (error) {
+    server.forceShutdown()
+    await store.close()
+    throw error
+  }
+  const address = `${formatHost(host)}:${port}`
+  logger.info({ host, port, address, dataDir: options.store.dir, syncMode: options.store.syncMode ?? 'always' }, 'listening')
+
+  let stopping: Promise<void> | undefined
+  const shutdownOnce = async (reason: string): Promise<void> => {
+    logger.info({ reason, callsInFlight: gate.callsInFlight }, 'shutting down')
+    health.setStatus('', 'NOT_SERVING')
+    health.setStatus(lseServiceName, 'NOT_SERVING')
+    // The transport refuses new calls at once (GOAWAY, and the listener is closed) and lets the
+    // calls it has received finish; the gate then waits for any handler still running (after a
+    // forced stop) and refuses whatever might still reach it, before the store is closed.
+    await stopServer(server, options.shutdownGraceMs ?? defaultShutdownGraceMs)
+    await gate.close()
+    try {
+      await store.flush()
+    } finally {
+      await store.close()
+    }
+    logger.info({ uptimeMs: Date.now() - startedAtMs }, 'stopped')
+  }
+  return {
+    host,
+    port,
+    address,
+    store,
+    shutdown(reason = 'shutdown requested') {
+      stopping ??= shutdownOnce(reason)
+      return stopping
+    },
+  }
+}
+
+function addLseService(server: grpc.Server, store: Store, startedAtMs: number, gate: ShutdownGate, logger: Logger): void {
+  const methods = lseMethods()
+  const handlers = createLseHandlers(store, startedAtMs)
+  const definition: Record<string, grpc.MethodDefinition<object, object>> = {}
+  const implementation: grpc.UntypedServiceImplementation = {}
+  for (const name of lseMethodNames) {
+    definition[name] = { ...methods[name], requestDeserialize: strictDeserializer(name, methods[name]) }
+    const handler = handlers[name] as (request: unknown) => Promise<object>
+    implementation[name] = unaryCall(name, handler, gate, logger)
+  }
+  server.addService(definition as grpc.ServiceDefinition, implementation)
+}
+
+/** The contract and the health service, for reflection (so that `list` shows both). */
+function reflectedDefinition(): protoLoader.PackageDefinition {
+  const healthProtoRoot = path.resolve(path.dirname(healthProtoPath), '..', '..')
+  return protoLoader.loadSync([lseProtoFileName, 'health/v1/health.proto'], {
+    ...protoLoaderOptions,
+    includeDirs: [protoDir, healthProtoRoot],
+  })
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}
+
+function bind(server: grpc.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${formatHost(host)}:${port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {
+      if (error !== null) reject(error)
+      else resolve(boundPort)
+    })
+  })
+}
+
+/** Stops listening and waits for open calls; past `graceMs`, cancels what is left. */
+function stopServer(server: grpc.Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown()
+      resolve()
+    }, graceMs)
+    server.tryShutdown(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}

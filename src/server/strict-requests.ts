@@ -1,0 +1,39 @@
+/**
+ * Request deserializers that never throw.
+ *
+ * grpc-js answers INTERNAL when a deserializer throws, which would blame the server for a bad
+ * request. These check a request's size against its method's limit and its bytes against its
+ * type (wire-check.ts) first, and hand the handler a `MalformedRequest` instead of throwing; the
+ * handler answers it with its status (see unary-call.ts).
+ */
+import { status } from '@grpc/grpc-js'
+import type { Deserialize } from '@grpc/proto-loader'
+import { lseServiceName, loadLseRoot, type LseMethodDefinition, type LseMethodName } from '../protocol/proto-definition.ts'
+import { requestMaxBytesByMethod } from './message-limits.ts'
+import { findWireProblem } from './wire-check.ts'
+
+export class MalformedRequest {
+  constructor(
+    readonly code: status,
+    readonly details: string,
+  ) {}
+}
+
+export function strictDeserializer(name: LseMethodName, method: LseMethodDefinition): Deserialize<object> {
+  const requestType = loadLseRoot().lookupService(lseServiceName).methods[name]?.resolvedRequestType
+  if (requestType === undefined || requestType === null) throw new Error(`no request type for ${name}`)
+  const maxBytes = requestMaxBytesByMethod[name]
+  const decode = method.requestDeserialize
+  return (bytes: Buffer): object => {
+    if (bytes.length > maxBytes) {
+      return new MalformedRequest(status.RESOURCE_EXHAUSTED, `the ${name} request is ${bytes.length} bytes; its limit is ${maxBytes} bytes`)
+    }
+    const problem = findWireProblem(requestType, bytes)
+    if (problem !== undefined) return new MalformedRequest(status.INVALID_ARGUMENT, `malformed ${requestType.name}: ${problem}`)
+    try {
+      return decode(bytes)
+    } catch (error) {
+      return new MalformedRequest(status.INVALID_ARGUMENT, `malformed ${requestType.name}: ${(error as Error).message}`)
+    }
+  }
+}

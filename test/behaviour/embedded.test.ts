@@ -1,0 +1,5 @@
+/** The behaviour suite against the embedded engine. */
+import { behaviourSuite } from './behaviours.ts'
+import { embeddedFactory } from './embedded-subject.ts'
+
+behaviourSuite(embeddedFactory)

@@ -1,0 +1,35 @@
+/**
+ * Smoke test of the server benchmark: `bench/server.ts --quick` runs to the end, stops its server
+ * processes, and prints its table with a row for each server. It asserts nothing about the figures.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+
+const repoDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
+
+describe('bench/server.ts --quick', () => {
+  it('exits 0 and prints the results table', { timeout: 180_000 }, async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoDir, 'bench', 'server.ts'), '--quick'], {
+      cwd: repoDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on('error', reject)
+      child.on('close', resolve)
+    })
+    assert.equal(code, 0, `the benchmark failed:\n${stderr.slice(-4000)}`)
+    assert.match(stdout, /Stratum server benchmark \(--quick\)/)
+    assert.match(stdout, /workload\s+conc\s+server\s+calls\/s\s+p50 µs\s+p99 µs\s+server CPU µs\/call/)
+    for (const workload of ['GetProblemHtml', 'GetTestCase', 'GetAllTestCases', 'AddTestCase', 'CreateProblem']) {
+      assert.match(stdout, new RegExp(`${workload}.*\\s1\\s+no-op`))
+      assert.match(stdout, new RegExp(`${workload}.*\\s64\\s+stratum`))
+    }
+  })
+})

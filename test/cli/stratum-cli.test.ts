@@ -1,0 +1,143 @@
+/**
+ * The `stratum` command as a user runs it: `node bin/stratum.mjs …` in child processes. Help,
+ * bad usage (one line, exit 2), and `serve` on an ephemeral loopback port with the admin commands
+ * against it, then a graceful stop on SIGTERM.
+ */
+import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { makeTempDir } from '../support/fixture.ts'
+
+const repoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const stratumBin = path.join(repoDir, 'bin', 'stratum.mjs')
+
+interface Finished {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `stratum args…` with `env` added to a copy of this process's environment without LSE_*. */
+function stratum(args: string[], env: Record<string, string> = {}): Promise<Finished> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [stratumBin, ...args], { cwd: repoDir, env: { ...cleanEnv(), ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr })
+    })
+  })
+}
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LSE_')))
+}
+
+describe('stratum command', () => {
+  it('documents every serve option with its variable and default in --help', async () => {
+    const { code, stdout } = await stratum(['serve', '--help'])
+    assert.equal(code, 0)
+    const help = stdout.replace(/\s+/g, ' ')
+    for (const [flag, variable, defaultValue] of [
+      ['--host', 'LSE_HOST', '"127.0.0.1"'],
+      ['--port', 'LSE_PORT', '50051'],
+      ['--data-dir', 'LSE_DATA_DIR', '"./data"'],
+      ['--sync', 'LSE_SYNC', '"always"'],
+      ['--sync-interval-ms', 'LSE_SYNC_INTERVAL_MS', '100'],
+      ['--segment-size', 'LSE_SEGMENT_SIZE', '67108864 (64MiB)'],
+      ['--cache-size', 'LSE_CACHE_SIZE', '67108864 (64MiB)'],
+      ['--shard', 'LSE_SHARD', '0'],
+      ['--log-level', 'LSE_LOG_LEVEL', '"info"'],
+      ['--shutdown-grace-ms', 'LSE_SHUTDOWN_GRACE_MS', '10000'],
+    ]) {
+      assert.ok(help.includes(`${flag} <`), flag)
+      assert.ok(help.includes(`default: ${defaultValue}`), `${flag} default ${defaultValue}`)
+      assert.ok(help.includes(`env: ${variable}`), variable)
+    }
+  })
+
+  it('reports bad usage on one line with exit code 2', async () => {
+    const cases = [
+      [['serve', '--bogus'], {}, /unknown option '--bogus'/],
+      [['serve', '--prot', '1'], {}, /unknown option '--prot'.*--port/],
+      [['serve', '--port', 'abc'], {}, /--port.*abc.*invalid/],
+      [['serve', '--sync', 'sometimes'], {}, /--sync.*sometimes/],
+      [['serve', '--segment-size', '1KiB'], {}, /--segment-size.*1KiB/],
+      [['serve'], { LSE_PORT: '70000' }, /LSE_PORT.*invalid/],
+      [['stats', '--address', 'nope'], {}, /--address/],
+      [['frobnicate'], {}, /unknown command 'frobnicate'/],
+    ] as const
+    const results = await Promise.all(cases.map(([args, env]) => stratum([...args], env)))
+    for (const [index, [args, , pattern]] of cases.entries()) {
+      const { code, stdout, stderr } = results[index]!
+      assert.equal(code, 2, `${args.join(' ')}: exit code`)
+      assert.equal(stdout, '')
+      assert.equal(stderr.split('\n').filter(Boolean).length, 1, `${args.join(' ')}: one line, got ${JSON.stringify(stderr)}`)
+      assert.match(stderr, pattern)
+    }
+  })
+
+  it('serves on an ephemeral port, answers the admin commands, and stops gracefully on SIGTERM', { timeout: 60_000 }, async () => {
+    const dataDir = makeTempDir('cli-serve')
+    // Settings from the environment, except the port, given as a flag over LSE_PORT.
+    const child = spawn(process.execPath, [stratumBin, 'serve', '--port', '0'], {
+      cwd: repoDir,
+      env: { ...cleanEnv(), LSE_PORT: '1', LSE_DATA_DIR: dataDir, LSE_SYNC: 'interval', LSE_SYNC_INTERVAL_MS: '50' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    try {
+      const listening = await waitFor(() => stdout.split('\n').find((line) => line.includes('"msg":"listening"')), 20_000, () => stderr)
+      const line = JSON.parse(listening) as { port: number; host: string; address: string; dataDir: string; syncMode: string }
+      assert.ok(line.port > 0 && line.port !== 1, 'the log line names the port picked')
+      assert.equal(line.host, '127.0.0.1')
+      assert.equal(line.address, `127.0.0.1:${line.port}`)
+      assert.equal(line.dataDir, dataDir)
+      assert.equal(line.syncMode, 'interval')
+
+      const stats = await stratum(['stats', '--address', `127.0.0.1:${line.port}`])
+      assert.equal(stats.code, 0, stats.stderr)
+      const counters = JSON.parse(stats.stdout) as { problemsInIndex: number; syncMode: string; storeStatus: string }
+      assert.equal(counters.problemsInIndex, 0)
+      assert.equal(counters.syncMode, 'interval')
+      assert.equal(counters.storeStatus, 'open')
+
+      const flush = await stratum(['flush'], { LSE_ADDRESS: `localhost:${line.port}` })
+      assert.deepEqual([flush.code, flush.stdout], [0, 'flushed\n'])
+
+      const compact = await stratum(['compact', '--address', `127.0.0.1:${line.port}`])
+      assert.equal(compact.code, 1)
+      assert.equal(compact.stderr, 'stratum compact: compaction is not available in this version (UNIMPLEMENTED)\n')
+    } finally {
+      child.kill('SIGTERM')
+    }
+    assert.equal(await exited, 0, stderr)
+    const messages = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { msg: string }).msg)
+    assert.deepEqual(messages, ['listening', 'shutting down', 'stopped'])
+    assert.ok(fs.readdirSync(dataDir).length > 0, 'the store is in the data folder')
+    fs.rmSync(dataDir, { recursive: true, force: true })
+
+    const unreachable = await stratum(['stats', '--address', `127.0.0.1:1`, '--deadline-ms', '2000'])
+    assert.equal(unreachable.code, 1)
+    assert.equal(unreachable.stderr.split('\n').filter(Boolean).length, 1)
+    assert.match(unreachable.stderr, /^stratum stats: .*UNAVAILABLE/)
+  })
+})
+
+async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, context: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  // Bounded by the deadline.
+  while (Date.now() < deadline) {
+    const found = probe()
+    if (found !== undefined) return found
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`timed out; stderr: ${context()}`)
+}
