@@ -108,4 +108,20 @@ describe('keydir', () => {
     keydir.setLocation(2, 'a', at(200))
     assert.equal(keydir.isCorrupt(2, 'a'), false, 'a rewrite clears the damage')
   })
+
+  it('keeps exact sizes of records of 64 KiB and more, and of many segments', () => {
+    const keydir = new Keydir()
+    keydir.createDoc(1, at(0, 65_535), at(70_000, 16 * 1024 * 1024 + 40), '')
+    assert.equal(keydir.location(1, 'a')?.sizeBytes, 65_535)
+    assert.equal(keydir.location(1, 'b')?.sizeBytes, 16 * 1024 * 1024 + 40)
+    assert.equal(keydir.liveBytesBySegment.get(1), 65_535 + 16 * 1024 * 1024 + 40)
+    keydir.setLocation(1, 'b', at(0, 12, 2))
+    assert.equal(keydir.location(1, 'b')?.sizeBytes, 12)
+    assert.equal(keydir.liveBytesBySegment.get(1), 65_535)
+    // Segment numbers far apart and many of them map to slots and back.
+    for (let local = 2; local < 300; local++) keydir.addInput(1, local, at(local, 100_000 + local, local * 1000))
+    for (let local = 2; local < 300; local++) {
+      assert.deepEqual(keydir.location(local, 'a'), at(local, 100_000 + local, local * 1000))
+    }
+  })
 })

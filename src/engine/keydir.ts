@@ -4,10 +4,11 @@
  *
  * Memory layout. Ids are issued from one counter, so the local part of an id (see limits.ts)
  * indexes a table directly: lookups are O(1) with no hashing. The table is split into pages of
- * 2^12 slots, each a set of typed arrays (33 bytes a slot), allocated when first used and freed
+ * 2^12 slots, each a set of typed arrays (29 bytes a slot), allocated when first used and freed
  * when every id in the page is dead. A V8 Map would hold at most 2^24 entries and cost about 111
- * bytes each; this costs 33 bytes an id, whatever the id's kind. Segment numbers are stored as
- * 16-bit segment slots (see `segmentSlotsMax`), and document metadata lives in the document list.
+ * bytes each; this costs 29 bytes an id, whatever the id's kind. Segment numbers are stored as
+ * 16-bit segment slots (see `segmentSlotsMax`), record sizes in 16 bits with a side map for the
+ * rare record of 64 KiB or more, and document metadata lives in the document list.
  *
  * A slot's columns mean, by kind:
  *   document:   a = blob record, b = metadata record, parent = live input count,
@@ -62,10 +63,11 @@ class Page {
   /** Segment slots (see `Keydir.segmentNumberOfSlot`), 0 for no record. */
   readonly aSegment = new Uint16Array(pageSlots)
   readonly aOffset = new Uint32Array(pageSlots)
-  readonly aSize = new Uint32Array(pageSlots)
+  /** Record sizes below `sizeOverflow`; larger ones are in `Keydir.largeSizes`. */
+  readonly aSize = new Uint16Array(pageSlots)
   readonly bSegment = new Uint16Array(pageSlots)
   readonly bOffset = new Uint32Array(pageSlots)
-  readonly bSize = new Uint32Array(pageSlots)
+  readonly bSize = new Uint16Array(pageSlots)
   readonly parent = new Uint32Array(pageSlots)
   readonly prev = new Uint32Array(pageSlots)
   readonly next = new Uint32Array(pageSlots)
@@ -74,15 +76,21 @@ class Page {
 }
 
 /** Bytes of typed arrays in one page, for memory reports. */
-export const pageBytes = pageSlots * (1 + 2 * 2 + 7 * 4)
+export const pageBytes = pageSlots * (1 + 4 * 2 + 5 * 4)
+
+/**
+ * Record sizes are stored in 16 bits: nodes and metadata are almost always smaller than 64 KiB.
+ * This value in a size column means the size is in `Keydir.largeSizes` instead.
+ */
+const sizeOverflow = 0xffff
 
 export class Keydir {
   private readonly pages: Array<Page | undefined> = []
   private readonly docs = new DocumentList()
   /** Metadata of documents found by recovery, until `rebuildAfterRecovery` lists them. */
   private recoveredMeta: Array<Array<string | undefined> | undefined> | undefined = []
-  /** Segment number of each segment slot, and back. */
-  private readonly segmentNumberOfSlot = new Uint32Array(segmentSlotsMax + 1)
+  /** Segment number of each segment slot (grown as slots are taken), and back. */
+  private segmentNumberOfSlot = new Uint32Array(64)
   private readonly slotOfSegment = new Map<number, number>()
   private readonly freeSegmentSlots: number[] = []
   private nextSegmentSlot = 1
@@ -92,6 +100,8 @@ export class Keydir {
   inputCount = 0
   outputCount = 0
   readonly liveBytesBySegment = new Map<number, number>()
+  /** Sizes of records of 64 KiB or more, by `local * 2 + (column b ? 1 : 0)`. */
+  private readonly largeSizes = new Map<number, number>()
 
   // ---- slots ----
 
@@ -131,8 +141,12 @@ export class Keydir {
     if (segmentSlot === 0) return undefined
     const segmentNumber = this.segmentNumberOfSlot[segmentSlot]!
     return column === 'a'
-      ? { segmentNumber, offset: page.aOffset[slot]!, sizeBytes: page.aSize[slot]! }
-      : { segmentNumber, offset: page.bOffset[slot]!, sizeBytes: page.bSize[slot]! }
+      ? { segmentNumber, offset: page.aOffset[slot]!, sizeBytes: this.sizeOf(local, column, page.aSize[slot]!) }
+      : { segmentNumber, offset: page.bOffset[slot]!, sizeBytes: this.sizeOf(local, column, page.bSize[slot]!) }
+  }
+
+  private sizeOf(local: number, column: Column, stored: number): number {
+    return stored === sizeOverflow ? this.largeSizes.get(local * 2 + (column === 'b' ? 1 : 0))! : stored
   }
 
   /**
@@ -149,7 +163,10 @@ export class Keydir {
     const offsets = column === 'a' ? page.aOffset : page.bOffset
     const sizes = column === 'a' ? page.aSize : page.bSize
     const oldSegmentSlot = segments[slot]!
-    if (oldSegmentSlot !== 0) this.addLiveBytes(this.segmentNumberOfSlot[oldSegmentSlot]!, -sizes[slot]!)
+    if (oldSegmentSlot !== 0) {
+      this.addLiveBytes(this.segmentNumberOfSlot[oldSegmentSlot]!, -this.sizeOf(local, column, sizes[slot]!))
+    }
+    if (sizes[slot] === sizeOverflow) this.largeSizes.delete(local * 2 + (column === 'b' ? 1 : 0))
     if (location === undefined) {
       segments[slot] = 0
       offsets[slot] = 0
@@ -158,7 +175,11 @@ export class Keydir {
       assert(location.segmentNumber > 0)
       segments[slot] = this.segmentSlot(location.segmentNumber)
       offsets[slot] = location.offset
-      sizes[slot] = location.sizeBytes
+      if (location.sizeBytes < sizeOverflow) sizes[slot] = location.sizeBytes
+      else {
+        sizes[slot] = sizeOverflow
+        this.largeSizes.set(local * 2 + (column === 'b' ? 1 : 0), location.sizeBytes)
+      }
       this.addLiveBytes(location.segmentNumber, location.sizeBytes)
     }
     page.kind[slot] = corrupt ? page.kind[slot]! | corruptFlag[column] : page.kind[slot]! & ~corruptFlag[column]
@@ -181,6 +202,11 @@ export class Keydir {
       throw limitExceeded(
         `${segmentSlotsMax} segments hold live records; raise segmentSizeBytes or compact the store`,
       )
+    }
+    if (slot >= this.segmentNumberOfSlot.length) {
+      const grown = new Uint32Array(Math.min(segmentSlotsMax + 1, this.segmentNumberOfSlot.length * 2))
+      grown.set(this.segmentNumberOfSlot)
+      this.segmentNumberOfSlot = grown
     }
     this.segmentNumberOfSlot[slot] = segmentNumber
     this.slotOfSegment.set(segmentNumber, slot)

@@ -562,7 +562,7 @@ describe('ids', () => {
   it('the index frees a page whose ids are all dead, and it stays freed after reopen', async () => {
     const dir = tempDir()
     let store = await open({ dir })
-    // 70,000 nodes fill the index's first page (65,536 ids) and start a second one.
+    // 70,000 nodes fill the index's first pages (4,096 ids each) and start a partly used one.
     const doomed = await store.createProblem('doomed')
     const tcIds = await Promise.all(Array.from({ length: 70_000 }, (_, index) => store.addTestCase(doomed, int64(index))))
     const kept = await store.createProblem('kept')
