@@ -2,32 +2,57 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { DocumentList } from './document-list.ts'
 
+const bytes = (text: string): Buffer => Buffer.from(text)
+
 describe('document list', () => {
   it('lists in id order, pages after any id, and skips removed documents', () => {
     const list = new DocumentList()
-    for (let local = 1; local <= 3000; local += 3) list.append(local, `m${local}`)
+    for (let local = 1; local <= 3000; local += 3) list.append(local, bytes(`m${local}`))
     for (let local = 1; local <= 3000; local += 6) list.remove(local)
     assert.deepEqual(list.list(0, 3), [4, 10, 16])
     assert.deepEqual(list.list(5, 2), [10, 16])
     assert.deepEqual(list.list(2998, 10), [])
-    assert.equal(list.meta(10), 'm10')
+    assert.equal(list.meta(10)?.toString(), 'm10')
     assert.equal(list.meta(7), undefined, 'removed')
     assert.equal(list.has(7), false)
   })
 
   it('keeps ids and metadata paired when holes are squeezed out', () => {
     const list = new DocumentList()
-    for (let local = 1; local <= 100; local++) list.append(local, `m${local}`)
+    for (let local = 1; local <= 100; local++) list.append(local, bytes(`m${local}`))
     for (let local = 1; local <= 90; local++) list.remove(local) // squeezes on the way
     assert.deepEqual(list.list(0, 100), [91, 92, 93, 94, 95, 96, 97, 98, 99, 100])
-    for (let local = 91; local <= 100; local++) assert.equal(list.meta(local), `m${local}`)
-    list.setMeta(95, 'changed')
-    assert.equal(list.meta(95), 'changed')
+    for (let local = 91; local <= 100; local++) assert.equal(list.meta(local)?.toString(), `m${local}`)
+    list.setMeta(95, bytes('changed'))
+    assert.equal(list.meta(95)?.toString(), 'changed')
+    list.setMeta(96, undefined)
+    assert.equal(list.meta(96), undefined, 'metadata can be unknown (lost)')
+    assert.equal(list.has(96), true)
+  })
+
+  it('rewrites its arena when replaced metadata is half of it, keeping every current value', () => {
+    const list = new DocumentList()
+    for (let local = 1; local <= 50; local++) list.append(local, bytes(`first ${local}`))
+    // 50 documents rewritten 100 times with 100-byte metadata: 500 KB written, far over the
+    // 64 KiB below which the arena is never rewritten.
+    for (let round = 0; round < 100; round++) {
+      for (let local = 1; local <= 50; local++) list.setMeta(local, bytes(`${round}:${local}:`.padEnd(100, 'x')))
+    }
+    for (let local = 1; local <= 50; local++) assert.equal(list.meta(local)?.toString(), `99:${local}:`.padEnd(100, 'x'))
+    assert.ok(list.sizeBytes() < 100_000, `the arena was rewritten: ${list.sizeBytes()} bytes held`)
+  })
+
+  it('copies the metadata it is given', () => {
+    const list = new DocumentList()
+    const source = bytes('abc')
+    list.append(1, source)
+    source.write('xyz')
+    assert.equal(list.meta(1)?.toString(), 'abc')
   })
 
   it('refuses ids out of order', () => {
     const list = new DocumentList()
-    list.append(5, '')
-    assert.throws(() => list.append(4, ''), /documents are listed in id order/)
+    list.append(5, undefined)
+    assert.throws(() => list.append(4, undefined), /documents are listed in id order/)
   })
 })

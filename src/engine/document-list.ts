@@ -1,35 +1,52 @@
 /**
  * The live documents in id order, with each one's metadata.
  *
- * Two parallel arrays: document local ids (a growable Uint32Array, increasing) and their encoded
- * metadata (the docMeta payload held as a latin1 string: one byte a character, so a document's
- * columns cost their encoded size plus one string header, not a Map of strings). A deleted
- * document leaves a hole (id 0) until holes are half the list, when they are squeezed out, so
- * listing a page stays O(page) and finding a document is a binary search.
+ * Parallel typed arrays: document local ids (increasing), and where each one's encoded metadata
+ * (its docMeta payload) sits in one shared byte arena. Holding metadata as bytes in an arena
+ * costs a document its encoded size plus 12 bytes, with no object of its own for the garbage
+ * collector to trace; a Map of strings would cost several hundred bytes.
+ *
+ * A deleted document leaves a hole (id 0) until holes are half the list, when they are squeezed
+ * out, so listing a page stays O(page) and finding a document is a binary search. Replaced
+ * metadata leaves garbage in the arena until it is half the arena, when the arena is rewritten.
  */
 import assert from 'node:assert/strict'
 
+/** Marks a document whose metadata is not known (lost to damage, see keydir.ts). */
+const noMeta = -1
+/** The arena is never rewritten below this size: small stores do not churn. */
+const arenaCompactMinBytes = 64 * 1024
+
 export class DocumentList {
   private ids = new Uint32Array(1024)
-  private metas: Array<string | undefined> = []
+  private metaOffsets = new Uint32Array(1024)
+  private metaLengths = new Int32Array(1024)
   private length = 0
   private holes = 0
-  /** Characters (bytes: latin1) of all metadata strings held. */
-  private metaChars = 0
+  private arena = Buffer.alloc(4096)
+  private arenaUsedBytes = 0
+  private arenaGarbageBytes = 0
 
-  /** Adds a document above every listed one. */
-  append(local: number, encodedMeta: string | undefined): void {
+  /** Adds a document above every listed one. `encodedMeta` is copied. */
+  append(local: number, encodedMeta: Uint8Array | undefined): void {
     assert(local > 0)
     assert(this.length === 0 || this.lastId() < local, 'documents are listed in id order')
-    if (this.length === this.ids.length) {
-      const grown = new Uint32Array(this.ids.length * 2)
-      grown.set(this.ids)
-      this.ids = grown
-    }
+    if (this.length === this.ids.length) this.growList()
     this.ids[this.length] = local
-    this.metas[this.length] = encodedMeta
-    this.metaChars += encodedMeta?.length ?? 0
+    this.metaLengths[this.length] = noMeta
     this.length++
+    this.storeMeta(this.length - 1, encodedMeta)
+  }
+
+  private growList(): void {
+    const grow = <T extends Uint32Array | Int32Array>(array: T, make: (length: number) => T): T => {
+      const grown = make(array.length * 2)
+      grown.set(array)
+      return grown
+    }
+    this.ids = grow(this.ids, (length) => new Uint32Array(length))
+    this.metaOffsets = grow(this.metaOffsets, (length) => new Uint32Array(length))
+    this.metaLengths = grow(this.metaLengths, (length) => new Int32Array(length))
   }
 
   private lastId(): number {
@@ -40,9 +57,8 @@ export class DocumentList {
   remove(local: number): void {
     const index = this.indexOf(local)
     assert(index !== undefined, `document ${local} is listed`)
+    this.storeMeta(index, undefined)
     this.ids[index] = 0
-    this.metaChars -= this.metas[index]?.length ?? 0
-    this.metas[index] = undefined
     this.holes++
     if (this.holes * 2 > this.length) this.squeeze()
   }
@@ -53,11 +69,11 @@ export class DocumentList {
       const id = this.ids[index]!
       if (id === 0) continue
       this.ids[kept] = id
-      this.metas[kept] = this.metas[index]
+      this.metaOffsets[kept] = this.metaOffsets[index]!
+      this.metaLengths[kept] = this.metaLengths[index]!
       kept++
     }
     this.length = kept
-    this.metas.length = kept
     this.holes = 0
   }
 
@@ -87,16 +103,62 @@ export class DocumentList {
     return this.indexOf(local) !== undefined
   }
 
-  meta(local: number): string | undefined {
+  /** The document's encoded metadata, as a view valid until the next change to the list. */
+  meta(local: number): Buffer | undefined {
     const index = this.indexOf(local)
-    return index === undefined ? undefined : this.metas[index]
+    if (index === undefined || this.metaLengths[index] === noMeta) return undefined
+    const offset = this.metaOffsets[index]!
+    return this.arena.subarray(offset, offset + this.metaLengths[index]!)
   }
 
-  setMeta(local: number, encodedMeta: string | undefined): void {
+  /** Replaces the document's metadata; `encodedMeta` is copied. */
+  setMeta(local: number, encodedMeta: Uint8Array | undefined): void {
     const index = this.indexOf(local)
     assert(index !== undefined, `document ${local} is listed`)
-    this.metaChars += (encodedMeta?.length ?? 0) - (this.metas[index]?.length ?? 0)
-    this.metas[index] = encodedMeta
+    this.storeMeta(index, encodedMeta)
+  }
+
+  private storeMeta(index: number, encodedMeta: Uint8Array | undefined): void {
+    const oldLength = this.metaLengths[index]!
+    if (oldLength !== noMeta) this.arenaGarbageBytes += oldLength
+    if (encodedMeta === undefined) {
+      this.metaLengths[index] = noMeta
+    } else {
+      this.reserveArena(encodedMeta.length)
+      this.arena.set(encodedMeta, this.arenaUsedBytes)
+      this.metaOffsets[index] = this.arenaUsedBytes
+      this.metaLengths[index] = encodedMeta.length
+      this.arenaUsedBytes += encodedMeta.length
+    }
+    if (this.arenaGarbageBytes * 2 > this.arenaUsedBytes && this.arenaUsedBytes > arenaCompactMinBytes) {
+      this.compactArena()
+    }
+  }
+
+  private reserveArena(sizeBytes: number): void {
+    if (this.arenaUsedBytes + sizeBytes <= this.arena.length) return
+    const grown = Buffer.alloc(Math.max(this.arena.length * 2, this.arenaUsedBytes + sizeBytes))
+    this.arena.copy(grown, 0, 0, this.arenaUsedBytes)
+    this.arena = grown
+  }
+
+  /** Rewrites the arena with only the metadata of listed documents. */
+  private compactArena(): void {
+    const liveBytes = this.arenaUsedBytes - this.arenaGarbageBytes
+    const compacted = Buffer.alloc(Math.max(4096, liveBytes * 2))
+    let used = 0
+    for (let index = 0; index < this.length; index++) {
+      const length = this.metaLengths[index]!
+      if (this.ids[index] === 0 || length === noMeta) continue
+      const offset = this.metaOffsets[index]!
+      this.arena.copy(compacted, used, offset, offset + length)
+      this.metaOffsets[index] = used
+      used += length
+    }
+    assert.equal(used, liveBytes, 'the arena holds exactly the listed metadata')
+    this.arena = compacted
+    this.arenaUsedBytes = used
+    this.arenaGarbageBytes = 0
   }
 
   /** Up to `limit` listed ids above `afterLocal`, in increasing order. */
@@ -111,17 +173,17 @@ export class DocumentList {
 
   clear(): void {
     this.ids = new Uint32Array(1024)
-    this.metas = []
+    this.metaOffsets = new Uint32Array(1024)
+    this.metaLengths = new Int32Array(1024)
     this.length = 0
     this.holes = 0
-    this.metaChars = 0
+    this.arena = Buffer.alloc(4096)
+    this.arenaUsedBytes = 0
+    this.arenaGarbageBytes = 0
   }
 
-  /**
-   * Bytes held: the id array, the metadata array's pointers, and the metadata strings (each
-   * estimated as its characters plus a 16-byte string header, as V8 lays out one-byte strings).
-   */
+  /** Bytes held: the three arrays and the metadata arena. */
   sizeBytes(): number {
-    return this.ids.byteLength + this.metas.length * 8 + this.length * 16 + this.metaChars
+    return this.ids.byteLength + this.metaOffsets.byteLength + this.metaLengths.byteLength + this.arena.length
   }
 }

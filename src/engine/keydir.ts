@@ -88,7 +88,7 @@ export class Keydir {
   private readonly pages: Array<Page | undefined> = []
   private readonly docs = new DocumentList()
   /** Metadata of documents found by recovery, until `rebuildAfterRecovery` lists them. */
-  private recoveredMeta: Array<Array<string | undefined> | undefined> | undefined = []
+  private recoveredMeta: Array<Array<Buffer | undefined> | undefined> | undefined = []
   /** Segment number of each segment slot (grown as slots are taken), and back. */
   private segmentNumberOfSlot = new Uint32Array(64)
   private readonly slotOfSegment = new Map<number, number>()
@@ -255,8 +255,8 @@ export class Keydir {
 
   // ---- documents ----
 
-  /** Creates a document. `encodedMeta` is its metadata record's payload as a latin1 string. */
-  createDoc(local: number, blob: Location, meta: Location, encodedMeta: string): void {
+  /** Creates a document. `encodedMeta` is its metadata record's payload (copied). */
+  createDoc(local: number, blob: Location, meta: Location, encodedMeta: Uint8Array): void {
     assert(this.kind(local) === SlotKind.empty, `document ${local} must be new`)
     this.setKind(local, SlotKind.doc)
     this.setLocation(local, 'a', blob)
@@ -268,17 +268,16 @@ export class Keydir {
   /** The document's metadata columns, decoded from memory; undefined when none are known. */
   meta(local: number): Map<string, string> | undefined {
     const encoded = this.docs.meta(local)
-    if (encoded === undefined) return undefined
-    const bytes = Buffer.from(encoded, 'latin1')
-    return decodeMeta(bytes, 0, bytes.length)
+    return encoded === undefined ? undefined : decodeMeta(encoded, 0, encoded.length)
   }
 
-  /** Sets a document's metadata as its encoded payload in a latin1 string (or forgets it). */
-  setMeta(local: number, encodedMeta: string | undefined): void {
+  /** Sets a document's metadata to its encoded payload (copied), or forgets it. */
+  setMeta(local: number, encodedMeta: Uint8Array | undefined): void {
     if (this.recoveredMeta !== undefined && !this.docs.has(local)) {
       const pageIndex = local >>> pageBits
       const page = (this.recoveredMeta[pageIndex] ??= [])
-      page[local & slotMask] = encodedMeta
+      // A copy: the caller's bytes may be a view of a whole segment read for recovery.
+      page[local & slotMask] = encodedMeta === undefined ? undefined : Buffer.from(encodedMeta)
       return
     }
     this.docs.setMeta(local, encodedMeta)

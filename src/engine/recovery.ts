@@ -344,7 +344,7 @@ class Replay {
         if (column === 'b') {
           // Kept encoded, as the keydir holds it; it is decoded (and checked) when read.
           const payloadStart = offset + recordHeaderBytes
-          keydir.setMeta(local, corrupt ? undefined : contents.toString('latin1', payloadStart, offset + location.sizeBytes))
+          keydir.setMeta(local, corrupt ? undefined : contents.subarray(payloadStart, offset + location.sizeBytes))
         }
         return
       }

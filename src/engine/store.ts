@@ -193,7 +193,7 @@ export class Store {
     const placement = this.writer.append([blobRecord, metaRecord], [local, documentListKey])
     const blob = { segmentNumber: placement.segmentNumber, offset: placement.offset, sizeBytes: blobRecord.length }
     const metaLocation = { ...blob, offset: blob.offset + blobRecord.length, sizeBytes: metaRecord.length }
-    this.keydir.createDoc(local, blob, metaLocation, metaRecord.toString('latin1', recordHeaderBytes))
+    this.keydir.createDoc(local, blob, metaLocation, metaRecord.subarray(recordHeaderBytes))
     await placement.durable
     return id
   }
@@ -244,7 +244,7 @@ export class Store {
       (target, offset) => writeMeta(columns, target, offset),
     )
     const written = this.appendOne(record, local, local, 'b')
-    this.keydir.setMeta(local, record.toString('latin1', recordHeaderBytes))
+    this.keydir.setMeta(local, record.subarray(recordHeaderBytes))
     await written
   }
 
