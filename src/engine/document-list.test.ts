@@ -42,6 +42,19 @@ describe('document list', () => {
     assert.ok(list.sizeBytes() < 100_000, `the arena was rewritten: ${list.sizeBytes()} bytes held`)
   })
 
+  it('trims to size after a bulk build, and grows again on later appends', () => {
+    const list = new DocumentList()
+    for (let local = 1; local <= 5000; local++) list.append(local, bytes(`meta ${local}`))
+    list.remove(3)
+    const before = list.sizeBytes()
+    list.trimToSize()
+    assert.ok(list.sizeBytes() < before, `${list.sizeBytes()} < ${before}`)
+    for (let local = 5001; local <= 6000; local++) list.append(local, bytes(`meta ${local}`))
+    for (const local of [1, 2, 4, 4999, 5000, 5001, 6000]) assert.equal(list.meta(local)?.toString(), `meta ${local}`)
+    assert.equal(list.has(3), false)
+    assert.equal(list.list(0, 10_000).length, 5999)
+  })
+
   it('copies the metadata it is given', () => {
     const list = new DocumentList()
     const source = bytes('abc')

@@ -142,10 +142,23 @@ export class DocumentList {
     this.arena = grown
   }
 
-  /** Rewrites the arena with only the metadata of listed documents. */
-  private compactArena(): void {
+  /**
+   * Drops the room kept for growth, and the garbage, once a list is built in one go (by
+   * recovery): a store that is only read then holds what it needs and no more.
+   */
+  trimToSize(): void {
+    this.squeeze()
+    const trim = <T extends Uint32Array | Int32Array>(array: T): T => array.slice(0, Math.max(16, this.length)) as T
+    this.ids = trim(this.ids)
+    this.metaOffsets = trim(this.metaOffsets)
+    this.metaLengths = trim(this.metaLengths)
+    this.compactArena(0)
+  }
+
+  /** Rewrites the arena with only the metadata of listed documents, and room for `spareRatio` more. */
+  private compactArena(spareRatio = 1): void {
     const liveBytes = this.arenaUsedBytes - this.arenaGarbageBytes
-    const compacted = Buffer.alloc(Math.max(4096, liveBytes * 2))
+    const compacted = Buffer.alloc(Math.max(16, Math.ceil(liveBytes * (1 + spareRatio))))
     let used = 0
     for (let index = 0; index < this.length; index++) {
       const length = this.metaLengths[index]!

@@ -473,6 +473,7 @@ export class Keydir {
     for (let pageIndex = 0; pageIndex < this.pages.length; pageIndex++) {
       this.maybeFreePage(pageIndex * pageSlots)
     }
+    this.docs.trimToSize()
   }
 
   /** Bytes held by the table's typed arrays and the document list with its metadata. */
