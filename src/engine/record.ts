@@ -100,17 +100,7 @@ export function decodeIntactRecord(source: Buffer, offset: number): RecordHeader
   if (!knownKinds.has(kind) || source.readUInt16LE(offset + 10) !== 0) return undefined
   const recordCrc = source.readUInt32LE(offset + 4)
   if (crc32c(source.subarray(offset + 8, end)) !== recordCrc) return undefined
-  const header = {
-    kind: kind as RecordKind,
-    flags: source[offset + 9]!,
-    payloadBytes,
-    seq: readUint53(source, offset + 16),
-    id: readUint53(source, offset + 24),
-    parentId: readUint53(source, offset + 32),
-    recordCrc,
-  }
-  if (Number.isNaN(header.seq) || Number.isNaN(header.id) || Number.isNaN(header.parentId)) return undefined
-  return header
+  return headerFields(source, offset, kind, payloadBytes, recordCrc)
 }
 
 /**
@@ -126,17 +116,28 @@ export function decodeRecordHeader(source: Buffer, offset: number): RecordHeader
   if (!knownKinds.has(kind)) return undefined
   if (source.readUInt16LE(offset + 10) !== 0) return undefined
   if (payloadBytes > recordPayloadMaxBytes) return undefined
-  const decoded = {
+  return headerFields(source, offset, kind, payloadBytes, source.readUInt32LE(offset + 4))
+}
+
+/** The remaining fields of a header already checked; undefined when an id or seq is 2^53 or more. */
+function headerFields(
+  source: Buffer,
+  offset: number,
+  kind: number,
+  payloadBytes: number,
+  recordCrc: number,
+): RecordHeader | undefined {
+  const header = {
     kind: kind as RecordKind,
     flags: source[offset + 9]!,
     payloadBytes,
     seq: readUint53(source, offset + 16),
     id: readUint53(source, offset + 24),
     parentId: readUint53(source, offset + 32),
-    recordCrc: source.readUInt32LE(offset + 4),
+    recordCrc,
   }
-  if (Number.isNaN(decoded.seq) || Number.isNaN(decoded.id) || Number.isNaN(decoded.parentId)) return undefined
-  return decoded
+  if (Number.isNaN(header.seq) || Number.isNaN(header.id) || Number.isNaN(header.parentId)) return undefined
+  return header
 }
 
 /**

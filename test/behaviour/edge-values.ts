@@ -49,24 +49,4 @@ export const edgeValues: readonly { label: string; value: Value }[] = [
   },
 ]
 
-/** A string that is equal for two values exactly when they are the same value. */
-export function canonical(value: Value | undefined): string {
-  if (value === undefined) return 'undefined'
-  switch (value.type) {
-    case 'int64':
-      return `int64:${value.value}`
-    case 'double': {
-      const bits = Buffer.alloc(8)
-      bits.writeDoubleLE(value.value)
-      return `double:${bits.toString('hex')}`
-    }
-    case 'string':
-      return `string:${JSON.stringify(value.value)}`
-    case 'int64List':
-      return `int64List:[${value.value.join(',')}]`
-    case 'stringList':
-      return `stringList:${JSON.stringify(value.value)}`
-    case 'stringMap':
-      return `stringMap:${JSON.stringify([...value.value])}`
-  }
-}
+export { canonicalValue as canonical } from '../support/canonical-value.ts'

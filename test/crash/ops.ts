@@ -125,23 +125,7 @@ export function opOfValue(value: Value): number | undefined {
   }
 }
 
-/** A canonical, comparable text of a value: equal values, and only they, give equal texts. */
-export function canonicalValue(value: Value): string {
-  switch (value.type) {
-    case 'int64':
-      return `int64:${value.value}`
-    case 'double':
-      return `double:${Object.is(value.value, -0) ? '-0' : String(value.value)}`
-    case 'string':
-      return `string:${JSON.stringify(value.value)}`
-    case 'int64List':
-      return `int64List:[${value.value.join(',')}]`
-    case 'stringList':
-      return `stringList:${JSON.stringify(value.value)}`
-    case 'stringMap':
-      return `stringMap:${JSON.stringify([...value.value])}`
-  }
-}
+export { canonicalValue } from '../support/canonical-value.ts'
 
 export interface ParsedLog {
   entries: LogEntry[]

@@ -19,6 +19,7 @@ import { requestMaxBytes, startServer, type RunningServer } from '../../src/serv
 import { makeTempDir } from '../support/fixture.ts'
 import fs from 'node:fs'
 import { seededRandom } from '../../src/engine/testing/seeded-random.ts'
+import { canonicalValue } from '../support/canonical-value.ts'
 
 const requestCount = 10_000
 const concurrency = 32
@@ -68,12 +69,6 @@ interface Snapshot {
   problems: { id: number; html: string; meta: Record<string, string>; testCases: { tcId: number; value: string; output: string }[] }[]
 }
 
-function canonicalValue(value: Value | undefined): string {
-  if (value === undefined) return '-'
-  if (value.type === 'stringMap') return `stringMap:${JSON.stringify([...value.value])}`
-  if (value.type === 'double') return `double:${Object.is(value.value, -0) ? '-0' : String(value.value)}`
-  return `${value.type}:${JSON.stringify(value.value, (_key, item: unknown) => (typeof item === 'bigint' ? `${item}n` : item))}`
-}
 
 async function snapshot(client: StratumClient): Promise<Snapshot> {
   const problems: Snapshot['problems'] = []
