@@ -72,7 +72,10 @@ export interface StoreStats {
   segmentCount: number
   activeSegmentNumber: number
   activeSegmentBytes: number
-  /** Bytes of every segment file. */
+  /**
+   * Bytes of every segment file up to its last record. The active segment also holds up to
+   * 1 MiB of zeros ahead of that (see docs/format.md), not counted here.
+   */
   diskBytes: number
   /** Bytes of the records the index points to. */
   liveBytes: number
