@@ -1,0 +1,16 @@
+"""Python client of Stratum's gRPC service ``lse.v1.LseService`` (see the project's README)."""
+from .client import DEFAULT, LseClient
+from .errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    LseError,
+    NotFoundError,
+    UnavailableError,
+    ValueTypeError,
+)
+from .values import INT64_MAX, INT64_MIN, Int64List, StringList, typed_list
+
+__all__ = [
+    "DEFAULT", "INT64_MAX", "INT64_MIN", "AlreadyExistsError", "Int64List", "InvalidArgumentError",
+    "LseClient", "LseError", "NotFoundError", "StringList", "UnavailableError", "ValueTypeError", "typed_list",
+]

@@ -1,0 +1,379 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+STORE_STATUS_CLOSED: StoreStatus
+STORE_STATUS_CLOSING: StoreStatus
+STORE_STATUS_OPEN: StoreStatus
+STORE_STATUS_UNSPECIFIED: StoreStatus
+SYNC_MODE_ALWAYS: SyncMode
+SYNC_MODE_INTERVAL: SyncMode
+SYNC_MODE_NONE: SyncMode
+SYNC_MODE_UNSPECIFIED: SyncMode
+
+class AddTestCaseRequest(_message.Message):
+    __slots__ = ["problem_id", "value"]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    problem_id: int
+    value: Value
+    def __init__(self, problem_id: _Optional[int] = ..., value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+
+class AddTestCaseResponse(_message.Message):
+    __slots__ = ["tc_id"]
+    TC_ID_FIELD_NUMBER: _ClassVar[int]
+    tc_id: int
+    def __init__(self, tc_id: _Optional[int] = ...) -> None: ...
+
+class Column(_message.Message):
+    __slots__ = ["name", "value"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class CompactNowRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class CompactNowResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class CreateProblemRequest(_message.Message):
+    __slots__ = ["columns", "html"]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    HTML_FIELD_NUMBER: _ClassVar[int]
+    columns: _containers.RepeatedCompositeFieldContainer[Column]
+    html: str
+    def __init__(self, html: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ...) -> None: ...
+
+class CreateProblemResponse(_message.Message):
+    __slots__ = ["problem_id"]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    problem_id: int
+    def __init__(self, problem_id: _Optional[int] = ...) -> None: ...
+
+class DeleteExpectedOutputRequest(_message.Message):
+    __slots__ = ["problem_id", "tc_id"]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    TC_ID_FIELD_NUMBER: _ClassVar[int]
+    problem_id: int
+    tc_id: int
+    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ...) -> None: ...
+
+class DeleteExpectedOutputResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class DeleteProblemRequest(_message.Message):
+    __slots__ = ["problem_id"]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    problem_id: int
+    def __init__(self, problem_id: _Optional[int] = ...) -> None: ...
+
+class DeleteProblemResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class DeleteTestCaseRequest(_message.Message):
+    __slots__ = ["problem_id", "tc_id"]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    TC_ID_FIELD_NUMBER: _ClassVar[int]
+    problem_id: int
+    tc_id: int
+    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ...) -> None: ...
+
+class DeleteTestCaseResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class FlushRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class FlushResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class GetAllTestCasesRequest(_message.Message):
+    __slots__ = ["include_outputs", "page_size", "page_token", "problem_id"]
+    INCLUDE_OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    include_outputs: bool
+    page_size: int
+    page_token: str
+    problem_id: int
+    def __init__(self, problem_id: _Optional[int] = ..., include_outputs: bool = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class GetAllTestCasesResponse(_message.Message):
+    __slots__ = ["next_page_token", "test_cases"]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TEST_CASES_FIELD_NUMBER: _ClassVar[int]
+    next_page_token: str
+    test_cases: _containers.RepeatedCompositeFieldContainer[TestCase]
+    def __init__(self, test_cases: _Optional[_Iterable[_Union[TestCase, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetExpectedOutputRequest(_message.Message):
+    __slots__ = ["problem_id", "tc_id"]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    TC_ID_FIELD_NUMBER: _ClassVar[int]
+    problem_id: int
+    tc_id: int
+    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ...) -> None: ...
+
+class GetExpectedOutputResponse(_message.Message):
+    __slots__ = ["value"]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    value: Value
+    def __init__(self, value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+
+class GetProblemHtmlRequest(_message.Message):
+    __slots__ = ["problem_id"]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    problem_id: int
+    def __init__(self, problem_id: _Optional[int] = ...) -> None: ...
+
+class GetProblemHtmlResponse(_message.Message):
+    __slots__ = ["html"]
+    HTML_FIELD_NUMBER: _ClassVar[int]
+    html: str
+    def __init__(self, html: _Optional[str] = ...) -> None: ...
+
+class GetProblemMetaRequest(_message.Message):
+    __slots__ = ["problem_id"]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    problem_id: int
+    def __init__(self, problem_id: _Optional[int] = ...) -> None: ...
+
+class GetProblemMetaResponse(_message.Message):
+    __slots__ = ["columns"]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    columns: _containers.RepeatedCompositeFieldContainer[Column]
+    def __init__(self, columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ...) -> None: ...
+
+class GetStatsRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class GetStatsResponse(_message.Message):
+    __slots__ = ["active_segment_bytes", "active_segment_number", "cache_bytes", "cache_hits", "cache_misses", "dead_bytes", "disk_bytes", "expected_outputs_in_index", "index_bytes", "last_recovery", "live_bytes", "problems_in_index", "segment_count", "store_status", "sync_count", "sync_mode", "test_cases_in_index", "uptime_ms"]
+    ACTIVE_SEGMENT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_SEGMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CACHE_HITS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_MISSES_FIELD_NUMBER: _ClassVar[int]
+    DEAD_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DISK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_OUTPUTS_IN_INDEX_FIELD_NUMBER: _ClassVar[int]
+    INDEX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    LAST_RECOVERY_FIELD_NUMBER: _ClassVar[int]
+    LIVE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_IN_INDEX_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    STORE_STATUS_FIELD_NUMBER: _ClassVar[int]
+    SYNC_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SYNC_MODE_FIELD_NUMBER: _ClassVar[int]
+    TEST_CASES_IN_INDEX_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_MS_FIELD_NUMBER: _ClassVar[int]
+    active_segment_bytes: int
+    active_segment_number: int
+    cache_bytes: int
+    cache_hits: int
+    cache_misses: int
+    dead_bytes: int
+    disk_bytes: int
+    expected_outputs_in_index: int
+    index_bytes: int
+    last_recovery: RecoverySummary
+    live_bytes: int
+    problems_in_index: int
+    segment_count: int
+    store_status: StoreStatus
+    sync_count: int
+    sync_mode: SyncMode
+    test_cases_in_index: int
+    uptime_ms: int
+    def __init__(self, problems_in_index: _Optional[int] = ..., test_cases_in_index: _Optional[int] = ..., expected_outputs_in_index: _Optional[int] = ..., segment_count: _Optional[int] = ..., active_segment_number: _Optional[int] = ..., active_segment_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., live_bytes: _Optional[int] = ..., dead_bytes: _Optional[int] = ..., index_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., sync_mode: _Optional[_Union[SyncMode, str]] = ..., sync_count: _Optional[int] = ..., store_status: _Optional[_Union[StoreStatus, str]] = ..., last_recovery: _Optional[_Union[RecoverySummary, _Mapping]] = ..., uptime_ms: _Optional[int] = ...) -> None: ...
+
+class GetTestCaseRequest(_message.Message):
+    __slots__ = ["problem_id", "tc_id"]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    TC_ID_FIELD_NUMBER: _ClassVar[int]
+    problem_id: int
+    tc_id: int
+    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ...) -> None: ...
+
+class GetTestCaseResponse(_message.Message):
+    __slots__ = ["value"]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    value: Value
+    def __init__(self, value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+
+class Int64List(_message.Message):
+    __slots__ = ["values"]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, values: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ListProblemsRequest(_message.Message):
+    __slots__ = ["page_size", "page_token"]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListProblemsResponse(_message.Message):
+    __slots__ = ["next_page_token", "problem_ids"]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_IDS_FIELD_NUMBER: _ClassVar[int]
+    next_page_token: str
+    problem_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, problem_ids: _Optional[_Iterable[int]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RecoverySummary(_message.Message):
+    __slots__ = ["bytes_scanned", "damaged_range_count", "damaged_record_count", "duration_ms", "record_count", "removed_temporary_file_count", "segment_count", "torn_tail_bytes"]
+    BYTES_SCANNED_FIELD_NUMBER: _ClassVar[int]
+    DAMAGED_RANGE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DAMAGED_RECORD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_TEMPORARY_FILE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TORN_TAIL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    bytes_scanned: int
+    damaged_range_count: int
+    damaged_record_count: int
+    duration_ms: float
+    record_count: int
+    removed_temporary_file_count: int
+    segment_count: int
+    torn_tail_bytes: int
+    def __init__(self, segment_count: _Optional[int] = ..., record_count: _Optional[int] = ..., bytes_scanned: _Optional[int] = ..., torn_tail_bytes: _Optional[int] = ..., damaged_record_count: _Optional[int] = ..., damaged_range_count: _Optional[int] = ..., removed_temporary_file_count: _Optional[int] = ..., duration_ms: _Optional[float] = ...) -> None: ...
+
+class SetExpectedOutputRequest(_message.Message):
+    __slots__ = ["problem_id", "tc_id", "value"]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    TC_ID_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    problem_id: int
+    tc_id: int
+    value: Value
+    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ..., value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+
+class SetExpectedOutputResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class StringList(_message.Message):
+    __slots__ = ["values"]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class StringMap(_message.Message):
+    __slots__ = ["entries"]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[StringMapEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[StringMapEntry, _Mapping]]] = ...) -> None: ...
+
+class StringMapEntry(_message.Message):
+    __slots__ = ["key", "value"]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value: str
+    def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class TestCase(_message.Message):
+    __slots__ = ["expected_output", "tc_id", "value"]
+    EXPECTED_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TC_ID_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    expected_output: Value
+    tc_id: int
+    value: Value
+    def __init__(self, tc_id: _Optional[int] = ..., value: _Optional[_Union[Value, _Mapping]] = ..., expected_output: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+
+class UpdateExpectedOutputRequest(_message.Message):
+    __slots__ = ["problem_id", "tc_id", "value"]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    TC_ID_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    problem_id: int
+    tc_id: int
+    value: Value
+    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ..., value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+
+class UpdateExpectedOutputResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class UpdateProblemColumnRequest(_message.Message):
+    __slots__ = ["column", "problem_id", "value"]
+    COLUMN_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    column: str
+    problem_id: int
+    value: str
+    def __init__(self, problem_id: _Optional[int] = ..., column: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class UpdateProblemColumnResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class UpdateProblemHtmlRequest(_message.Message):
+    __slots__ = ["html", "problem_id"]
+    HTML_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    html: str
+    problem_id: int
+    def __init__(self, problem_id: _Optional[int] = ..., html: _Optional[str] = ...) -> None: ...
+
+class UpdateProblemHtmlResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class UpdateTestCaseRequest(_message.Message):
+    __slots__ = ["problem_id", "tc_id", "value"]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    TC_ID_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    problem_id: int
+    tc_id: int
+    value: Value
+    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ..., value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+
+class UpdateTestCaseResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class Value(_message.Message):
+    __slots__ = ["double_value", "int64_list_value", "int64_value", "string_list_value", "string_map_value", "string_value"]
+    DOUBLE_VALUE_FIELD_NUMBER: _ClassVar[int]
+    INT64_LIST_VALUE_FIELD_NUMBER: _ClassVar[int]
+    INT64_VALUE_FIELD_NUMBER: _ClassVar[int]
+    STRING_LIST_VALUE_FIELD_NUMBER: _ClassVar[int]
+    STRING_MAP_VALUE_FIELD_NUMBER: _ClassVar[int]
+    STRING_VALUE_FIELD_NUMBER: _ClassVar[int]
+    double_value: float
+    int64_list_value: Int64List
+    int64_value: int
+    string_list_value: StringList
+    string_map_value: StringMap
+    string_value: str
+    def __init__(self, int64_value: _Optional[int] = ..., double_value: _Optional[float] = ..., string_value: _Optional[str] = ..., int64_list_value: _Optional[_Union[Int64List, _Mapping]] = ..., string_list_value: _Optional[_Union[StringList, _Mapping]] = ..., string_map_value: _Optional[_Union[StringMap, _Mapping]] = ...) -> None: ...
+
+class SyncMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class StoreStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

@@ -1,0 +1,226 @@
+"""``LseClient``: one method per RPC of ``lse.v1.LseService``, with Python values in and out."""
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
+
+import grpc
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+from ._generated import lse_pb2, lse_pb2_grpc
+from .errors import from_rpc_error, invalid_argument
+from .values import LseValue, check_id, check_string_map, check_text, from_proto, to_proto
+
+
+class _Default:
+    """The type of ``DEFAULT``: 'use the client's timeout', distinct from None ('no deadline')."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT = _Default()
+Timeout = Union[float, None, _Default]
+
+# Responses may be up to 16 MiB + 320 KiB; accept what the TypeScript client accepts.
+_MESSAGE_MAX_BYTES = 64 * 1024 * 1024
+
+
+class LseClient:
+    """A connection to a Stratum server. Close it with ``close()`` or use it in a ``with`` block.
+
+    ``timeout`` (seconds, or None for no deadline) applies to each call, and to each page of
+    ``list_problems`` and ``get_all_test_cases``; every method takes ``timeout=`` to override it.
+    ``channel`` replaces the plaintext channel to ``target``, e.g. with a secure one.
+    """
+
+    def __init__(self, target: str = "localhost:50051", *, timeout: Optional[float] = 10.0,
+                 channel: Optional[grpc.Channel] = None) -> None:
+        if timeout is not None and not timeout > 0:
+            raise invalid_argument(f"timeout must be a positive number of seconds or None, not {timeout!r}")
+        self._timeout = timeout
+        self._channel = channel or grpc.insecure_channel(target, options=[
+            ("grpc.max_receive_message_length", _MESSAGE_MAX_BYTES),
+            ("grpc.max_send_message_length", _MESSAGE_MAX_BYTES),
+        ])
+        self._stub = lse_pb2_grpc.LseServiceStub(self._channel)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        """Closes the channel; calls after this fail."""
+        self._channel.close()
+
+    def __enter__(self) -> LseClient:
+        return self
+
+    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                 traceback: Optional[TracebackType]) -> None:
+        self.close()
+
+    def _call(self, method: Callable[..., Any], request: Message, timeout: Timeout) -> Any:
+        """Runs one unary call, turning a failed status into the matching LseError."""
+        seconds = self._timeout if isinstance(timeout, _Default) else timeout
+        try:
+            return method(request, timeout=seconds)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    # ------------------------------------------------------------------ problems
+
+    def create_problem(self, html: str, columns: Optional[Mapping[str, str]] = None, /, *,
+                       timeout: Timeout = DEFAULT, **meta: str) -> int:
+        """Creates a problem and returns its id. Metadata columns are keyword arguments, or a
+        mapping in ``columns`` for names that are not identifiers (or are ``timeout``)."""
+        entries = check_string_map(dict(columns or {}), "column")
+        for name, value in check_string_map(meta, "column"):
+            if columns and name in columns:
+                raise invalid_argument(f"column {name!r} is given twice")
+            entries.append((name, value))
+        request = lse_pb2.CreateProblemRequest(
+            html=check_text(html, "html"),
+            columns=[lse_pb2.Column(name=name, value=value) for name, value in entries],
+        )
+        return int(self._call(self._stub.CreateProblem, request, timeout).problem_id)
+
+    def get_problem_html(self, doc_id: int, *, timeout: Timeout = DEFAULT) -> str:
+        """Returns a problem's text/HTML."""
+        request = lse_pb2.GetProblemHtmlRequest(problem_id=check_id(doc_id, "doc_id"))
+        return str(self._call(self._stub.GetProblemHtml, request, timeout).html)
+
+    def get_problem_meta(self, doc_id: int, *, timeout: Timeout = DEFAULT) -> Dict[str, str]:
+        """Returns a problem's metadata columns (in no guaranteed order)."""
+        request = lse_pb2.GetProblemMetaRequest(problem_id=check_id(doc_id, "doc_id"))
+        return {column.name: column.value for column in self._call(self._stub.GetProblemMeta, request, timeout).columns}
+
+    def update_problem_html(self, doc_id: int, html: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Replaces a problem's text/HTML; its metadata and test cases are kept."""
+        request = lse_pb2.UpdateProblemHtmlRequest(problem_id=check_id(doc_id, "doc_id"), html=check_text(html, "html"))
+        self._call(self._stub.UpdateProblemHtml, request, timeout)
+
+    def update_problem_column(self, doc_id: int, column: str, value: str, *, timeout: Timeout = DEFAULT) -> None:
+        """Sets one metadata column, adding it when new."""
+        request = lse_pb2.UpdateProblemColumnRequest(
+            problem_id=check_id(doc_id, "doc_id"), column=check_text(column, "column"), value=check_text(value, "value"),
+        )
+        self._call(self._stub.UpdateProblemColumn, request, timeout)
+
+    def delete_problem(self, doc_id: int, *, timeout: Timeout = DEFAULT) -> None:
+        """Deletes a problem with its test cases and their expected outputs."""
+        self._call(self._stub.DeleteProblem, lse_pb2.DeleteProblemRequest(problem_id=check_id(doc_id, "doc_id")), timeout)
+
+    def list_problems(self, *, page_size: int = 0, timeout: Timeout = DEFAULT) -> Iterator[int]:
+        """Yields every live problem id in increasing order, fetching a page at a time
+        (``page_size`` 0 is the server's default of 1,000)."""
+        token = ""
+        while True:
+            request = lse_pb2.ListProblemsRequest(page_size=page_size, page_token=token)
+            page = self._call(self._stub.ListProblems, request, timeout)
+            yield from (int(problem_id) for problem_id in page.problem_ids)
+            token = page.next_page_token
+            if not token:
+                return
+
+    # ------------------------------------------------------------------ test cases
+
+    def add_test_case(self, doc_id: int, value: LseValue, *, timeout: Timeout = DEFAULT) -> int:
+        """Appends a test case to the problem's chain and returns its id."""
+        request = lse_pb2.AddTestCaseRequest(problem_id=check_id(doc_id, "doc_id"), value=to_proto(value))
+        return int(self._call(self._stub.AddTestCase, request, timeout).tc_id)
+
+    def get_test_case(self, doc_id: int, tc_id: int, *, timeout: Timeout = DEFAULT) -> Dict[str, Any]:
+        """Returns ``{"tc_id": tc_id, "value": value}``."""
+        request = lse_pb2.GetTestCaseRequest(problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"))
+        return {"tc_id": tc_id, "value": from_proto(self._call(self._stub.GetTestCase, request, timeout).value)}
+
+    def get_all_test_cases(self, doc_id: int, *, include_outputs: bool = False, page_size: int = 0,
+                           timeout: Timeout = DEFAULT) -> List[Dict[str, Any]]:
+        """Returns every test case in chain order as ``{"tc_id", "value"}`` (plus
+        ``"expected_output"``, None when missing, if ``include_outputs``), paging underneath."""
+        check_id(doc_id, "doc_id")
+        cases: List[Dict[str, Any]] = []
+        token = ""
+        while True:
+            request = lse_pb2.GetAllTestCasesRequest(
+                problem_id=doc_id, include_outputs=include_outputs, page_size=page_size, page_token=token,
+            )
+            page = self._call(self._stub.GetAllTestCases, request, timeout)
+            for case in page.test_cases:
+                item: Dict[str, Any] = {"tc_id": int(case.tc_id), "value": from_proto(case.value)}
+                if include_outputs:
+                    item["expected_output"] = from_proto(case.expected_output) if case.HasField("expected_output") else None
+                cases.append(item)
+            token = page.next_page_token
+            if not token:
+                return cases
+
+    def update_test_case(self, doc_id: int, tc_id: int, value: LseValue, *, timeout: Timeout = DEFAULT) -> None:
+        """Replaces a test case's value; its expected output is kept."""
+        request = lse_pb2.UpdateTestCaseRequest(
+            problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"), value=to_proto(value),
+        )
+        self._call(self._stub.UpdateTestCase, request, timeout)
+
+    def delete_test_case(self, doc_id: int, tc_id: int, *, timeout: Timeout = DEFAULT) -> None:
+        """Deletes a test case and its expected output."""
+        request = lse_pb2.DeleteTestCaseRequest(problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"))
+        self._call(self._stub.DeleteTestCase, request, timeout)
+
+    # ------------------------------------------------------------------ expected outputs
+
+    def set_expected_output(self, doc_id: int, tc_id: int, value: LseValue, *, timeout: Timeout = DEFAULT) -> None:
+        """Sets a test case's expected output; AlreadyExistsError when it has one."""
+        request = lse_pb2.SetExpectedOutputRequest(
+            problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"), value=to_proto(value),
+        )
+        self._call(self._stub.SetExpectedOutput, request, timeout)
+
+    def get_expected_output(self, doc_id: int, tc_id: int, *, timeout: Timeout = DEFAULT) -> Dict[str, Any]:
+        """Returns ``{"value": value}``; NotFoundError when the test case has no output."""
+        request = lse_pb2.GetExpectedOutputRequest(problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"))
+        return {"value": from_proto(self._call(self._stub.GetExpectedOutput, request, timeout).value)}
+
+    def update_expected_output(self, doc_id: int, tc_id: int, value: LseValue, *, timeout: Timeout = DEFAULT) -> None:
+        """Replaces a test case's expected output; NotFoundError when it has none."""
+        request = lse_pb2.UpdateExpectedOutputRequest(
+            problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"), value=to_proto(value),
+        )
+        self._call(self._stub.UpdateExpectedOutput, request, timeout)
+
+    def delete_expected_output(self, doc_id: int, tc_id: int, *, timeout: Timeout = DEFAULT) -> None:
+        """Deletes a test case's expected output; NotFoundError when it has none."""
+        request = lse_pb2.DeleteExpectedOutputRequest(problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"))
+        self._call(self._stub.DeleteExpectedOutput, request, timeout)
+
+    # ------------------------------------------------------------------ administration
+
+    def get_stats(self, *, timeout: Timeout = DEFAULT) -> Dict[str, Any]:
+        """Returns every counter of GetStatsResponse under its proto (snake_case) name; enums
+        as lower-case words (``"sync_mode": "always"``), ``last_recovery`` as a dict."""
+        return _message_to_dict(self._call(self._stub.GetStats, lse_pb2.GetStatsRequest(), timeout))
+
+    def flush(self, *, timeout: Timeout = DEFAULT) -> None:
+        """Writes and syncs every acknowledged write, whatever the server's sync mode."""
+        self._call(self._stub.Flush, lse_pb2.FlushRequest(), timeout)
+
+    def compact_now(self, *, timeout: Timeout = DEFAULT) -> None:
+        """Asks for compaction; this server version answers UNIMPLEMENTED, raised as LseError."""
+        self._call(self._stub.CompactNow, lse_pb2.CompactNowRequest(), timeout)
+
+
+def _message_to_dict(message: Message) -> Dict[str, Any]:
+    """Every field, zeros included (unlike MessageToDict), named as in the proto."""
+    result: Dict[str, Any] = {}
+    for field in message.DESCRIPTOR.fields:
+        value = getattr(message, field.name)
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            result[field.name] = _message_to_dict(value)
+        elif field.type == FieldDescriptor.TYPE_ENUM:
+            # SYNC_MODE_ALWAYS -> "always": strip the enum's own name, as the CLI's words are.
+            name = field.enum_type.values_by_number[value].name if value in field.enum_type.values_by_number else str(value)
+            prefix = "".join("_" + c if c.isupper() else c for c in field.enum_type.name).lstrip("_").upper() + "_"
+            result[field.name] = name[len(prefix):].lower() if name.startswith(prefix) else name.lower()
+        else:
+            result[field.name] = value
+    return result

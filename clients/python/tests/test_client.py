@@ -1,0 +1,287 @@
+"""Every method of LseClient against a real server (loopback, ephemeral port, temporary folder)."""
+from __future__ import annotations
+
+import math
+import socket
+import time
+import unittest
+from typing import Callable, Optional
+
+import grpc
+
+from lse_client import (
+    INT64_MAX, INT64_MIN, AlreadyExistsError, Int64List, InvalidArgumentError, LseClient, LseError, NotFoundError,
+    StringList, UnavailableError,
+)
+from .server_process import ServerProcess
+
+server: Optional[ServerProcess] = None
+
+
+def setUpModule() -> None:
+    global server
+    server = ServerProcess()
+    unittest.addModuleCleanup(server.close)
+    server.start()
+
+
+class ClientTestCase(unittest.TestCase):
+    def setUp(self) -> None:
+        assert server is not None
+        self.client = LseClient(server.address, timeout=10)
+        self.addCleanup(self.client.close)
+        self.doc = self.client.create_problem("<p>problem</p>", title="T")
+
+
+class ProblemTest(ClientTestCase):
+    def test_create_and_read(self) -> None:
+        html = "<p>A\x00B \U0001F600 é</p>"
+        doc = self.client.create_problem(html, {"timeout": "2s", "a-b": ""}, title="A+B", author="\U0001F600")
+        self.assertIsInstance(doc, int)
+        self.assertEqual(self.client.get_problem_html(doc), html)
+        self.assertEqual(self.client.get_problem_meta(doc), {"timeout": "2s", "a-b": "", "title": "A+B", "author": "\U0001F600"})
+
+    def test_empty_html_and_no_metadata(self) -> None:
+        doc = self.client.create_problem("")
+        self.assertEqual(self.client.get_problem_html(doc), "")
+        self.assertEqual(self.client.get_problem_meta(doc), {})
+
+    def test_updates(self) -> None:
+        self.client.update_problem_html(self.doc, "<p>new</p>")
+        self.client.update_problem_column(self.doc, "title", "U")
+        self.client.update_problem_column(self.doc, "level", "")
+        self.assertEqual(self.client.get_problem_html(self.doc), "<p>new</p>")
+        self.assertEqual(self.client.get_problem_meta(self.doc), {"title": "U", "level": ""})
+
+    def test_delete(self) -> None:
+        tc = self.client.add_test_case(self.doc, 1)
+        self.client.delete_problem(self.doc)
+        for call in (lambda: self.client.get_problem_html(self.doc), lambda: self.client.get_problem_meta(self.doc),
+                     lambda: self.client.get_test_case(self.doc, tc), lambda: self.client.delete_problem(self.doc)):
+            with self.assertRaises(NotFoundError):
+                call()
+
+    def test_list_problems_pages_through_every_id(self) -> None:
+        created = [self.client.create_problem(str(n)) for n in range(5)]
+        self.client.delete_problem(created[2])
+        for page_size in (0, 1, 2, 1000):
+            with self.subTest(page_size=page_size):
+                ids = list(self.client.list_problems(page_size=page_size))
+                self.assertEqual(ids, sorted(ids))
+                self.assertTrue({self.doc, *created} - {created[2]} <= set(ids))
+                self.assertNotIn(created[2], ids)
+
+
+EDGE_VALUES: list[object] = [
+    0, 1, -1, INT64_MIN, INT64_MAX, 2**53 + 1,
+    0.0, 1.5, -2.5e-308, 5e-324, 1.7976931348623157e308, float("inf"), float("-inf"),
+    "", "plain", "a\x00b", "\U0001F600\U00010348", "é" * 1000,
+    [], [0], [INT64_MIN, INT64_MAX, -1], StringList([]), ["", "\x00", "\U0001F600"],
+    {}, {"": ""}, {"k": "v", "__proto__": "x", "\x00": "\U0001F600"},
+]
+
+
+class TestCaseTest(ClientTestCase):
+    def assert_same(self, actual: object, expected: object) -> None:
+        self.assertEqual(type(actual) in (Int64List, StringList), isinstance(expected, list))
+        self.assertEqual(actual, expected)
+        if isinstance(expected, float):
+            self.assertEqual(math.copysign(1.0, actual), math.copysign(1.0, expected))  # type: ignore[arg-type]
+
+    def test_every_value_type_round_trips(self) -> None:
+        for value in EDGE_VALUES:
+            with self.subTest(value=repr(value)[:40]):
+                tc = self.client.add_test_case(self.doc, value)  # type: ignore[arg-type]
+                self.assert_same(self.client.get_test_case(self.doc, tc)["value"], value)
+
+    def test_nan_and_negative_zero(self) -> None:
+        tc = self.client.add_test_case(self.doc, float("nan"))
+        self.assertTrue(math.isnan(self.client.get_test_case(self.doc, tc)["value"]))
+        tc = self.client.add_test_case(self.doc, -0.0)
+        value = self.client.get_test_case(self.doc, tc)["value"]
+        self.assertEqual((value, math.copysign(1.0, value)), (0.0, -1.0))
+
+    def test_empty_lists_keep_their_type(self) -> None:
+        as_strings = self.client.add_test_case(self.doc, StringList([]))
+        as_ints = self.client.add_test_case(self.doc, [])
+        self.assertIsInstance(self.client.get_test_case(self.doc, as_strings)["value"], StringList)
+        self.assertIsInstance(self.client.get_test_case(self.doc, as_ints)["value"], Int64List)
+
+    def test_get_test_case_shape(self) -> None:
+        tc = self.client.add_test_case(self.doc, "x")
+        self.assertEqual(self.client.get_test_case(self.doc, tc), {"tc_id": tc, "value": "x"})
+
+    def test_get_all_test_cases_in_chain_order_across_pages(self) -> None:
+        ids = [self.client.add_test_case(self.doc, n) for n in range(7)]
+        self.client.set_expected_output(self.doc, ids[1], "one")
+        self.client.delete_test_case(self.doc, ids[3])
+        expected = [{"tc_id": tc, "value": n} for n, tc in enumerate(ids) if n != 3]
+        for page_size in (0, 1, 3):
+            with self.subTest(page_size=page_size):
+                self.assertEqual(self.client.get_all_test_cases(self.doc, page_size=page_size), expected)
+        with_outputs = self.client.get_all_test_cases(self.doc, include_outputs=True, page_size=2)
+        self.assertEqual([case["expected_output"] for case in with_outputs], [None, "one", None, None, None, None])
+
+    def test_get_all_test_cases_of_an_empty_chain(self) -> None:
+        self.assertEqual(self.client.get_all_test_cases(self.doc), [])
+
+    def test_update_and_delete(self) -> None:
+        tc = self.client.add_test_case(self.doc, [1, 2])
+        self.client.set_expected_output(self.doc, tc, 3)
+        self.client.update_test_case(self.doc, tc, ["a"])
+        self.assertEqual(self.client.get_test_case(self.doc, tc)["value"], ["a"])
+        self.assertEqual(self.client.get_expected_output(self.doc, tc), {"value": 3})  # kept by the update
+        self.client.delete_test_case(self.doc, tc)
+        with self.assertRaises(NotFoundError):
+            self.client.get_test_case(self.doc, tc)
+        with self.assertRaises(NotFoundError):
+            self.client.get_expected_output(self.doc, tc)
+
+    def test_test_case_of_another_problem_is_not_found(self) -> None:
+        tc = self.client.add_test_case(self.doc, 1)
+        other = self.client.create_problem("other")
+        with self.assertRaises(NotFoundError):
+            self.client.get_test_case(other, tc)
+
+
+class ExpectedOutputTest(ClientTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.tc = self.client.add_test_case(self.doc, "in")
+
+    def test_set_get_update_delete(self) -> None:
+        with self.assertRaises(NotFoundError):
+            self.client.get_expected_output(self.doc, self.tc)
+        with self.assertRaises(NotFoundError):
+            self.client.update_expected_output(self.doc, self.tc, 1)
+        self.client.set_expected_output(self.doc, self.tc, {"a": "b"})
+        self.assertEqual(self.client.get_expected_output(self.doc, self.tc), {"value": {"a": "b"}})
+        self.client.update_expected_output(self.doc, self.tc, float("-inf"))
+        self.assertEqual(self.client.get_expected_output(self.doc, self.tc), {"value": float("-inf")})
+        self.client.delete_expected_output(self.doc, self.tc)
+        with self.assertRaises(NotFoundError):
+            self.client.get_expected_output(self.doc, self.tc)
+        with self.assertRaises(NotFoundError):
+            self.client.delete_expected_output(self.doc, self.tc)
+
+    def test_every_value_type_as_output(self) -> None:
+        for value in EDGE_VALUES + [float("nan")]:
+            with self.subTest(value=repr(value)[:40]):
+                self.client.set_expected_output(self.doc, self.tc, value)  # type: ignore[arg-type]
+                read = self.client.get_expected_output(self.doc, self.tc)["value"]
+                if isinstance(value, float) and math.isnan(value):
+                    self.assertTrue(math.isnan(read))
+                else:
+                    self.assertEqual(read, value)
+                self.client.delete_expected_output(self.doc, self.tc)
+
+    def test_second_set_is_already_exists(self) -> None:
+        self.client.set_expected_output(self.doc, self.tc, 1)
+        with self.assertRaises(AlreadyExistsError) as caught:
+            self.client.set_expected_output(self.doc, self.tc, 2)
+        self.assertEqual(caught.exception.code, grpc.StatusCode.ALREADY_EXISTS)
+        self.assertEqual(self.client.get_expected_output(self.doc, self.tc), {"value": 1})
+
+
+class AdminTest(ClientTestCase):
+    def test_stats(self) -> None:
+        stats = self.client.get_stats()
+        for key in ("problems_in_index", "test_cases_in_index", "expected_outputs_in_index", "segment_count",
+                    "active_segment_bytes", "disk_bytes", "uptime_ms"):
+            self.assertIsInstance(stats[key], int, key)
+        self.assertGreaterEqual(stats["problems_in_index"], 1)
+        self.assertGreaterEqual(stats["segment_count"], 1)
+        self.assertGreater(stats["active_segment_bytes"], 0)
+        self.assertEqual(stats["sync_mode"], "none")
+        self.assertEqual(stats["store_status"], "open")
+        self.assertIsInstance(stats["last_recovery"]["duration_ms"], float)
+
+    def test_flush(self) -> None:
+        self.client.add_test_case(self.doc, 1)
+        self.client.flush()
+        self.client.flush(timeout=5)
+
+    def test_compact_now_is_unimplemented(self) -> None:
+        with self.assertRaises(LseError) as caught:
+            self.client.compact_now()
+        self.assertIs(type(caught.exception), LseError)
+        self.assertEqual(caught.exception.code, grpc.StatusCode.UNIMPLEMENTED)
+        self.assertIn("compaction is not available", caught.exception.message)
+
+
+class ErrorTest(ClientTestCase):
+    def test_not_found_is_a_key_error(self) -> None:
+        with self.assertRaises(KeyError) as caught:
+            self.client.get_problem_html(2**53 - 1)
+        error = caught.exception
+        self.assertIsInstance(error, NotFoundError)
+        self.assertEqual(error.code, grpc.StatusCode.NOT_FOUND)  # type: ignore[attr-defined]
+        self.assertIn("not found", str(error))
+
+    def test_server_invalid_argument_is_a_value_error(self) -> None:
+        with self.assertRaises(ValueError) as caught:
+            self.client.update_problem_column(self.doc, "", "x")  # a column name is 1 to 256 bytes
+        self.assertIsInstance(caught.exception, InvalidArgumentError)
+        self.assertEqual(caught.exception.code, grpc.StatusCode.INVALID_ARGUMENT)  # type: ignore[attr-defined]
+
+    def test_other_codes_are_plain_lse_errors(self) -> None:
+        with self.assertRaises(LseError) as caught:
+            self.client.update_problem_column(self.doc, "big", "x" * (300 * 1024))  # metadata over 256 KiB
+        self.assertIs(type(caught.exception), LseError)
+        self.assertEqual(caught.exception.code, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+    def test_unavailable(self) -> None:
+        with socket.socket() as probe:  # a loopback port that nothing listens on once closed
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        with LseClient(f"127.0.0.1:{port}", timeout=5) as client:
+            with self.assertRaises(UnavailableError) as caught:
+                client.get_stats()
+        self.assertEqual(caught.exception.code, grpc.StatusCode.UNAVAILABLE)
+
+
+class TimeoutAndLifecycleTest(ClientTestCase):
+    def silent_address(self) -> str:
+        """A loopback port that accepts TCP connections but never answers: every call hangs
+        until its deadline, so the deadline that applied can be measured."""
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        return f"127.0.0.1:{listener.getsockname()[1]}"
+
+    def assert_deadline_after(self, call: Callable[[], object], low: float, high: float) -> None:
+        started = time.monotonic()
+        with self.assertRaises(LseError) as caught:
+            call()
+        elapsed = time.monotonic() - started
+        self.assertEqual(caught.exception.code, grpc.StatusCode.DEADLINE_EXCEEDED)
+        self.assertTrue(low <= elapsed < high, f"failed after {elapsed:.2f}s, expected {low} to {high}")
+
+    def test_constructor_timeout_applies(self) -> None:
+        with LseClient(self.silent_address(), timeout=0.3) as client:
+            self.assert_deadline_after(client.get_stats, 0.25, 5)
+            self.assert_deadline_after(lambda: list(client.list_problems()), 0.25, 5)
+
+    def test_per_call_timeout_overrides_it(self) -> None:
+        with LseClient(self.silent_address(), timeout=0.2) as client:
+            self.assert_deadline_after(lambda: client.get_stats(timeout=1.0), 0.9, 5)
+        with LseClient(self.silent_address(), timeout=60) as client:
+            self.assert_deadline_after(lambda: client.flush(timeout=0.2), 0.15, 5)
+
+    def test_no_deadline_when_none(self) -> None:
+        assert server is not None
+        with LseClient(server.address, timeout=None) as client:
+            self.assertEqual(client.get_problem_html(self.doc), "<p>problem</p>")
+            self.assertEqual(client.get_problem_html(self.doc, timeout=None), "<p>problem</p>")
+
+    def test_context_manager_closes(self) -> None:
+        assert server is not None
+        with LseClient(server.address) as client:
+            self.assertEqual(client.get_problem_meta(self.doc), {"title": "T"})
+        with self.assertRaises(Exception):
+            client.get_problem_meta(self.doc)
+
+
+if __name__ == "__main__":
+    unittest.main()
