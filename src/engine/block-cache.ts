@@ -138,11 +138,4 @@ export class BlockCache {
     this.blocks.delete(key)
     this.cachedBytes -= block.length
   }
-
-  /** Drops every cached block of a segment (used when a segment file is removed). */
-  dropSegment(segmentNumber: number): void {
-    for (const [key, block] of this.blocks) {
-      if (Math.floor(key / blocksPerSegmentMax) === segmentNumber) this.forget(key, block)
-    }
-  }
 }

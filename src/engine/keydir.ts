@@ -46,8 +46,10 @@ export const pageSlots = 1 << pageBits
 const slotMask = pageSlots - 1
 
 /**
- * Most segments that can hold live records at once. Slot 0 means "no record", so 65,535 remain:
- * at the default 64 MiB a segment that is 4 TiB; compaction frees slots as it removes segments.
+ * Most segments the index can point into since the store was opened: each segment takes a slot
+ * when a record in it is first indexed. Slot 0 means "no record", so 65,535 remain: at the
+ * default 64 MiB a segment, 4 TiB of log. Slots are not reused yet; compaction, which removes
+ * segments, is to free them.
  */
 export const segmentSlotsMax = 2 ** 16 - 1
 
@@ -92,7 +94,6 @@ export class Keydir {
   /** Segment number of each segment slot (grown as slots are taken), and back. */
   private segmentNumberOfSlot = new Uint32Array(64)
   private readonly slotOfSegment = new Map<number, number>()
-  private readonly freeSegmentSlots: number[] = []
   private nextSegmentSlot = 1
   /** Local ids below this one have all been issued; pages entirely below it may be freed. */
   private issuedBelow = 1
@@ -196,7 +197,7 @@ export class Keydir {
   private segmentSlot(segmentNumber: number): number {
     const known = this.slotOfSegment.get(segmentNumber)
     if (known !== undefined) return known
-    const slot = this.freeSegmentSlots.pop() ?? this.nextSegmentSlot++
+    const slot = this.nextSegmentSlot++
     if (slot > segmentSlotsMax) {
       this.nextSegmentSlot--
       throw limitExceeded(
@@ -211,19 +212,6 @@ export class Keydir {
     this.segmentNumberOfSlot[slot] = segmentNumber
     this.slotOfSegment.set(segmentNumber, slot)
     return slot
-  }
-
-  /**
-   * Frees the slot of a segment that no record points to any more (its file is being removed),
-   * so that a later segment can take it.
-   */
-  releaseSegment(segmentNumber: number): void {
-    const slot = this.slotOfSegment.get(segmentNumber)
-    if (slot === undefined) return
-    assert(!this.liveBytesBySegment.has(segmentNumber), `segment ${segmentNumber} still holds live records`)
-    this.slotOfSegment.delete(segmentNumber)
-    this.segmentNumberOfSlot[slot] = 0
-    this.freeSegmentSlots.push(slot)
   }
 
   private setKind(local: number, kind: SlotKind): void {
