@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict'
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, cpSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, it } from 'node:test'
 import { crc32c } from './crc32c.ts'
+import { hintFileName } from './hint-file.ts'
 import { segmentPath } from './segment-file.ts'
 import { openStore } from './store.ts'
-import { int64 } from './values.ts'
+import { int64, stringList } from './values.ts'
+import type { Store } from './store.ts'
 
 const folders: string[] = []
 afterEach(() => {
@@ -111,3 +113,98 @@ async function openStoreStats(dir: string) {
   await store.close()
   return stats
 }
+
+/** Everything a store holds, as one comparable string. */
+async function snapshot(store: Store): Promise<string> {
+  const parts: string[] = []
+  for (const docId of (await store.listProblems({ limit: 100_000 })).ids) {
+    const page = await store.getAllTestCases(docId, { includeOutputs: true })
+    parts.push(
+      JSON.stringify([docId, await store.getProblemHtml(docId), await store.getProblemMeta(docId), page], (_key, item: unknown) =>
+        typeof item === 'bigint' ? `${item}n` : item instanceof Map ? [...item] : item,
+      ),
+    )
+  }
+  return parts.join('\n')
+}
+
+/** A closed store of many segments with updates and deletes, opened once (so it has hints). */
+async function hintedStore(): Promise<{ dir: string; expected: string; sealedCount: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'stratum-hints-'))
+  folders.push(dir)
+  let store = await openStore({ dir, segmentSizeBytes: 4096, syncMode: 'none' })
+  for (let round = 0; round < 24; round++) {
+    const docId = await store.createProblem(`<p>${round}</p>`, { round: String(round) })
+    const tcIds: number[] = []
+    for (let index = 0; index < 8; index++) tcIds.push(await store.addTestCase(docId, int64(round * 100 + index)))
+    await store.setExpectedOutput(docId, tcIds[0]!, stringList(['a', String(round)]))
+    await store.updateTestCase(docId, tcIds[1]!, int64(-round))
+    await store.deleteTestCase(docId, tcIds[2]!)
+    await store.updateProblemColumn(docId, 'seen', 'yes')
+    if (round % 4 === 3) await store.deleteProblem(docId)
+  }
+  await store.close()
+  store = await openStore({ dir, segmentSizeBytes: 4096 })
+  const first = await store.stats()
+  const sealedCount = first.segmentCount - 1
+  assert.ok(sealedCount >= 3, `${sealedCount} sealed segments`)
+  assert.equal(first.lastRecovery.segmentsScanned, first.segmentCount, 'the first open scans every segment')
+  assert.equal(first.lastRecovery.hintsWritten, sealedCount, 'and writes a hint for each sealed one')
+  const expected = await snapshot(store)
+  await store.close()
+  return { dir, expected, sealedCount }
+}
+
+describe('hint files', () => {
+  it('open sealed segments from their hints, with exactly what a scan gives', async () => {
+    const { dir, expected, sealedCount } = await hintedStore()
+    const store = await openStore({ dir, segmentSizeBytes: 4096 })
+    const report = (await store.stats()).lastRecovery
+    assert.equal(report.segmentsFromHints, sealedCount)
+    assert.equal(report.segmentsScanned, 1, 'only the newest segment is scanned')
+    assert.equal(report.hintsWritten, 0)
+    assert.equal(await snapshot(store), expected)
+    await store.close()
+  })
+
+  it('falls back to a scan, with identical results, when a hint is truncated, bit-flipped, missing or stale', async () => {
+    const { dir, expected } = await hintedStore()
+    const hintPath = join(dir, hintFileName(2))
+    const pristine = readFileSync(hintPath)
+    const damages: Array<[string, () => void, RegExp | undefined]> = [
+      ['truncated', () => writeFileSync(hintPath, pristine.subarray(0, pristine.length - 9)), /bad checksum/],
+      ['bit-flipped', () => writeFileSync(hintPath, Buffer.from(pristine.map((byte, index) => (index === 40 ? byte ^ 0x04 : byte)))), /bad checksum/],
+      ['empty', () => writeFileSync(hintPath, Buffer.alloc(0)), /too short/],
+      ['missing', () => unlinkSync(hintPath), undefined],
+      ['of another segment', () => cpSync(join(dir, hintFileName(1)), hintPath), /names segment 1/],
+    ]
+    for (const [name, damage, problem] of damages) {
+      damage()
+      const store = await openStore({ dir, segmentSizeBytes: 4096 })
+      const report = (await store.stats()).lastRecovery
+      assert.equal(report.segmentsScanned, 2, `${name}: segment 2 and the newest are scanned`)
+      assert.equal(report.hintsWritten, 1, `${name}: the hint is written again`)
+      if (problem === undefined) assert.deepEqual(report.unusableHints, [], name)
+      else assert.match(report.unusableHints[0]?.problem ?? '', problem, name)
+      assert.equal(report.damagedRecordCount + report.damagedRangeCount, 0, name)
+      assert.equal(await snapshot(store), expected, name)
+      await store.close()
+      assert.ok(readFileSync(hintPath).equals(pristine), `${name}: the rewritten hint is the same`)
+    }
+  })
+
+  it('writes no hint for a segment whose scan found damage, so the damage is reported at every open', async () => {
+    const { dir } = await hintedStore()
+    unlinkSync(join(dir, hintFileName(2)))
+    const segment = readFileSync(segmentPath(dir, 2))
+    overwrite(segmentPath(dir, 2), segment.length - 3, Buffer.from([segment[segment.length - 3]! ^ 0xff]))
+    for (let open = 0; open < 2; open++) {
+      const store = await openStore({ dir, segmentSizeBytes: 4096, onWarning: () => undefined })
+      const report = (await store.stats()).lastRecovery
+      assert.equal(report.damagedRecordCount, 1, `open ${open}`)
+      assert.equal(report.hintsWritten, 0, `open ${open}`)
+      await store.close()
+    }
+    assert.ok(!readdirSync(dir).includes(hintFileName(2)))
+  })
+})

@@ -16,14 +16,46 @@
  *     with a damaged header are skipped up to the next valid record and reported as a range.
  */
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { StratumError } from './errors.ts'
-import type { FileSystem } from './file-system.ts'
+import { syncDirectory, type FileSystem } from './file-system.ts'
 import { localIdOf, shardOf } from './ids.ts'
 import { Keydir, pageBits, pageSlots, SlotKind, type Column, type Location } from './keydir.ts'
 import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
 import { decodeIntactRecord, decodeRecordHeader, recordFlagBatchContinues, RecordKind, recordPayloadIsIntact, type RecordHeader } from './record.ts'
+import { HintBuilder, hintFileName, parseHint, parseHintFileName, writeHintFile } from './hint-file.ts'
 import { checkSegmentHeader, createSegmentFile, parseSegmentFileName, segmentMagic, segmentPath } from './segment-file.ts'
 import { SegmentFiles } from './segment-files.ts'
+
+/**
+ * Replays a sealed segment from its hint file. False (with the reason in the report) when the
+ * hint cannot be used, and the segment must be scanned.
+ */
+function replayHint(
+  options: { fileSystem: FileSystem; dir: string },
+  segmentNumber: number,
+  segmentBytes: number,
+  replay: Replay,
+  report: RecoveryReport,
+): boolean {
+  let bytes: Buffer
+  try {
+    bytes = options.fileSystem.readFileSync(join(options.dir, hintFileName(segmentNumber)))
+  } catch (error) {
+    report.unusableHints.push({ segmentNumber, problem: `unreadable: ${String(error)}` })
+    return false
+  }
+  const parsed = parseHint(bytes, segmentNumber, segmentBytes)
+  if ('problem' in parsed) {
+    report.unusableHints.push({ segmentNumber, problem: parsed.problem })
+    return false
+  }
+  for (const entry of parsed.entries) {
+    replay.apply(segmentNumber, { header: entry.header, offset: entry.offset, corrupt: false }, entry.metaPayload)
+  }
+  report.segmentsFromHints++
+  return true
+}
 
 /** At most this many damaged records and ranges are listed one by one; all are counted. */
 const reportedDamageMax = 100
@@ -53,8 +85,16 @@ export interface RecoveryReport {
   /** Byte ranges whose headers failed their checksum: what they held is unknown. */
   damagedRangeCount: number
   damagedRanges: DamagedRange[]
-  /** Leftover temporary files of an interrupted segment creation, removed. */
+  /** Leftover temporary files of an interrupted segment or hint creation, removed. */
   removedTemporaryFiles: string[]
+  /** Sealed segments opened from their hint files, without reading the segment. */
+  segmentsFromHints: number
+  /** Segments read and checked record by record (the newest always is). */
+  segmentsScanned: number
+  /** Hint files written by this open, for sealed segments that had none (or a bad one). */
+  hintsWritten: number
+  /** Hint files that could not be used, and why; their segments were scanned instead. */
+  unusableHints: Array<{ segmentNumber: number; problem: string }>
   durationMs: number
 }
 
@@ -95,17 +135,24 @@ export function recover(options: {
     damagedRangeCount: 0,
     damagedRanges: [],
     removedTemporaryFiles: [],
+    segmentsFromHints: 0,
+    segmentsScanned: 0,
+    hintsWritten: 0,
+    unusableHints: [],
     durationMs: 0,
   }
   const segmentNumbers: number[] = []
+  const hinted = new Set<number>()
   for (const name of fileSystem.readdirSync(dir)) {
-    if (name.endsWith('.seg.tmp')) {
+    if (name.endsWith('.seg.tmp') || name.endsWith('.hint.tmp')) {
       fileSystem.unlinkSync(`${dir}/${name}`)
       report.removedTemporaryFiles.push(name)
       continue
     }
     const segmentNumber = parseSegmentFileName(name)
     if (segmentNumber !== undefined) segmentNumbers.push(segmentNumber)
+    const hintNumber = parseHintFileName(name)
+    if (hintNumber !== undefined) hinted.add(hintNumber)
   }
   segmentNumbers.sort((left, right) => left - right)
   const replay = new Replay(options.keydir, options.shard)
@@ -119,6 +166,11 @@ export function recover(options: {
     let keptBytes: number
     try {
       sizeBytes = fileSystem.fstatSizeBytes(fd)
+      if (!isNewest && hinted.has(segmentNumber) && replayHint(options, segmentNumber, sizeBytes, replay, report)) {
+        report.segmentCount++
+        options.files.add(segmentNumber, sizeBytes, fd)
+        continue
+      }
       const contents = Buffer.allocUnsafe(sizeBytes)
       let readBytes = 0
       while (readBytes < sizeBytes) {
@@ -127,8 +179,17 @@ export function recover(options: {
         readBytes += got
       }
       report.segmentCount++
+      report.segmentsScanned++
       report.bytesScanned += sizeBytes
-      keptBytes = scanSegment(segmentNumber, contents, isNewest, path, replay, report)
+      const damageBefore = report.damagedRecordCount + report.damagedRangeCount
+      // A sealed segment gets a hint file from its scan, unless the scan found damage: a hint
+      // must give exactly what a scan gives, and damage is reported by scans only.
+      const hint = isNewest ? undefined : new HintBuilder(segmentNumber)
+      keptBytes = scanSegment(segmentNumber, contents, isNewest, path, replay, report, hint)
+      if (hint !== undefined && report.damagedRecordCount + report.damagedRangeCount === damageBefore) {
+        writeHintFile(fileSystem, dir, segmentNumber, hint.finish(sizeBytes))
+        report.hintsWritten++
+      }
     } catch (error) {
       // Not yet in `files`, which the caller closes when recovery fails.
       fileSystem.closeSync(fd)
@@ -158,6 +219,7 @@ export function recover(options: {
     active = { segmentNumber: 1, fd, sizeBytes: segmentHeaderBytes }
   }
 
+  if (report.hintsWritten > 0) syncDirectory(fileSystem, dir)
   // Before the rebuild, which frees the pages whose ids are all issued and dead.
   options.keydir.noteIssued(replay.maxLocalId + 1)
   options.keydir.rebuildAfterRecovery()
@@ -184,7 +246,14 @@ function scanSegment(
   path: string,
   replay: Replay,
   report: RecoveryReport,
+  hint: HintBuilder | undefined,
 ): number {
+  const applyRecord = (record: PendingRecord): void => {
+    const start = record.offset + recordHeaderBytes
+    const isMeta = record.header.kind === RecordKind.docMeta && !record.corrupt
+    replay.apply(segmentNumber, record, isMeta ? contents.subarray(start, start + record.header.payloadBytes) : undefined)
+    if (!record.corrupt) hint?.add(record.header, record.offset, contents)
+  }
   const headerCheck = checkSegmentHeader(contents.subarray(0, segmentHeaderBytes), path)
   if (headerCheck !== 'ok') {
     const hasRecords = findValidRecord(contents, segmentHeaderBytes) !== undefined
@@ -214,7 +283,7 @@ function scanSegment(
         if (!intact) noteDamagedRecord(report, { segmentNumber, offset, id: header.id, kind: header.kind })
         batch.push({ header, offset, corrupt: !intact })
         if ((header.flags & recordFlagBatchContinues) === 0) {
-          for (const record of batch) replay.apply(segmentNumber, contents, record)
+          for (const record of batch) applyRecord(record)
           batch = []
         }
         offset = end
@@ -237,7 +306,7 @@ function scanSegment(
     const resumeAt = next ?? sizeBytes
     noteDamagedRange(report, { segmentNumber, offset, lengthBytes: resumeAt - offset })
     // What survives of a batch cut by damage was acknowledged (records after it exist): keep it.
-    for (const record of batch) replay.apply(segmentNumber, contents, record)
+    for (const record of batch) applyRecord(record)
     batch = []
     offset = resumeAt
   }
@@ -248,7 +317,7 @@ function scanSegment(
       report.tornTail = { segmentNumber, offset: cutAt, droppedBytes: sizeBytes - cutAt }
       return cutAt
     }
-    for (const record of batch) replay.apply(segmentNumber, contents, record)
+    for (const record of batch) applyRecord(record)
   }
   return sizeBytes
 }
@@ -324,7 +393,8 @@ class Replay {
     return localIdOf(id)
   }
 
-  apply(segmentNumber: number, contents: Buffer, record: PendingRecord): void {
+  /** Applies one record; `metaPayload` is the payload of a docMeta record (undefined if damaged). */
+  apply(segmentNumber: number, record: PendingRecord, metaPayload: Buffer | undefined): void {
     const { header, offset, corrupt } = record
     this.recordCount++
     const local = this.localOf(header.id, 'id')
@@ -343,8 +413,7 @@ class Replay {
         keydir.setLocation(local, column, location, corrupt)
         if (column === 'b') {
           // Kept encoded, as the keydir holds it; it is decoded (and checked) when read.
-          const payloadStart = offset + recordHeaderBytes
-          keydir.setMeta(local, corrupt ? undefined : contents.subarray(payloadStart, offset + location.sizeBytes))
+          keydir.setMeta(local, corrupt ? undefined : metaPayload)
         }
         return
       }
