@@ -35,101 +35,112 @@ export function parseHintFileName(name: string): number | undefined {
   return match === null ? undefined : Number(match[1])
 }
 
-/** One record of a hinted segment: its header fields, place, and (metadata only) its payload. */
-export interface HintEntry {
-  header: RecordHeader
-  offset: number
-  metaPayload: Buffer | undefined
-}
-
-/** Collects the entries of one segment while it is scanned; `finish` encodes the hint file. */
+/**
+ * Collects the entries of one segment while it is scanned, into one growing buffer (a segment
+ * can hold a million records: no object per entry); `finish` encodes the hint file.
+ */
 export class HintBuilder {
-  private readonly parts: Buffer[] = []
+  private bytes = Buffer.allocUnsafe(64 * 1024)
+  private length = hintHeaderBytes
   private entryCount = 0
 
   constructor(private readonly segmentNumber: number) {}
 
+  private reserve(sizeBytes: number): void {
+    if (this.length + sizeBytes <= this.bytes.length) return
+    const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.length + sizeBytes))
+    this.bytes.copy(grown, 0, 0, this.length)
+    this.bytes = grown
+  }
+
   /** Adds an intact record found at `offset` of `contents`. */
   add(header: RecordHeader, offset: number, contents: Buffer): void {
-    const entry = Buffer.alloc(hintEntryBytes)
-    entry[0] = header.kind
-    entry[1] = header.flags
-    entry.writeUInt32LE(offset, 4)
-    entry.writeUInt32LE(recordHeaderBytes + header.payloadBytes, 8)
-    writeUint53(entry, 12, header.seq)
-    writeUint53(entry, 20, header.id)
-    writeUint53(entry, 28, header.parentId)
-    this.parts.push(entry)
-    if (header.kind === RecordKind.docMeta) {
+    const metaBytes = header.kind === RecordKind.docMeta ? header.payloadBytes : 0
+    this.reserve(hintEntryBytes + metaBytes)
+    const entry = this.length
+    const bytes = this.bytes
+    bytes[entry] = header.kind
+    bytes[entry + 1] = header.flags
+    bytes.writeUInt16LE(0, entry + 2)
+    bytes.writeUInt32LE(offset, entry + 4)
+    bytes.writeUInt32LE(recordHeaderBytes + header.payloadBytes, entry + 8)
+    writeUint53(bytes, entry + 12, header.seq)
+    writeUint53(bytes, entry + 20, header.id)
+    writeUint53(bytes, entry + 28, header.parentId)
+    this.length += hintEntryBytes
+    if (metaBytes > 0) {
       const start = offset + recordHeaderBytes
-      this.parts.push(Buffer.from(contents.subarray(start, start + header.payloadBytes)))
+      contents.copy(bytes, this.length, start, start + metaBytes)
+      this.length += metaBytes
     }
     this.entryCount++
   }
 
   finish(segmentBytes: number): Buffer {
-    const header = Buffer.alloc(hintHeaderBytes)
-    hintMagic.copy(header, 0)
-    header.writeUInt32LE(hintFormatVersion, 8)
-    header.writeUInt32LE(this.segmentNumber, 12)
-    header.writeUInt32LE(segmentBytes, 16)
-    header.writeUInt32LE(this.entryCount, 20)
-    const body = Buffer.concat([header, ...this.parts])
-    const trailer = Buffer.alloc(4)
-    trailer.writeUInt32LE(crc32c(body), 0)
-    return Buffer.concat([body, trailer])
+    this.reserve(4)
+    const bytes = this.bytes
+    hintMagic.copy(bytes, 0)
+    bytes.writeUInt32LE(hintFormatVersion, 8)
+    bytes.writeUInt32LE(this.segmentNumber, 12)
+    bytes.writeUInt32LE(segmentBytes, 16)
+    bytes.writeUInt32LE(this.entryCount, 20)
+    bytes.writeUInt32LE(crc32c(bytes.subarray(0, this.length)), this.length)
+    return bytes.subarray(0, this.length + 4)
   }
 }
 
 /**
- * The entries of a hint file, or the reason it cannot be used. `segmentBytes` is the size of the
- * segment file it must describe.
+ * Checks a hint file against the segment it must describe (`segmentBytes` is that segment's
+ * size) and, only when all of it is sound, calls `visit` for each entry in order. Returns why the
+ * hint cannot be used, or undefined when it was replayed. The header object passed to `visit` is
+ * reused from one entry to the next: read it, do not keep it.
  */
-export function parseHint(
+export function replayHint(
   bytes: Buffer,
   segmentNumber: number,
   segmentBytes: number,
-): { entries: HintEntry[] } | { problem: string } {
-  if (bytes.length < hintHeaderBytes + 4) return { problem: 'too short' }
+  visit: (header: RecordHeader, offset: number, metaPayload: Buffer | undefined) => void,
+): string | undefined {
+  if (bytes.length < hintHeaderBytes + 4) return 'too short'
   const bodyEnd = bytes.length - 4
-  if (crc32c(bytes.subarray(0, bodyEnd)) !== bytes.readUInt32LE(bodyEnd)) return { problem: 'bad checksum' }
-  if (!bytes.subarray(0, 8).equals(hintMagic)) return { problem: 'bad magic' }
-  if (bytes.readUInt32LE(8) !== hintFormatVersion) return { problem: `format version ${bytes.readUInt32LE(8)}` }
-  if (bytes.readUInt32LE(12) !== segmentNumber) return { problem: `names segment ${bytes.readUInt32LE(12)}` }
-  if (bytes.readUInt32LE(16) !== segmentBytes) {
-    return { problem: `describes ${bytes.readUInt32LE(16)} bytes of a ${segmentBytes}-byte segment` }
-  }
+  if (crc32c(bytes.subarray(0, bodyEnd)) !== bytes.readUInt32LE(bodyEnd)) return 'bad checksum'
+  if (!bytes.subarray(0, 8).equals(hintMagic)) return 'bad magic'
+  if (bytes.readUInt32LE(8) !== hintFormatVersion) return `format version ${bytes.readUInt32LE(8)}`
+  if (bytes.readUInt32LE(12) !== segmentNumber) return `names segment ${bytes.readUInt32LE(12)}`
+  if (bytes.readUInt32LE(16) !== segmentBytes) return `describes ${bytes.readUInt32LE(16)} bytes of a ${segmentBytes}-byte segment`
   const entryCount = bytes.readUInt32LE(20)
-  const entries: HintEntry[] = []
+  // Pass 1 checks the structure, so that a bad hint is refused before anything is applied.
   let offset = hintHeaderBytes
-  // Bounded by entryCount, and each entry must fit before the trailer.
   for (let index = 0; index < entryCount; index++) {
-    if (offset + hintEntryBytes > bodyEnd) return { problem: 'entries run past the end' }
-    const kind = bytes[offset]! as RecordKind
+    if (offset + hintEntryBytes > bodyEnd) return 'entries run past the end'
     const sizeBytes = bytes.readUInt32LE(offset + 8)
-    if (sizeBytes < recordHeaderBytes) return { problem: `entry ${index} is ${sizeBytes} bytes` }
-    const header: RecordHeader = {
-      kind,
-      flags: bytes[offset + 1]!,
-      payloadBytes: sizeBytes - recordHeaderBytes,
-      seq: readUint53(bytes, offset + 12),
-      id: readUint53(bytes, offset + 20),
-      parentId: readUint53(bytes, offset + 28),
-      recordCrc: 0,
-    }
+    if (sizeBytes < recordHeaderBytes) return `entry ${index} is ${sizeBytes} bytes`
+    if (bytes.readUInt32LE(offset + 4) + sizeBytes > segmentBytes) return `entry ${index} lies past the segment's end`
+    offset += hintEntryBytes
+    if (bytes[offset - hintEntryBytes] === RecordKind.docMeta) offset += sizeBytes - recordHeaderBytes
+    if (offset > bodyEnd) return 'metadata runs past the end'
+  }
+  if (offset !== bodyEnd) return 'bytes after the last entry'
+  // Pass 2 replays.
+  const header: RecordHeader = { kind: RecordKind.docBlob, flags: 0, payloadBytes: 0, seq: 0, id: 0, parentId: 0, recordCrc: 0 }
+  offset = hintHeaderBytes
+  for (let index = 0; index < entryCount; index++) {
+    header.kind = bytes[offset]! as RecordKind
+    header.flags = bytes[offset + 1]!
+    header.payloadBytes = bytes.readUInt32LE(offset + 8) - recordHeaderBytes
+    header.seq = readUint53(bytes, offset + 12)
+    header.id = readUint53(bytes, offset + 20)
+    header.parentId = readUint53(bytes, offset + 28)
     const recordOffset = bytes.readUInt32LE(offset + 4)
-    if (recordOffset + sizeBytes > segmentBytes) return { problem: `entry ${index} lies past the segment's end` }
     offset += hintEntryBytes
     let metaPayload: Buffer | undefined
-    if (kind === RecordKind.docMeta) {
-      if (offset + header.payloadBytes > bodyEnd) return { problem: 'metadata runs past the end' }
+    if (header.kind === RecordKind.docMeta) {
       metaPayload = bytes.subarray(offset, offset + header.payloadBytes)
       offset += header.payloadBytes
     }
-    entries.push({ header, offset: recordOffset, metaPayload })
+    visit(header, recordOffset, metaPayload)
   }
-  if (offset !== bodyEnd) return { problem: 'bytes after the last entry' }
-  return { entries }
+  return undefined
 }
 
 /**

@@ -23,7 +23,7 @@ import { localIdOf, shardOf } from './ids.ts'
 import { Keydir, pageBits, pageSlots, SlotKind, type Column, type Location } from './keydir.ts'
 import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
 import { decodeIntactRecord, decodeRecordHeader, recordFlagBatchContinues, RecordKind, recordPayloadIsIntact, type RecordHeader } from './record.ts'
-import { HintBuilder, hintFileName, parseHint, parseHintFileName, writeHintFile } from './hint-file.ts'
+import { HintBuilder, hintFileName, parseHintFileName, replayHint as replayHintFile, writeHintFile } from './hint-file.ts'
 import { checkSegmentHeader, createSegmentFile, parseSegmentFileName, segmentMagic, segmentPath } from './segment-file.ts'
 import { SegmentFiles } from './segment-files.ts'
 
@@ -45,13 +45,15 @@ function replayHint(
     report.unusableHints.push({ segmentNumber, problem: `unreadable: ${String(error)}` })
     return false
   }
-  const parsed = parseHint(bytes, segmentNumber, segmentBytes)
-  if ('problem' in parsed) {
-    report.unusableHints.push({ segmentNumber, problem: parsed.problem })
+  const record: PendingRecord = { header: undefined as unknown as RecordHeader, offset: 0, corrupt: false }
+  const problem = replayHintFile(bytes, segmentNumber, segmentBytes, (header, offset, metaPayload) => {
+    record.header = header
+    record.offset = offset
+    replay.apply(segmentNumber, record, metaPayload)
+  })
+  if (problem !== undefined) {
+    report.unusableHints.push({ segmentNumber, problem })
     return false
-  }
-  for (const entry of parsed.entries) {
-    replay.apply(segmentNumber, { header: entry.header, offset: entry.offset, corrupt: false }, entry.metaPayload)
   }
   report.segmentsFromHints++
   return true
