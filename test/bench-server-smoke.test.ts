@@ -3,27 +3,12 @@
  * processes, and prints its table with a row for each server. It asserts nothing about the figures.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import path from 'node:path'
 import { describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
-
-const repoDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
+import { runScript } from './support/run-script.ts'
 
 describe('bench/server.ts --quick', () => {
   it('exits 0 and prints the results table', { timeout: 180_000 }, async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoDir, 'bench', 'server.ts'), '--quick'], {
-      cwd: repoDir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.on('error', reject)
-      child.on('close', resolve)
-    })
+    const { code, stdout, stderr } = await runScript('bench/server.ts', ['--quick'])
     assert.equal(code, 0, `the benchmark failed:\n${stderr.slice(-4000)}`)
     assert.match(stdout, /Stratum server benchmark \(--quick\)/)
     assert.match(stdout, /workload\s+conc\s+server\s+calls\/s\s+p50 µs\s+p99 µs\s+server CPU µs\/call/)
