@@ -82,6 +82,14 @@ export class BlockCache {
     return target
   }
 
+  /** Drops the blocks of a segment that was removed, and its recent misses. */
+  dropSegment(segmentNumber: number): void {
+    const first = segmentNumber * blocksPerSegmentMax
+    const isOfSegment = (key: number): boolean => key >= first && key < first + blocksPerSegmentMax
+    for (const [key, block] of this.blocks) if (isOfSegment(key)) this.forget(key, block)
+    for (const key of this.recentMisses) if (isOfSegment(key)) this.recentMisses.delete(key)
+  }
+
   private readDirect(segmentNumber: number, offset: number, sizeBytes: number): Buffer {
     const target = Buffer.allocUnsafe(sizeBytes)
     this.files.read(segmentNumber, offset, sizeBytes, target)

@@ -76,6 +76,28 @@ export class HintBuilder {
     this.entryCount++
   }
 
+  /** Adds a record from its encoding (see record.ts), found at `offset` of the segment. */
+  addEncoded(record: Buffer, offset: number): void {
+    const kind = record[8]!
+    const metaBytes = kind === RecordKind.docMeta ? record.length - recordHeaderBytes : 0
+    this.reserve(hintEntryBytes + metaBytes)
+    const entry = this.length
+    const bytes = this.bytes
+    bytes[entry] = kind
+    bytes[entry + 1] = record[9]!
+    bytes.writeUInt16LE(0, entry + 2)
+    bytes.writeUInt32LE(offset, entry + 4)
+    bytes.writeUInt32LE(record.length, entry + 8)
+    // seq, id and parentId: the same 24 bytes, in the same layout, as in the record header.
+    record.copy(bytes, entry + 12, 16, 40)
+    this.length += hintEntryBytes
+    if (metaBytes > 0) {
+      record.copy(bytes, this.length, recordHeaderBytes)
+      this.length += metaBytes
+    }
+    this.entryCount++
+  }
+
   finish(segmentBytes: number): Buffer {
     this.reserve(4)
     const bytes = this.bytes
@@ -160,3 +182,21 @@ export function writeHintFile(fileSystem: FileSystem, dir: string, segmentNumber
   fileSystem.renameSync(temporaryPath, path)
 }
 
+
+/**
+ * Like `writeHintFile`, without blocking the event loop: used for the segments the writer seals
+ * while the store serves requests. No folder sync: a hint lost to a crash is rebuilt by the next
+ * open's scan.
+ */
+export async function writeHintFileAsync(fileSystem: FileSystem, dir: string, segmentNumber: number, bytes: Buffer): Promise<void> {
+  const path = join(dir, hintFileName(segmentNumber))
+  const temporaryPath = `${path}.tmp`
+  const fd = fileSystem.openSync(temporaryPath, 'w')
+  try {
+    await fileSystem.writev(fd, [bytes], 0)
+    await fileSystem.fdatasync(fd)
+  } finally {
+    fileSystem.closeSync(fd)
+  }
+  fileSystem.renameSync(temporaryPath, path)
+}

@@ -46,10 +46,9 @@ export const pageSlots = 1 << pageBits
 const slotMask = pageSlots - 1
 
 /**
- * Most segments the index can point into since the store was opened: each segment takes a slot
- * when a record in it is first indexed. Slot 0 means "no record", so 65,535 remain: at the
- * default 64 MiB a segment, 4 TiB of log. Slots are not reused yet; compaction, which removes
- * segments, is to free them.
+ * Most segments the index can point into at once: each segment takes a slot when a record in it
+ * is first indexed, and gives it back when compaction removes it. Slot 0 means "no record", so
+ * 65,535 remain: at the default 64 MiB a segment, 4 TiB of log.
  */
 export const segmentSlotsMax = 2 ** 16 - 1
 
@@ -95,6 +94,8 @@ export class Keydir {
   private segmentNumberOfSlot = new Uint32Array(64)
   private readonly slotOfSegment = new Map<number, number>()
   private nextSegmentSlot = 1
+  /** Slots given back by removed segments, taken again before new ones. */
+  private readonly freeSegmentSlots: number[] = []
   /** Local ids below this one have all been issued; pages entirely below it may be freed. */
   private issuedBelow = 1
   documentCount = 0
@@ -197,6 +198,12 @@ export class Keydir {
   private segmentSlot(segmentNumber: number): number {
     const known = this.slotOfSegment.get(segmentNumber)
     if (known !== undefined) return known
+    const freed = this.freeSegmentSlots.pop()
+    if (freed !== undefined) {
+      this.segmentNumberOfSlot[freed] = segmentNumber
+      this.slotOfSegment.set(segmentNumber, freed)
+      return freed
+    }
     const slot = this.nextSegmentSlot++
     if (slot > segmentSlotsMax) {
       this.nextSegmentSlot--
@@ -212,6 +219,35 @@ export class Keydir {
     this.segmentNumberOfSlot[slot] = segmentNumber
     this.slotOfSegment.set(segmentNumber, slot)
     return slot
+  }
+
+  /**
+   * Points `column` of `local` at `to` if it still points at `from` (segment and offset), and
+   * says whether it did: compaction's switch-over, which must leave alone every entry that a
+   * write changed while the compaction ran.
+   */
+  moveIfAt(local: number, column: Column, fromSegmentNumber: number, fromOffset: number, to: Location): boolean {
+    const page = this.page(local)
+    if (page === undefined) return false
+    const slot = local & slotMask
+    const fromSlot = this.slotOfSegment.get(fromSegmentNumber)
+    if (fromSlot === undefined) return false
+    const segments = column === 'a' ? page.aSegment : page.bSegment
+    const offsets = column === 'a' ? page.aOffset : page.bOffset
+    if (segments[slot] !== fromSlot || offsets[slot] !== fromOffset) return false
+    const corrupt = this.isCorrupt(local, column)
+    this.setLocation(local, column, to, corrupt)
+    return true
+  }
+
+  /** Gives back the slot of a removed segment. REQUIRES: nothing points into it. */
+  releaseSegment(segmentNumber: number): void {
+    assert(!this.liveBytesBySegment.has(segmentNumber), `segment ${segmentNumber} still holds live records`)
+    const slot = this.slotOfSegment.get(segmentNumber)
+    if (slot === undefined) return
+    this.slotOfSegment.delete(segmentNumber)
+    this.segmentNumberOfSlot[slot] = 0
+    this.freeSegmentSlots.push(slot)
   }
 
   private setKind(local: number, kind: SlotKind): void {

@@ -63,6 +63,24 @@ export const segmentSizeMaxBytes = 1 * GiB
 export const cacheSizeDefaultBytes = 64 * MiB
 export const cacheSizeMaxBytes = 16 * GiB
 
+/** Default period of the background compactor's check, in ms (see store-options.ts). */
+export const compactionIntervalDefaultMs = 30_000
+/** Longest period of the background compactor's check: 24 hours, in ms. */
+export const compactionIntervalMaxMs = 24 * 60 * 60 * 1000
+/** Default share of dead bytes in sealed segments that starts a compaction. */
+export const compactionDeadRatioDefault = 0.5
+/** Default amount of dead bytes in sealed segments that starts a compaction, whatever their share. */
+export const compactionDeadBytesDefault = 1 * GiB
+/**
+ * A background compaction merges the sealed segments with at least this share of dead bytes
+ * (most garbage first), and the small ones, so that it copies little to reclaim much.
+ */
+export const compactionSegmentDeadShareMin = 0.25
+/** A sealed segment smaller than this share of `segmentSizeBytes` is merged by any compaction. */
+export const compactionSmallSegmentShare = 0.25
+/** Most bytes of input segments one background compaction takes; the next wake takes more. */
+export const compactionInputMaxBytes = 4 * GiB
+
 export const syncIntervalDefaultMs = 100
 export const syncIntervalMinMs = 1
 export const syncIntervalMaxMs = 60_000

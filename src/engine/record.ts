@@ -36,12 +36,24 @@ export const RecordKind = {
   outputPut: 6,
   /** Tombstone of the output of input node `id`. payload: empty. */
   outputDelete: 7,
+  /**
+   * Written first in every segment a compaction writes: `id` is the highest id issued before it
+   * (its local part may be 0), `parentId` is 0, payload empty. Compaction drops tombstones, and
+   * with them perhaps the records of the newest ids; this record keeps recovery from issuing
+   * those ids again. Segment format version 2 and later.
+   */
+  idWatermark: 8,
 } as const
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind]
 
 const knownKinds = new Set<number>(Object.values(RecordKind))
 
 export const recordFlagBatchContinues = 1
+
+/** Whether records of this kind are tombstones (which compaction keeps only while needed). */
+export function isTombstoneKind(kind: number): boolean {
+  return kind === RecordKind.docDelete || kind === RecordKind.inputDelete || kind === RecordKind.outputDelete
+}
 
 export interface RecordHeader {
   kind: RecordKind

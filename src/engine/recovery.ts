@@ -22,8 +22,18 @@ import { syncDirectory, type FileSystem } from './file-system.ts'
 import { localIdOf, shardOf } from './ids.ts'
 import { Keydir, pageBits, pageSlots, SlotKind, type Column, type Location } from './keydir.ts'
 import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
-import { decodeIntactRecord, decodeRecordHeader, recordFlagBatchContinues, RecordKind, recordPayloadIsIntact, type RecordHeader } from './record.ts'
+import {
+  decodeIntactRecord,
+  decodeRecordHeader,
+  isTombstoneKind,
+  recordFlagBatchContinues,
+  RecordKind,
+  recordPayloadIsIntact,
+  type RecordHeader,
+} from './record.ts'
+import { commitFileName, decodeCommit, installOutputs, removeInputs, type CompactionCommit } from './compaction-commit.ts'
 import { HintBuilder, hintFileName, parseHintFileName, replayHint as replayHintFile, writeHintFile } from './hint-file.ts'
+import type { SegmentStats, SegmentStatsTable } from './segment-stats.ts'
 import { checkSegmentHeader, createSegmentFile, parseSegmentFileName, segmentMagic, segmentPath } from './segment-file.ts'
 import { SegmentFiles } from './segment-files.ts'
 
@@ -87,8 +97,13 @@ export interface RecoveryReport {
   /** Byte ranges whose headers failed their checksum: what they held is unknown. */
   damagedRangeCount: number
   damagedRanges: DamagedRange[]
-  /** Leftover temporary files of an interrupted segment or hint creation, removed. */
+  /**
+   * Leftovers removed: temporary files of an interrupted segment, hint or compaction write, and
+   * hint files whose segment is gone.
+   */
   removedTemporaryFiles: string[]
+  /** A compaction that was committed but not finished when the store last stopped, finished now. */
+  finishedCompaction: CompactionCommit | null
   /** Sealed segments opened from their hint files, without reading the segment. */
   segmentsFromHints: number
   /** Segments read and checked record by record (the newest always is). */
@@ -109,6 +124,8 @@ export interface RecoveredStore {
   activeSegmentNumber: number
   activeFd: number
   activeSizeBytes: number
+  /** Hint entries of the records in the active segment, for the writer to go on with; none if it is damaged. */
+  activeHint: HintBuilder | undefined
 }
 
 interface PendingRecord {
@@ -124,6 +141,7 @@ export function recover(options: {
   shard: number
   keydir: Keydir
   files: SegmentFiles
+  segmentStats: SegmentStatsTable
 }): RecoveredStore {
   const started = performance.now()
   const { fileSystem, dir } = options
@@ -137,16 +155,25 @@ export function recover(options: {
     damagedRangeCount: 0,
     damagedRanges: [],
     removedTemporaryFiles: [],
+    finishedCompaction: null,
     segmentsFromHints: 0,
     segmentsScanned: 0,
     hintsWritten: 0,
     unusableHints: [],
     durationMs: 0,
   }
+  // First, a compaction that was committed but not finished (see compaction-commit.ts).
+  const commitPath = join(dir, commitFileName)
+  if (fileSystem.existsSync(commitPath)) {
+    const commit = decodeCommit(fileSystem.readFileSync(commitPath), commitPath)
+    installOutputs(fileSystem, dir, commit)
+    removeInputs(fileSystem, dir, commit)
+    report.finishedCompaction = commit
+  }
   const segmentNumbers: number[] = []
   const hinted = new Set<number>()
   for (const name of fileSystem.readdirSync(dir)) {
-    if (name.endsWith('.seg.tmp') || name.endsWith('.hint.tmp')) {
+    if (name.endsWith('.seg.tmp') || name.endsWith('.hint.tmp') || name === `${commitFileName}.tmp`) {
       fileSystem.unlinkSync(`${dir}/${name}`)
       report.removedTemporaryFiles.push(name)
       continue
@@ -157,7 +184,15 @@ export function recover(options: {
     if (hintNumber !== undefined) hinted.add(hintNumber)
   }
   segmentNumbers.sort((left, right) => left - right)
+  const present = new Set(segmentNumbers)
+  for (const hintNumber of hinted) {
+    if (present.has(hintNumber)) continue
+    const name = hintFileName(hintNumber)
+    fileSystem.unlinkSync(join(dir, name))
+    report.removedTemporaryFiles.push(name)
+  }
   const replay = new Replay(options.keydir, options.shard)
+  let activeHint: HintBuilder | undefined
 
   let active: { segmentNumber: number; fd: number; sizeBytes: number } | undefined
   for (const [index, segmentNumber] of segmentNumbers.entries()) {
@@ -166,11 +201,13 @@ export function recover(options: {
     const fd = fileSystem.openSync(path, isNewest ? 'r+' : 'r')
     let sizeBytes: number
     let keptBytes: number
+    replay.startSegment()
     try {
       sizeBytes = fileSystem.fstatSizeBytes(fd)
       if (!isNewest && hinted.has(segmentNumber) && replayHint(options, segmentNumber, sizeBytes, replay, report)) {
         report.segmentCount++
         options.files.add(segmentNumber, sizeBytes, fd)
+        replay.finishSegment(options.segmentStats.get(segmentNumber))
         continue
       }
       const contents = Buffer.allocUnsafe(sizeBytes)
@@ -186,9 +223,15 @@ export function recover(options: {
       const damageBefore = report.damagedRecordCount + report.damagedRangeCount
       // A sealed segment gets a hint file from its scan, unless the scan found damage: a hint
       // must give exactly what a scan gives, and damage is reported by scans only.
-      const hint = isNewest ? undefined : new HintBuilder(segmentNumber)
+      // The newest segment's entries go to the writer, which seals it with a hint later.
+      const hint = new HintBuilder(segmentNumber)
       keptBytes = scanSegment(segmentNumber, contents, isNewest, path, replay, report, hint)
-      if (hint !== undefined && report.damagedRecordCount + report.damagedRangeCount === damageBefore) {
+      const damaged = report.damagedRecordCount + report.damagedRangeCount !== damageBefore
+      const stats = options.segmentStats.get(segmentNumber)
+      replay.finishSegment(stats)
+      stats.damaged = damaged
+      if (isNewest) activeHint = damaged ? undefined : hint
+      else if (!damaged) {
         writeHintFile(fileSystem, dir, segmentNumber, hint.finish(sizeBytes))
         report.hintsWritten++
       }
@@ -208,6 +251,8 @@ export function recover(options: {
       fileSystem.unlinkSync(path)
       const freshFd = createSegmentFile(fileSystem, dir, segmentNumber)
       keptBytes = segmentHeaderBytes
+      activeHint = new HintBuilder(segmentNumber)
+      options.segmentStats.set(segmentNumber, { minSeq: Number.POSITIVE_INFINITY, tombstoneBytes: 0, damaged: false })
       options.files.add(segmentNumber, keptBytes, freshFd)
       active = { segmentNumber, fd: freshFd, sizeBytes: keptBytes }
       continue
@@ -219,6 +264,8 @@ export function recover(options: {
     const fd = createSegmentFile(fileSystem, dir, 1)
     options.files.add(1, segmentHeaderBytes, fd)
     active = { segmentNumber: 1, fd, sizeBytes: segmentHeaderBytes }
+    activeHint = new HintBuilder(1)
+    options.segmentStats.get(1)
   }
 
   if (report.hintsWritten > 0) syncDirectory(fileSystem, dir)
@@ -234,6 +281,7 @@ export function recover(options: {
     activeSegmentNumber: active.segmentNumber,
     activeFd: active.fd,
     activeSizeBytes: active.sizeBytes,
+    activeHint,
   }
 }
 
@@ -365,11 +413,24 @@ class Replay {
   maxLocalId = 0
   maxSeq = 0
   recordCount = 0
+  /** The oldest record and the tombstone bytes of the segment being replayed. */
+  private segmentMinSeq = Number.POSITIVE_INFINITY
+  private segmentTombstoneBytes = 0
 
   constructor(
     private readonly keydir: Keydir,
     private readonly shard: number,
   ) {}
+
+  startSegment(): void {
+    this.segmentMinSeq = Number.POSITIVE_INFINITY
+    this.segmentTombstoneBytes = 0
+  }
+
+  finishSegment(stats: SegmentStats): void {
+    stats.minSeq = this.segmentMinSeq
+    stats.tombstoneBytes = this.segmentTombstoneBytes
+  }
 
   /** Whether `seq` is newer than what column `column` of `local` holds; if so, it becomes its seq. */
   private claim(local: number, column: Column, seq: number): boolean {
@@ -402,6 +463,10 @@ class Replay {
     const local = this.localOf(header.id, 'id')
     this.maxLocalId = Math.max(this.maxLocalId, local)
     this.maxSeq = Math.max(this.maxSeq, header.seq)
+    if (header.seq < this.segmentMinSeq) this.segmentMinSeq = header.seq
+    if (isTombstoneKind(header.kind)) this.segmentTombstoneBytes += recordHeaderBytes + header.payloadBytes
+    // A watermark only raises the ids and sequence numbers seen (above); it indexes nothing.
+    if (header.kind === RecordKind.idWatermark) return
     const keydir = this.keydir
     const kind = keydir.kind(local)
     if (kind === SlotKind.dead) return

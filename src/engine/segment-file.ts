@@ -14,8 +14,12 @@ import { StratumError } from './errors.ts'
 import { segmentHeaderBytes } from './limits.ts'
 
 export const segmentMagic = Buffer.from('STRATSEG', 'latin1')
-/** Version 1: the first format. Readers refuse versions they do not know. */
-export const segmentFormatVersion = 1
+/**
+ * Version 2 may hold idWatermark records (written by compaction); version 1, the first format,
+ * never does, and is read as it is. Readers refuse versions they do not know.
+ */
+export const segmentFormatVersion = 2
+const readableSegmentFormatVersions: readonly number[] = [1, 2]
 
 const segmentNamePattern = /^(\d{12})\.seg$/
 
@@ -34,6 +38,7 @@ export function parseSegmentFileName(name: string): number | undefined {
 }
 
 export function encodeSegmentHeader(): Buffer {
+  // Always the current version: a segment is only ever written whole by one version.
   const header = Buffer.alloc(segmentHeaderBytes)
   segmentMagic.copy(header, 0)
   header.writeUInt32LE(segmentFormatVersion, 8)
@@ -55,10 +60,10 @@ export function checkSegmentHeader(header: Buffer, path: string): SegmentHeaderC
     throw new StratumError('UNSUPPORTED_FORMAT', `${path} is not a Stratum segment file (bad magic)`)
   }
   const version = header.readUInt32LE(8)
-  if (version !== segmentFormatVersion) {
+  if (!readableSegmentFormatVersions.includes(version)) {
     throw new StratumError(
       'UNSUPPORTED_FORMAT',
-      `${path} has segment format version ${version}; this version of Stratum reads version ${segmentFormatVersion}`,
+      `${path} has segment format version ${version}; this version of Stratum reads versions ${readableSegmentFormatVersions.join(' and ')}`,
     )
   }
   return 'ok'

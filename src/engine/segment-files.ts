@@ -69,6 +69,14 @@ export class SegmentFiles {
     }
   }
 
+  /** Forgets a segment (compaction removed it) and closes its descriptor. */
+  remove(segmentNumber: number): void {
+    const fd = this.descriptors.get(segmentNumber)
+    if (fd !== undefined) this.fileSystem.closeSync(fd)
+    this.descriptors.delete(segmentNumber)
+    this.sizesBytes.delete(segmentNumber)
+  }
+
   segmentNumbers(): number[] {
     return [...this.sizesBytes.keys()].sort((left, right) => left - right)
   }

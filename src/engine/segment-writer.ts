@@ -17,6 +17,9 @@
  *     costs a journal commit each time (measured: 1.66× fewer syncs a second for 64-record passes).
  *     Recovery reads an all-zero tail of the newest segment as the end of the log. A sealed
  *     segment, and the active one on close, are cut back to their last record.
+ *   - Every segment it seals gets a hint file (see hint-file.ts), built as records are appended
+ *     and written in the background once the segment is synced; `activeHint` carries on the one
+ *     recovery started for the segment it left open.
  *   - After a failed write or sync the writer is failed for good: the page cache may have dropped
  *     the data (an fsync error is not retryable on Linux), so every later append fails and the
  *     store must be reopened, which recovers from what is really on disk.
@@ -25,8 +28,10 @@ import assert from 'node:assert/strict'
 import { StratumError } from './errors.ts'
 import type { FileSystem } from './file-system.ts'
 import { segmentHeaderBytes } from './limits.ts'
-import { createSegmentFile } from './segment-file.ts'
+import { HintBuilder, writeHintFileAsync } from './hint-file.ts'
+import { createSegmentFile, segmentPath } from './segment-file.ts'
 import type { SegmentFiles } from './segment-files.ts'
+import type { SegmentStatsTable } from './segment-stats.ts'
 
 export type SyncMode = 'always' | 'interval' | 'none'
 
@@ -93,6 +98,12 @@ export interface SegmentWriterOptions {
   activeSizeBytes: number
   /** The active file's size on disk, zero-filled tail included (at least `activeSizeBytes`). */
   activeFileBytes: number
+  /** The hint entries of the records already in the active segment; none when it is damaged. */
+  activeHint: HintBuilder | undefined
+  /** Per-segment stats, kept up to date with every record appended. */
+  segmentStats: SegmentStatsTable
+  /** Called when a hint file could not be written (the next open scans that segment instead). */
+  onHintError: (segmentNumber: number, error: unknown) => void
 }
 
 export class SegmentWriter {
@@ -116,6 +127,9 @@ export class SegmentWriter {
   private intervalSyncDue = false
   private readonly intervalTimer: NodeJS.Timeout | undefined
   private failure: StratumError | undefined
+  /** Hint entries of the segments appended to but not yet sealed on disk. */
+  private readonly hintBuilders = new Map<number, HintBuilder | undefined>()
+  private readonly hintWrites = new Set<Promise<void>>()
   syncCount = 0
 
   constructor(options: SegmentWriterOptions) {
@@ -126,6 +140,7 @@ export class SegmentWriter {
     this.fd = options.activeFd
     this.fileBytes = options.activeFileBytes
     this.fileLogicalBytes = options.activeSizeBytes
+    this.hintBuilders.set(options.activeSegmentNumber, options.activeHint)
     if (options.syncMode === 'interval') {
       this.intervalTimer = setInterval(() => {
         if (this.unsyncedBytes === 0) return
@@ -159,22 +174,72 @@ export class SegmentWriter {
     let totalBytes = 0
     for (const record of records) totalBytes += record.length
     const segmentIsEmpty = this.tailOffset === segmentHeaderBytes
-    if (!segmentIsEmpty && this.tailOffset + totalBytes > this.options.segmentSizeBytes) {
-      this.tailSegmentNumber++
-      this.tailOffset = segmentHeaderBytes
-    }
+    if (!segmentIsEmpty && this.tailOffset + totalBytes > this.options.segmentSizeBytes) this.moveTail(this.tailSegmentNumber + 1)
     const offset = this.tailOffset
-    const chunks = this.open.chunks
-    let chunk = chunks[chunks.length - 1]
-    if (chunk === undefined || chunk.segmentNumber !== this.tailSegmentNumber) {
-      chunk = { segmentNumber: this.tailSegmentNumber, position: offset, buffers: [] }
-      chunks.push(chunk)
+    const chunk = this.tailChunk()
+    const hint = this.hintBuilders.get(this.tailSegmentNumber)
+    let recordOffset = offset
+    for (const record of records) {
+      chunk.buffers.push(record)
+      hint?.addEncoded(record, recordOffset)
+      this.options.segmentStats.noteEncoded(this.tailSegmentNumber, record)
+      recordOffset += record.length
     }
-    for (const record of records) chunk.buffers.push(record)
     for (const key of touched) this.open.touched.add(key)
     this.tailOffset += totalBytes
     this.scheduleFlush()
     return { segmentNumber: this.tailSegmentNumber, offset, durable: this.open.done }
+  }
+
+  /**
+   * Seals the active segment and starts a new one numbered `skipNumbers + 1` above it, leaving
+   * the numbers between free for the caller (compaction writes its segments under them: they sort
+   * below the active segment, which recovery must find as the newest). Without `skipNumbers`, an
+   * active segment holding no record is left as it is. Resolves to the first number skipped (or
+   * the new active segment's number) once the new segment exists on disk.
+   */
+  async rotate(skipNumbers = 0): Promise<number> {
+    if (this.failure !== undefined) throw this.failure
+    if (skipNumbers === 0 && this.tailOffset === segmentHeaderBytes) return this.tailSegmentNumber
+    const firstFree = this.tailSegmentNumber + 1
+    this.moveTail(this.tailSegmentNumber + 1 + skipNumbers)
+    // An empty chunk: the flush loop creates the segment even though no record goes to it yet.
+    this.tailChunk()
+    const done = this.open.done
+    this.scheduleFlush()
+    await done
+    return firstFree
+  }
+
+  /** Resolves when every hint file started so far is written (or has failed). */
+  async whenHintsWritten(): Promise<void> {
+    // Bounded: hint writes start only at rotations, which stop while the caller waits here.
+    while (this.hintWrites.size > 0) await Promise.all([...this.hintWrites])
+  }
+
+  /**
+   * Fails the writer for good, as an I/O error of its own would: used when a step of compaction
+   * that cannot be undone in memory fails, so that the store is reopened and recovery finishes it.
+   */
+  failWith(error: unknown): void {
+    this.fail(error)
+  }
+
+  private moveTail(segmentNumber: number): void {
+    this.tailSegmentNumber = segmentNumber
+    this.tailOffset = segmentHeaderBytes
+    this.hintBuilders.set(segmentNumber, new HintBuilder(segmentNumber))
+  }
+
+  /** The open group's chunk for the tail segment, added when the group has none. */
+  private tailChunk(): Chunk {
+    const chunks = this.open.chunks
+    let chunk = chunks[chunks.length - 1]
+    if (chunk === undefined || chunk.segmentNumber !== this.tailSegmentNumber) {
+      chunk = { segmentNumber: this.tailSegmentNumber, position: this.tailOffset, buffers: [] }
+      chunks.push(chunk)
+    }
+    return chunk
   }
 
   /**
@@ -199,9 +264,11 @@ export class SegmentWriter {
   /** Flushes, stops the interval timer, and cuts the zero-filled tail off the active segment. */
   async close(): Promise<void> {
     if (this.intervalTimer !== undefined) clearInterval(this.intervalTimer)
-    if (this.failure !== undefined) return
-    await this.flush()
-    this.cutZeroTail()
+    if (this.failure === undefined) {
+      await this.flush()
+      this.cutZeroTail()
+    }
+    await this.whenHintsWritten()
   }
 
   /** Cuts the active file back to its last record and syncs that. */
@@ -258,6 +325,7 @@ export class SegmentWriter {
       const end = chunk.position + recordBytes
       assert.equal(chunk.position, this.fileLogicalBytes, 'chunks follow each other without gaps')
       const buffers = chunk.buffers
+      if (buffers.length === 0) continue // a rotation with no record yet (see `rotate`)
       let zeroBytes = 0
       if (end > this.fileBytes) {
         // Past the zero-filled part: write zeros after the records in the same call, so that
@@ -292,19 +360,53 @@ export class SegmentWriter {
 
   /** Seals the current segment (synced, whatever the sync mode) and creates the next one. */
   private rotateTo(segmentNumber: number): void {
-    assert.equal(segmentNumber, this.fileSegmentNumber + 1, 'segments are created in order')
+    assert(segmentNumber > this.fileSegmentNumber, 'segments are created in increasing order')
     const { fileSystem, dir, files } = this.options
-    // Cut the zeros before the sync, so that a sealed segment ends at its last record.
-    if (this.fileBytes !== this.fileLogicalBytes) fileSystem.ftruncateSync(this.fd, this.fileLogicalBytes)
-    fileSystem.fsyncSync(this.fd)
-    this.syncCount++
-    this.unsyncedBytes = 0
+    if (this.fileLogicalBytes === segmentHeaderBytes && this.removeEmptySegment()) {
+      // No record was written to it (a `rotate` right after another): nothing to seal.
+    } else {
+      // Cut the zeros before the sync, so that a sealed segment ends at its last record.
+      if (this.fileBytes !== this.fileLogicalBytes) fileSystem.ftruncateSync(this.fd, this.fileLogicalBytes)
+      fileSystem.fsyncSync(this.fd)
+      this.syncCount++
+      this.unsyncedBytes = 0
+      this.startHintWrite(this.fileSegmentNumber, this.fileLogicalBytes)
+    }
     const fd = createSegmentFile(fileSystem, dir, segmentNumber)
     files.add(segmentNumber, segmentHeaderBytes, fd)
     this.fd = fd
     this.fileSegmentNumber = segmentNumber
     this.fileBytes = segmentHeaderBytes
     this.fileLogicalBytes = segmentHeaderBytes
+  }
+
+  /**
+   * Removes the file segment, which holds no record, with no folder sync: if a crash brings it
+   * back, an empty segment is harmless. False if it could not be removed: it is then sealed.
+   */
+  private removeEmptySegment(): boolean {
+    const { fileSystem, dir, files } = this.options
+    try {
+      fileSystem.unlinkSync(segmentPath(dir, this.fileSegmentNumber))
+    } catch {
+      return false
+    }
+    files.remove(this.fileSegmentNumber)
+    this.hintBuilders.delete(this.fileSegmentNumber)
+    this.options.segmentStats.delete(this.fileSegmentNumber)
+    return true
+  }
+
+  /** Writes the hint file of sealed segment `segmentNumber` in the background. */
+  private startHintWrite(segmentNumber: number, segmentBytes: number): void {
+    const builder = this.hintBuilders.get(segmentNumber)
+    this.hintBuilders.delete(segmentNumber)
+    if (builder === undefined) return
+    const { fileSystem, dir, onHintError } = this.options
+    const write = writeHintFileAsync(fileSystem, dir, segmentNumber, builder.finish(segmentBytes))
+      .catch((error: unknown) => onHintError(segmentNumber, error))
+      .finally(() => this.hintWrites.delete(write))
+    this.hintWrites.add(write)
   }
 
   private fail(error: unknown): void {

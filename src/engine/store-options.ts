@@ -7,6 +7,10 @@ import { isValidShard } from './ids.ts'
 import {
   cacheSizeDefaultBytes,
   cacheSizeMaxBytes,
+  compactionDeadBytesDefault,
+  compactionDeadRatioDefault,
+  compactionIntervalDefaultMs,
+  compactionIntervalMaxMs,
   segmentSizeDefaultBytes,
   segmentSizeMaxBytes,
   segmentSizeMinBytes,
@@ -16,6 +20,7 @@ import {
   syncIntervalMinMs,
 } from './limits.ts'
 import { syncModes, type SyncMode } from './segment-writer.ts'
+import type { CompactionStep } from './compactor.ts'
 
 export interface StoreOptions {
   /** The store's folder. It holds the segment files and the lock file, and nothing else. */
@@ -37,6 +42,22 @@ export interface StoreOptions {
    * cache cost no system call. @defaultValue 64 MiB
    */
   cacheSizeBytes?: number
+  /**
+   * How often the background compactor wakes to check for garbage, in ms; 0 turns background
+   * compaction off (`compactNow()` still works). At most 24 hours. @defaultValue 30,000
+   */
+  compactionIntervalMs?: number
+  /**
+   * The compactor runs when dead bytes (superseded records, tombstones) are at least this share
+   * of the sealed segments' bytes, from 0.05 to 1 (1: only the absolute threshold).
+   * @defaultValue 0.5
+   */
+  compactionDeadRatio?: number
+  /**
+   * The compactor also runs when the sealed segments hold at least this many dead bytes, whatever
+   * their share. @defaultValue 1 GiB
+   */
+  compactionDeadBytes?: number
   /** Shard number put in the top bits of every id issued, 0 to 2^21-1. @defaultValue 0 */
   shard?: number
   /**
@@ -46,9 +67,15 @@ export interface StoreOptions {
   onWarning?: (message: string, details: Record<string, unknown>) => void
   /** @internal For tests: the file system to use, e.g. one that injects faults. */
   fileSystem?: FileSystem
+  /**
+   * @internal For tests: called at each step of a compaction (see `CompactionStep`), so that a
+   * test can kill the process or fail there.
+   */
+  onCompactionStep?: (step: CompactionStep) => void
 }
 
-export type ResolvedStoreOptions = Required<Omit<StoreOptions, 'onWarning'>> & Pick<StoreOptions, 'onWarning'>
+export type ResolvedStoreOptions = Required<Omit<StoreOptions, 'onWarning' | 'onCompactionStep'>> &
+  Pick<StoreOptions, 'onWarning' | 'onCompactionStep'>
 
 export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions {
   if (typeof options !== 'object' || options === null) throw invalidArgument('openStore needs an options object { dir }')
@@ -59,8 +86,12 @@ export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions
     syncIntervalMs: options.syncIntervalMs ?? syncIntervalDefaultMs,
     segmentSizeBytes: options.segmentSizeBytes ?? segmentSizeDefaultBytes,
     cacheSizeBytes: options.cacheSizeBytes ?? cacheSizeDefaultBytes,
+    compactionIntervalMs: options.compactionIntervalMs ?? compactionIntervalDefaultMs,
+    compactionDeadRatio: options.compactionDeadRatio ?? compactionDeadRatioDefault,
+    compactionDeadBytes: options.compactionDeadBytes ?? compactionDeadBytesDefault,
     shard: options.shard ?? 0,
     onWarning: options.onWarning,
+    onCompactionStep: options.onCompactionStep,
     fileSystem: options.fileSystem ?? nodeFileSystem,
   }
   if (typeof resolved.dir !== 'string' || resolved.dir === '') throw invalidArgument('dir must be a non-empty path')
@@ -70,6 +101,12 @@ export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions
   checkIntegerInRange('syncIntervalMs', resolved.syncIntervalMs, syncIntervalMinMs, syncIntervalMaxMs)
   checkIntegerInRange('segmentSizeBytes', resolved.segmentSizeBytes, segmentSizeMinBytes, segmentSizeMaxBytes)
   checkIntegerInRange('cacheSizeBytes', resolved.cacheSizeBytes, 0, cacheSizeMaxBytes)
+  checkIntegerInRange('compactionIntervalMs', resolved.compactionIntervalMs, 0, compactionIntervalMaxMs)
+  const ratio = resolved.compactionDeadRatio
+  if (typeof ratio !== 'number' || !(ratio >= 0.05 && ratio <= 1)) {
+    throw invalidArgument(`compactionDeadRatio must be a number from 0.05 to 1, got ${String(ratio)}`)
+  }
+  checkIntegerInRange('compactionDeadBytes', resolved.compactionDeadBytes, 1, Number.MAX_SAFE_INTEGER)
   if (!isValidShard(resolved.shard)) throw invalidArgument(`shard must be an integer from 0 to ${shardMax}`)
   return resolved
 }

@@ -28,6 +28,9 @@ import { BlockCache } from './block-cache.ts'
 import { RecordReader, type CheckedRecord } from './record-reader.ts'
 import { encodeRecord, recordFlagBatchContinues, RecordKind } from './record.ts'
 import { recover, type RecoveryReport } from './recovery.ts'
+import type { CompactionResult, CompactionStats } from './compaction-result.ts'
+import { Compactor } from './compactor.ts'
+import { SegmentStatsTable } from './segment-stats.ts'
 import { SegmentFiles } from './segment-files.ts'
 import { SegmentWriter, type SyncMode } from './segment-writer.ts'
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts'
@@ -90,7 +93,10 @@ export interface StoreStats {
   syncMode: SyncMode
   /** fdatasync/fsync calls made on segments since open. */
   syncCount: number
+  /** What opening the store found and how long it took (`durationMs`), hints versus scans included. */
   lastRecovery: RecoveryReport
+  /** The compactor: runs, bytes reclaimed, the last compaction's result. */
+  compaction: CompactionStats
 }
 
 /** Opens (or creates) the store in `options.dir`. Throws LOCKED if another process has it open. */
@@ -105,7 +111,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const files = new SegmentFiles(fileSystem, dir)
   try {
     const keydir = new Keydir()
-    const recovered = recover({ fileSystem, dir, shard: resolved.shard, keydir, files })
+    const segmentStats = new SegmentStatsTable()
+    const recovered = recover({ fileSystem, dir, shard: resolved.shard, keydir, files, segmentStats })
     const writer = new SegmentWriter({
       fileSystem,
       dir,
@@ -118,8 +125,12 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       activeSizeBytes: recovered.activeSizeBytes,
       // Recovery cuts any zero-filled tail, so the file ends at its last record.
       activeFileBytes: recovered.activeSizeBytes,
+      activeHint: recovered.activeHint,
+      segmentStats,
+      onHintError: (segmentNumber, error) =>
+        warn(resolved, 'could not write a hint file; the next open scans that segment instead', { segmentNumber, error: String(error) }),
     })
-    const store = new Store(resolved, lock, keydir, files, writer, recovered.report, recovered.nextLocalId, recovered.nextSeq)
+    const store = new Store(resolved, lock, keydir, files, writer, segmentStats, recovered.report, recovered.nextLocalId, recovered.nextSeq)
     store.reportRecovery()
     return store
   } catch (error) {
@@ -129,6 +140,11 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   }
 }
 
+function warn(options: ResolvedStoreOptions, message: string, details: Record<string, unknown>): void {
+  if (options.onWarning !== undefined) options.onWarning(message, details)
+  else process.emitWarning(`${message}: ${JSON.stringify(details)}`, { code: 'STRATUM_DAMAGE' })
+}
+
 /** The key under which document creations and deletions are tracked for `listProblems`. */
 const documentListKey = 0
 
@@ -136,6 +152,7 @@ export class Store {
   private statusValue: StoreStatus = 'open'
   private readonly cache: BlockCache
   private readonly reader: RecordReader
+  private readonly compactor: Compactor
   private closing: Promise<void> | undefined
 
   /** @internal Use `openStore`. */
@@ -145,12 +162,27 @@ export class Store {
     private readonly keydir: Keydir,
     private readonly files: SegmentFiles,
     private readonly writer: SegmentWriter,
+    segmentStats: SegmentStatsTable,
     private readonly recovery: RecoveryReport,
     private nextLocalId: number,
     private nextSeq: number,
   ) {
     this.cache = new BlockCache(files, options.cacheSizeBytes)
     this.reader = new RecordReader(this.cache)
+    this.compactor = new Compactor({
+      options,
+      keydir,
+      files,
+      writer,
+      cache: this.cache,
+      segmentStats,
+      makeWatermark: () =>
+        encodeRecord(
+          { kind: RecordKind.idWatermark, flags: 0, seq: this.nextSeq++, id: makeId(options.shard, this.nextLocalId - 1), parentId: 0 },
+          0,
+        ),
+      warn: (message, details) => this.warn(message, details),
+    })
   }
 
   get status(): StoreStatus {
@@ -447,7 +479,18 @@ export class Store {
       syncMode: this.options.syncMode,
       syncCount: this.writer.syncCount,
       lastRecovery: this.recovery,
+      compaction: this.compactor.stats(),
     }
+  }
+
+  /**
+   * Runs one full compaction now: seals the active segment and merges every sealed segment,
+   * keeping only live records (and the tombstones still needed). Resolves when the merged
+   * segments are removed. Waits for a background compaction that is running first.
+   */
+  async compactNow(): Promise<CompactionResult> {
+    this.checkOpen()
+    return this.compactor.compactNow()
   }
 
   /** Writes and syncs every write made so far, whatever the sync mode. */
@@ -468,6 +511,7 @@ export class Store {
   private async closeOnce(): Promise<void> {
     this.statusValue = 'closing'
     try {
+      await this.compactor.close()
       await this.writer.close()
     } finally {
       this.files.closeAll()
@@ -485,8 +529,7 @@ export class Store {
   }
 
   private warn(message: string, details: Record<string, unknown>): void {
-    if (this.options.onWarning !== undefined) this.options.onWarning(message, details)
-    else process.emitWarning(`${message}: ${JSON.stringify(details)}`, { code: 'STRATUM_DAMAGE' })
+    warn(this.options, message, details)
   }
 
   private issueLocalId(): number {

@@ -1,0 +1,42 @@
+/** The messages between the compactor (main thread) and the compaction worker. */
+import type { ErrorCode } from './errors.ts'
+
+export interface CompactionJob {
+  dir: string
+  /** Segments being merged. */
+  inputs: number[]
+  /** The live records to copy, in the order to write them: segment, offset and size of each. */
+  copySegments: Float64Array
+  copyOffsets: Float64Array
+  copySizes: Float64Array
+  /** Outputs are numbered from this one, at most `outputNumbersMax` of them (reserved by the writer). */
+  firstOutputNumber: number
+  outputNumbersMax: number
+  segmentSizeBytes: number
+  /** The oldest sequence number in any segment outside the compaction: tombstones above it are kept. */
+  oldestSeqOutside: number
+  /** The encoded idWatermark record written first in every output. */
+  watermark: Uint8Array
+}
+
+export interface CompactionOutput {
+  segmentNumber: number
+  sizeBytes: number
+  minSeq: number
+  tombstoneBytes: number
+}
+
+export type WorkerReply =
+  | {
+      type: 'done'
+      outputs: CompactionOutput[]
+      /** Where each record of the job's copy list went. */
+      newSegments: Float64Array
+      newOffsets: Float64Array
+      recordsCopied: number
+      tombstonesKept: number
+      tombstonesDropped: number
+    }
+  | { type: 'failed'; code: ErrorCode | undefined; message: string; segmentNumber: number | undefined }
+  /** Sent once a job's first bytes are in an output file (not yet synced): a step for tests. */
+  | { type: 'writing' }

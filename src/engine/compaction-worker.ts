@@ -1,0 +1,265 @@
+/**
+ * The compaction worker: runs in a worker thread, so that reading, checking and writing hundreds
+ * of megabytes never blocks the event loop that serves requests. It only reads the input
+ * segments (sealed: they never change) and writes new files under temporary names; everything
+ * that changes what the store is (the commit, renames, the keydir switch-over, removals) is done
+ * by the main thread (compactor.ts).
+ *
+ * Given the live records to copy (in the order the main thread chose for locality) and a
+ * threshold for tombstones, it writes:
+ *   - output segments `N.seg.tmp`, each starting with an idWatermark record, then the live
+ *     records, checked against their checksums as they are copied, then the tombstones that must
+ *     be kept; each output is at most `segmentSizeBytes` (a record larger than that gets one of
+ *     its own), synced;
+ *   - a hint file `N.hint.tmp` for each, synced.
+ * It answers with where each live record went.
+ */
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { parentPort } from 'node:worker_threads'
+import { CorruptionError, StratumError } from './errors.ts'
+import { HintBuilder, hintFileName, replayHint } from './hint-file.ts'
+import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
+import { decodeIntactRecord, isTombstoneKind, readUint53 } from './record.ts'
+import { encodeSegmentHeader, segmentFileName } from './segment-file.ts'
+import type { CompactionJob, CompactionOutput, WorkerReply } from './compaction-protocol.ts'
+
+/** Bytes read from an input at a time: records of one document usually sit within one window. */
+const readWindowBytes = 1024 * 1024
+/** Bytes gathered before one write to an output. */
+const writeBufferBytes = 4 * 1024 * 1024
+
+/** Positional reads of one input segment through a window, so that neighbours cost one read. */
+class InputReader {
+  private window = Buffer.alloc(0)
+  private windowStart = 0
+  readonly fileBytes: number
+
+  constructor(
+    readonly segmentNumber: number,
+    readonly fd: number,
+  ) {
+    this.fileBytes = fstatSync(fd).size
+  }
+
+  /** The buffer holding `[offset, offset + sizeBytes)` and where in it that starts. */
+  read(offset: number, sizeBytes: number): { buffer: Buffer; start: number } {
+    const start = offset - this.windowStart
+    if (start >= 0 && start + sizeBytes <= this.window.length) return { buffer: this.window, start }
+    const length = Math.min(Math.max(sizeBytes, readWindowBytes), this.fileBytes - offset)
+    if (length < sizeBytes) {
+      throw new StratumError('IO_ERROR', `segment ${this.segmentNumber} ends before offset ${offset + sizeBytes}`)
+    }
+    const window = Buffer.allocUnsafe(length)
+    let done = 0
+    // Bounded: each pass reads at least one byte or throws.
+    while (done < length) {
+      const got = readSync(this.fd, window, done, length - done, offset + done)
+      if (got === 0) throw new StratumError('IO_ERROR', `segment ${this.segmentNumber} shrank while it was compacted`)
+      done += got
+    }
+    this.window = window
+    this.windowStart = offset
+    return { buffer: window, start: 0 }
+  }
+}
+
+/** Writes output segments one after another, with their hints. */
+class OutputWriter {
+  readonly outputs: CompactionOutput[] = []
+  private fd = -1
+  private hint: HintBuilder | undefined
+  private buffer = Buffer.allocUnsafe(writeBufferBytes)
+  private buffered = 0
+  /** Bytes of the current output written or buffered. */
+  private sizeBytes = 0
+  private flushedBytes = 0
+  private current: CompactionOutput | undefined
+  private announced = false
+
+  constructor(private readonly job: CompactionJob) {}
+
+  /** Appends one record, starting a new output when it would not fit in the current one. */
+  append(record: Buffer, start: number, sizeBytes: number): { segmentNumber: number; offset: number } {
+    if (this.current === undefined || (this.sizeBytes + sizeBytes > this.job.segmentSizeBytes && this.sizeBytes > segmentHeaderBytes)) {
+      this.finishOutput()
+      this.startOutput()
+    }
+    const output = this.current!
+    const offset = this.sizeBytes
+    const bytes = record.subarray(start, start + sizeBytes)
+    if (this.buffered + sizeBytes > this.buffer.length) this.flushBuffer()
+    if (sizeBytes > this.buffer.length) {
+      this.writeAt(bytes, offset)
+      this.flushedBytes += sizeBytes
+    } else {
+      bytes.copy(this.buffer, this.buffered)
+      this.buffered += sizeBytes
+    }
+    this.sizeBytes += sizeBytes
+    this.hint!.addEncoded(bytes, offset)
+    const seq = readUint53(bytes, 16)
+    if (seq < output.minSeq) output.minSeq = seq
+    if (isTombstoneKind(bytes[8]!)) output.tombstoneBytes += sizeBytes
+    return { segmentNumber: output.segmentNumber, offset }
+  }
+
+  private startOutput(): void {
+    const index = this.outputs.length
+    if (index >= this.job.outputNumbersMax) throw new Error(`compaction needs more than the ${this.job.outputNumbersMax} segment numbers it reserved`)
+    const segmentNumber = this.job.firstOutputNumber + index
+    this.current = { segmentNumber, sizeBytes: 0, minSeq: Number.POSITIVE_INFINITY, tombstoneBytes: 0 }
+    this.outputs.push(this.current)
+    this.fd = openSync(join(this.job.dir, `${segmentFileName(segmentNumber)}.tmp`), 'w')
+    this.hint = new HintBuilder(segmentNumber)
+    const header = encodeSegmentHeader()
+    header.copy(this.buffer, 0)
+    this.buffered = header.length
+    this.sizeBytes = header.length
+    this.flushedBytes = 0
+    // Every output starts with the watermark: see RecordKind.idWatermark.
+    const watermark = Buffer.from(this.job.watermark)
+    this.append(watermark, 0, watermark.length)
+  }
+
+  private writeAt(bytes: Buffer, position: number): void {
+    let done = 0
+    // Bounded: each pass writes at least one byte or throws.
+    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done, position + done)
+  }
+
+  private flushBuffer(): void {
+    if (this.buffered === 0) return
+    this.writeAt(this.buffer.subarray(0, this.buffered), this.flushedBytes)
+    if (!this.announced) {
+      this.announced = true
+      parentPort?.postMessage({ type: 'writing' } satisfies WorkerReply)
+    }
+    this.flushedBytes += this.buffered
+    this.buffered = 0
+  }
+
+  /** Writes out, syncs and closes the current output, and writes its hint. */
+  finishOutput(): void {
+    const output = this.current
+    if (output === undefined) return
+    this.flushBuffer()
+    fsyncSync(this.fd)
+    closeSync(this.fd)
+    output.sizeBytes = this.sizeBytes
+    const hintPath = join(this.job.dir, `${hintFileName(output.segmentNumber)}.tmp`)
+    const hintFd = openSync(hintPath, 'w')
+    try {
+      const hint = this.hint!.finish(this.sizeBytes)
+      let done = 0
+      while (done < hint.length) done += writeSync(hintFd, hint, done, hint.length - done, done)
+      fsyncSync(hintFd)
+    } finally {
+      closeSync(hintFd)
+    }
+    this.current = undefined
+  }
+}
+
+/** Calls `visit(offset, seq, kind)` for every record of an input: from its hint, or by a scan. */
+function forEachRecord(reader: InputReader, dir: string, visit: (offset: number, sizeBytes: number, seq: number, kind: number) => void): void {
+  let hintBytes: Buffer | undefined
+  try {
+    hintBytes = readFileSync(join(dir, hintFileName(reader.segmentNumber)))
+  } catch {
+    hintBytes = undefined
+  }
+  if (hintBytes !== undefined) {
+    const problem = replayHint(hintBytes, reader.segmentNumber, reader.fileBytes, (header, offset) =>
+      visit(offset, recordHeaderBytes + header.payloadBytes, header.seq, header.kind),
+    )
+    if (problem === undefined) return
+  }
+  // Bounded: every pass moves `offset` past one record or throws.
+  let offset = segmentHeaderBytes
+  while (offset < reader.fileBytes) {
+    const headerView = reader.read(offset, Math.min(recordHeaderBytes, reader.fileBytes - offset))
+    const payloadBytes = headerView.buffer.length - headerView.start >= recordHeaderBytes ? headerView.buffer.readUInt32LE(headerView.start + 12) : -1
+    const sizeBytes = recordHeaderBytes + payloadBytes
+    const view = payloadBytes < 0 || offset + sizeBytes > reader.fileBytes ? undefined : reader.read(offset, sizeBytes)
+    const header = view === undefined ? undefined : decodeIntactRecord(view.buffer.subarray(view.start, view.start + sizeBytes), 0)
+    if (header === undefined) {
+      throw new CorruptionError(`segment ${reader.segmentNumber} is damaged at offset ${offset}; it is left uncompacted`, {
+        segmentNumber: reader.segmentNumber,
+        offset,
+      })
+    }
+    visit(offset, sizeBytes, header.seq, header.kind)
+    offset += sizeBytes
+  }
+}
+
+function compact(job: CompactionJob): Extract<WorkerReply, { type: 'done' }> {
+  const readers = new Map<number, InputReader>()
+  const output = new OutputWriter(job)
+  try {
+    for (const segmentNumber of job.inputs) {
+      readers.set(segmentNumber, new InputReader(segmentNumber, openSync(join(job.dir, segmentFileName(segmentNumber)), 'r')))
+    }
+    const count = job.copySegments.length
+    const newSegments = new Float64Array(count)
+    const newOffsets = new Float64Array(count)
+    for (let index = 0; index < count; index++) {
+      const segmentNumber = job.copySegments[index]!
+      const offset = job.copyOffsets[index]!
+      const sizeBytes = job.copySizes[index]!
+      const reader = readers.get(segmentNumber)!
+      const { buffer, start } = reader.read(offset, sizeBytes)
+      const record = buffer.subarray(start, start + sizeBytes)
+      const header = decodeIntactRecord(record, 0)
+      if (header === undefined || recordHeaderBytes + header.payloadBytes !== sizeBytes) {
+        throw new CorruptionError(
+          `the record at offset ${offset} of segment ${segmentNumber} no longer matches its checksum; the segment is left uncompacted`,
+          { segmentNumber, offset },
+        )
+      }
+      const placed = output.append(record, 0, sizeBytes)
+      newSegments[index] = placed.segmentNumber
+      newOffsets[index] = placed.offset
+    }
+    let tombstonesKept = 0
+    let tombstonesDropped = 0
+    for (const reader of readers.values()) {
+      forEachRecord(reader, job.dir, (offset, sizeBytes, seq, kind) => {
+        if (!isTombstoneKind(kind)) return
+        // Kept while a segment outside this compaction may hold a record older than it.
+        if (seq > job.oldestSeqOutside) {
+          const { buffer, start } = reader.read(offset, sizeBytes)
+          output.append(buffer, start, sizeBytes)
+          tombstonesKept++
+        } else tombstonesDropped++
+      })
+    }
+    output.finishOutput()
+    return {
+      type: 'done',
+      outputs: output.outputs,
+      newSegments,
+      newOffsets,
+      recordsCopied: count,
+      tombstonesKept,
+      tombstonesDropped,
+    }
+  } finally {
+    for (const reader of readers.values()) closeSync(reader.fd)
+  }
+}
+
+const port = parentPort
+if (port === null) throw new Error('compaction-worker.ts runs in a worker thread')
+port.on('message', (job: CompactionJob) => {
+  let reply: WorkerReply
+  try {
+    reply = compact(job)
+  } catch (error) {
+    const code = error instanceof StratumError ? error.code : undefined
+    const where = error instanceof CorruptionError ? error.segmentNumber : undefined
+    reply = { type: 'failed', code, message: error instanceof Error ? error.message : String(error), segmentNumber: where }
+  }
+  port.postMessage(reply, reply.type === 'done' ? [reply.newSegments.buffer as ArrayBuffer, reply.newOffsets.buffer as ArrayBuffer] : [])
+})

@@ -1,0 +1,535 @@
+/**
+ * The compactor: decides when and what to compact, plans the copy on the main thread, has the
+ * worker (compaction-worker.ts) write the merged segments, then commits them and switches the
+ * keydir over. See docs/format.md#compaction for the on-disk protocol and its crash analysis.
+ *
+ * A compaction, step by step (`CompactionStep` names the points between them):
+ *   1. Choose the inputs: sealed, undamaged segments; all of them for `compactNow()` (which first
+ *      seals the active segment), or those with the most garbage for a background run.
+ *   2. Plan, a slice of the keydir at a time between requests: every live record in an input, in
+ *      document order (blob, metadata, then each input node with its output), for locality.
+ *   3. Reserve output numbers: the writer seals the active segment and skips the numbers, so that
+ *      outputs sort below the new active segment, which recovery must find as the newest.
+ *   4. The worker copies the live records (checking each checksum) and the tombstones still
+ *      needed into `N.seg.tmp` files with their hints, synced; the folder is synced.
+ *   5. Commit: the commit file is written (compaction-commit.ts). From here on the compaction
+ *      is decided, and a crash is finished by the next open.
+ *   6. The outputs are renamed into place; the keydir is switched over, a slice at a time, for
+ *      each entry that still points where the plan found it (a write meanwhile moved the others).
+ *   7. The inputs are removed, their hints first, and the commit file last.
+ * A failure before 5 leaves the store as it was (the temporary files are removed); a failure
+ * after it fails the store closed, to be reopened, which finishes the compaction from the commit.
+ *
+ * Tombstones: an input's tombstone is dropped only when every segment outside the compaction
+ * holds only records newer than it (its `minSeq` is higher), so that no record it deletes can
+ * remain anywhere: the inputs go, and the outputs hold only live records. A document's tombstone
+ * deletes its nodes too, which were all written before it, so the same test covers them.
+ */
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import {
+  commitFileName,
+  installOutputs,
+  prepareCommitFile,
+  publishCommitFile,
+  removeCommitFile,
+  removeSegmentFiles,
+  type CompactionCommit,
+} from './compaction-commit.ts'
+import type { CompactionJob, WorkerReply } from './compaction-protocol.ts'
+import type { CompactionResult, CompactionStats } from './compaction-result.ts'
+import type { BlockCache } from './block-cache.ts'
+import { StratumError } from './errors.ts'
+import { syncDirectory } from './file-system.ts'
+import { hintFileName } from './hint-file.ts'
+import type { Column, Keydir } from './keydir.ts'
+import {
+  compactionInputMaxBytes,
+  compactionSegmentDeadShareMin,
+  compactionSmallSegmentShare,
+  recordHeaderBytes,
+  segmentHeaderBytes,
+} from './limits.ts'
+import { segmentFileName, segmentPath } from './segment-file.ts'
+import type { SegmentFiles } from './segment-files.ts'
+import type { SegmentStatsTable } from './segment-stats.ts'
+import type { SegmentWriter } from './segment-writer.ts'
+import type { ResolvedStoreOptions } from './store-options.ts'
+
+/** The points between the steps of a compaction, in order (see the module comment). */
+export type CompactionStep =
+  | 'planned'
+  | 'outputs-writing'
+  | 'outputs-written'
+  | 'outputs-synced'
+  | 'committed'
+  | 'outputs-installed'
+  | 'switched'
+  | 'input-removed'
+  | 'inputs-removed'
+  | 'done'
+
+/** Time the main thread spends on one slice of planning or switching before it lets requests in. */
+const sliceMs = 4
+
+export interface CompactorDeps {
+  options: ResolvedStoreOptions
+  keydir: Keydir
+  files: SegmentFiles
+  writer: SegmentWriter
+  cache: BlockCache
+  segmentStats: SegmentStatsTable
+  /** Encodes an idWatermark record, taking a sequence number for it. */
+  makeWatermark: () => Buffer
+  warn: (message: string, details: Record<string, unknown>) => void
+}
+
+/** The live records of the inputs to copy, in order: a growable set of columns. */
+class CopyPlan {
+  count = 0
+  segments = new Float64Array(1024)
+  offsets = new Float64Array(1024)
+  sizes = new Float64Array(1024)
+  locals = new Uint32Array(1024)
+  /** 0 for column a, 1 for column b. */
+  columns = new Uint8Array(1024)
+
+  push(segmentNumber: number, offset: number, sizeBytes: number, local: number, column: Column): void {
+    if (this.count === this.segments.length) this.grow()
+    const index = this.count++
+    this.segments[index] = segmentNumber
+    this.offsets[index] = offset
+    this.sizes[index] = sizeBytes
+    this.locals[index] = local
+    this.columns[index] = column === 'a' ? 0 : 1
+  }
+
+  private grow(): void {
+    const capacity = this.segments.length * 2
+    const grown = <T extends Float64Array | Uint32Array | Uint8Array>(array: T, make: (n: number) => T): T => {
+      const next = make(capacity)
+      next.set(array)
+      return next
+    }
+    this.segments = grown(this.segments, (n) => new Float64Array(n))
+    this.offsets = grown(this.offsets, (n) => new Float64Array(n))
+    this.sizes = grown(this.sizes, (n) => new Float64Array(n))
+    this.locals = grown(this.locals, (n) => new Uint32Array(n))
+    this.columns = grown(this.columns, (n) => new Uint8Array(n))
+  }
+}
+
+const emptyResult = (durationMs: number): CompactionResult => ({
+  segmentsCompacted: 0,
+  segmentsWritten: 0,
+  bytesBefore: 0,
+  bytesAfter: 0,
+  bytesReclaimed: 0,
+  recordsCopied: 0,
+  tombstonesKept: 0,
+  tombstonesDropped: 0,
+  durationMs,
+})
+
+export class Compactor {
+  private readonly deps: CompactorDeps
+  private readonly timer: NodeJS.Timeout | undefined
+  /** The compaction running now, if any; compactions never overlap. */
+  private current: Promise<CompactionResult> | undefined
+  private worker: Worker | undefined
+  private workerReply: { resolve: (reply: Exclude<WorkerReply, { type: 'writing' }>) => void; reject: (error: Error) => void } | undefined
+  private closing = false
+  private readonly counters: CompactionStats = {
+    running: false,
+    runs: 0,
+    bytesReclaimed: 0,
+    failures: 0,
+    lastError: undefined,
+    last: undefined,
+  }
+
+  constructor(deps: CompactorDeps) {
+    this.deps = deps
+    const intervalMs = deps.options.compactionIntervalMs
+    if (intervalMs > 0) {
+      this.timer = setInterval(() => this.wake(), intervalMs)
+      this.timer.unref()
+    }
+  }
+
+  stats(): CompactionStats {
+    return { ...this.counters, running: this.current !== undefined }
+  }
+
+  /** Runs one full compaction, after the one running now (if any). */
+  async compactNow(): Promise<CompactionResult> {
+    // Bounded: each pass waits for one compaction; compactNow calls queue behind each other.
+    while (this.current !== undefined) await this.current.catch(() => undefined)
+    return this.track(this.run('full'))
+  }
+
+  /** Stops the timer and any compaction: one in the worker is abandoned, one committing finishes. */
+  async close(): Promise<void> {
+    this.closing = true
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.workerReply?.reject(new StratumError('UNAVAILABLE', 'the store is closing'))
+    await this.current?.catch(() => undefined)
+    await this.worker?.terminate()
+  }
+
+  /** The background check: compacts when the garbage is over a threshold. */
+  private wake(): void {
+    if (this.current !== undefined || this.closing || this.deps.writer.failed !== undefined) return
+    if (this.chooseBackgroundInputs().length === 0) return
+    this.track(this.run('background')).catch((error: unknown) => {
+      this.deps.warn('background compaction failed', { error: error instanceof Error ? error.message : String(error) })
+    })
+  }
+
+  private track(run: Promise<CompactionResult>): Promise<CompactionResult> {
+    const tracked = run.then(
+      (result) => {
+        if (result.segmentsCompacted > 0) {
+          this.counters.runs++
+          this.counters.bytesReclaimed += result.bytesReclaimed
+          this.counters.last = result
+        }
+        return result
+      },
+      (error: unknown) => {
+        this.counters.failures++
+        this.counters.lastError = error instanceof Error ? error.message : String(error)
+        throw error
+      },
+    )
+    const settled = tracked.finally(() => {
+      if (this.current === settled) this.current = undefined
+    })
+    this.current = settled
+    settled.catch(() => undefined)
+    return settled
+  }
+
+  /** Sealed segments that may be compacted: not the active one, not damaged. */
+  private sealedSegments(): number[] {
+    const active = this.deps.writer.activeSegmentNumber
+    return this.deps.files.segmentNumbers().filter((n) => n !== active && !this.deps.segmentStats.get(n).damaged)
+  }
+
+  /** Dead bytes of a segment: what neither the keydir points to nor is a tombstone, nor its header. */
+  private deadBytes(segmentNumber: number): number {
+    const sizeBytes = this.deps.files.sizesBytes.get(segmentNumber) ?? 0
+    const liveBytes = this.deps.keydir.liveBytesBySegment.get(segmentNumber) ?? 0
+    const tombstoneBytes = this.deps.segmentStats.get(segmentNumber).tombstoneBytes
+    return Math.max(0, sizeBytes - segmentHeaderBytes - liveBytes - tombstoneBytes)
+  }
+
+  /**
+   * The segments a background compaction takes: none unless the dead bytes of the sealed
+   * segments are over `compactionDeadRatio` of them or over `compactionDeadBytes`; then those
+   * with the largest share of garbage, at least `compactionSegmentDeadShareMin`, up to
+   * `compactionInputMaxBytes`, and with them the small segments (cheap to merge, and left by
+   * rotations and earlier compactions).
+   */
+  private chooseBackgroundInputs(): number[] {
+    const { options, files } = this.deps
+    const candidates = this.sealedSegments().map((segmentNumber) => {
+      const sizeBytes = files.sizesBytes.get(segmentNumber) ?? 0
+      const deadBytes = this.deadBytes(segmentNumber)
+      return { segmentNumber, sizeBytes, deadBytes, share: sizeBytes === 0 ? 0 : deadBytes / sizeBytes }
+    })
+    let sealedBytes = 0
+    let deadBytes = 0
+    for (const candidate of candidates) {
+      sealedBytes += candidate.sizeBytes
+      deadBytes += candidate.deadBytes
+    }
+    const due = deadBytes > 0 && (deadBytes >= options.compactionDeadRatio * sealedBytes || deadBytes >= options.compactionDeadBytes)
+    if (!due) return []
+    candidates.sort((left, right) => right.share - left.share)
+    const chosen: number[] = []
+    let inputBytes = 0
+    for (const candidate of candidates) {
+      if (candidate.share < compactionSegmentDeadShareMin) break
+      if (chosen.length > 0 && inputBytes + candidate.sizeBytes > compactionInputMaxBytes) break
+      chosen.push(candidate.segmentNumber)
+      inputBytes += candidate.sizeBytes
+    }
+    if (chosen.length === 0) return []
+    const smallBytes = compactionSmallSegmentShare * options.segmentSizeBytes
+    for (const candidate of candidates) {
+      if (candidate.sizeBytes >= smallBytes || chosen.includes(candidate.segmentNumber)) continue
+      if (inputBytes + candidate.sizeBytes > compactionInputMaxBytes) break
+      chosen.push(candidate.segmentNumber)
+      inputBytes += candidate.sizeBytes
+    }
+    return chosen.sort((left, right) => left - right)
+  }
+
+  private step(step: CompactionStep): void {
+    this.deps.options.onCompactionStep?.(step)
+  }
+
+  private checkGoingOn(): void {
+    if (this.closing) throw new StratumError('UNAVAILABLE', 'the store is closing; the compaction was abandoned')
+    const failure = this.deps.writer.failed
+    if (failure !== undefined) throw failure
+  }
+
+  private async run(mode: 'full' | 'background'): Promise<CompactionResult> {
+    const started = performance.now()
+    const { files, writer, segmentStats, options } = this.deps
+    this.checkGoingOn()
+    if (mode === 'full') await writer.rotate()
+    const inputs = mode === 'full' ? this.sealedSegments() : this.chooseBackgroundInputs()
+    if (inputs.length === 0) return emptyResult(performance.now() - started)
+    const inputSet = new Set(inputs)
+    const plan = await this.plan(inputSet)
+    this.checkGoingOn()
+    this.step('planned')
+
+    // Tombstones newer than every record outside the compaction can go (see the module comment).
+    let oldestSeqOutside = Number.POSITIVE_INFINITY
+    for (const segmentNumber of files.segmentNumbers()) {
+      if (inputSet.has(segmentNumber)) continue
+      const stats = segmentStats.get(segmentNumber)
+      // What a damaged segment's damaged stretches held is unknown: it may be anything.
+      oldestSeqOutside = Math.min(oldestSeqOutside, stats.damaged ? 0 : stats.minSeq)
+    }
+    let bytesBefore = 0
+    let tombstoneBytes = 0
+    for (const segmentNumber of inputs) {
+      bytesBefore += files.sizesBytes.get(segmentNumber) ?? 0
+      tombstoneBytes += segmentStats.get(segmentNumber).tombstoneBytes
+    }
+    const outputNumbersMax = countOutputs(plan, tombstoneBytes, options.segmentSizeBytes)
+    const firstOutputNumber = await writer.rotate(outputNumbersMax)
+    const outputNumbers = Array.from({ length: outputNumbersMax }, (_, index) => firstOutputNumber + index)
+
+    let reply: Extract<WorkerReply, { type: 'done' }>
+    try {
+      this.checkGoingOn()
+      reply = await this.runWorker({
+        dir: options.dir,
+        inputs,
+        copySegments: plan.segments.subarray(0, plan.count),
+        copyOffsets: plan.offsets.subarray(0, plan.count),
+        copySizes: plan.sizes.subarray(0, plan.count),
+        firstOutputNumber,
+        outputNumbersMax,
+        segmentSizeBytes: options.segmentSizeBytes,
+        oldestSeqOutside,
+        watermark: this.deps.makeWatermark(),
+      })
+      this.step('outputs-written')
+      this.checkGoingOn()
+      syncDirectory(options.fileSystem, options.dir)
+      this.step('outputs-synced')
+      this.checkGoingOn()
+      prepareCommitFile(options.fileSystem, options.dir, { inputs, outputs: reply.outputs.map((output) => output.segmentNumber) })
+    } catch (error) {
+      this.removeTemporaryOutputs(outputNumbers)
+      throw error
+    }
+
+    const commit: CompactionCommit = { inputs, outputs: reply.outputs.map((output) => output.segmentNumber) }
+    try {
+      publishCommitFile(options.fileSystem, options.dir)
+    } catch (error) {
+      // The commit file may or may not be in place: only reopening can tell, and finish or drop it.
+      writer.failWith(error)
+      throw writer.failed!
+    }
+    this.step('committed')
+    try {
+      return await this.finishCommitted(commit, reply, plan, bytesBefore, started)
+    } catch (error) {
+      if (!(error instanceof assert.AssertionError)) writer.failWith(error)
+      throw error
+    }
+  }
+
+  /** Steps 6 and 7: from the commit on, the compaction goes through. */
+  private async finishCommitted(
+    commit: CompactionCommit,
+    reply: Extract<WorkerReply, { type: 'done' }>,
+    plan: CopyPlan,
+    bytesBefore: number,
+    started: number,
+  ): Promise<CompactionResult> {
+    const { files, keydir, cache, segmentStats, options, writer } = this.deps
+    const { fileSystem, dir } = options
+    installOutputs(fileSystem, dir, commit)
+    for (const output of reply.outputs) {
+      files.add(output.segmentNumber, output.sizeBytes, fileSystem.openSync(segmentPath(dir, output.segmentNumber), 'r'))
+      segmentStats.set(output.segmentNumber, { minSeq: output.minSeq, tombstoneBytes: output.tombstoneBytes, damaged: false })
+    }
+    this.step('outputs-installed')
+
+    let sliceStart = performance.now()
+    // Bounded by the plan; a slice at a time so that requests are served in between.
+    for (let index = 0; index < plan.count; index++) {
+      const column: Column = plan.columns[index] === 0 ? 'a' : 'b'
+      keydir.moveIfAt(plan.locals[index]!, column, plan.segments[index]!, plan.offsets[index]!, {
+        segmentNumber: reply.newSegments[index]!,
+        offset: reply.newOffsets[index]!,
+        sizeBytes: plan.sizes[index]!,
+      })
+      if ((index & 1023) === 1023 && performance.now() - sliceStart > sliceMs) {
+        await new Promise((resolve) => setImmediate(resolve))
+        sliceStart = performance.now()
+      }
+    }
+    this.step('switched')
+
+    const stillLive = commit.inputs.filter((segmentNumber) => keydir.liveBytesBySegment.has(segmentNumber))
+    if (stillLive.length > 0) {
+      // Never expected: the plan walks every live record. Keep the inputs (their records are
+      // also in the outputs, which is harmless) rather than lose one.
+      removeCommitFile(fileSystem, dir)
+      assert.fail(`compaction left live records in segments ${stillLive.join(', ')}; they were kept`)
+    }
+    // A hint being written for an input must land before the input goes, or it would be orphaned.
+    await writer.whenHintsWritten()
+    for (const segmentNumber of commit.inputs) {
+      files.remove(segmentNumber)
+      cache.dropSegment(segmentNumber)
+      keydir.releaseSegment(segmentNumber)
+      segmentStats.delete(segmentNumber)
+      removeSegmentFiles(fileSystem, dir, segmentNumber)
+      this.step('input-removed')
+    }
+    syncDirectory(fileSystem, dir)
+    this.step('inputs-removed')
+    removeCommitFile(fileSystem, dir)
+    this.step('done')
+
+    let bytesAfter = 0
+    for (const output of reply.outputs) bytesAfter += output.sizeBytes
+    return {
+      segmentsCompacted: commit.inputs.length,
+      segmentsWritten: reply.outputs.length,
+      bytesBefore,
+      bytesAfter,
+      bytesReclaimed: bytesBefore - bytesAfter,
+      recordsCopied: reply.recordsCopied,
+      tombstonesKept: reply.tombstonesKept,
+      tombstonesDropped: reply.tombstonesDropped,
+      durationMs: performance.now() - started,
+    }
+  }
+
+  /**
+   * Step 2: every live record in an input, document by document: its blob and metadata, then
+   * each input node of its chain with its output. Records may move or die between slices;
+   * none can move into an input (they are sealed), so the walk misses none.
+   */
+  private async plan(inputs: ReadonlySet<number>): Promise<CopyPlan> {
+    const keydir = this.deps.keydir
+    const plan = new CopyPlan()
+    const add = (local: number, column: Column): void => {
+      const location = keydir.location(local, column)
+      if (location !== undefined && inputs.has(location.segmentNumber)) {
+        plan.push(location.segmentNumber, location.offset, location.sizeBytes, local, column)
+      }
+    }
+    let afterLocal = 0
+    let sliceStart = performance.now()
+    // Bounded: each pass moves past up to 256 documents, and the list only grows past its end.
+    for (;;) {
+      const docs = keydir.listDocs(afterLocal, 256)
+      if (docs.length === 0) break
+      for (const doc of docs) {
+        add(doc, 'a')
+        add(doc, 'b')
+        for (let node = keydir.firstInput(doc); node !== 0; node = keydir.nextInput(node)) {
+          add(node, 'a')
+          add(node, 'b')
+        }
+      }
+      afterLocal = docs[docs.length - 1]!
+      if (performance.now() - sliceStart > sliceMs) {
+        await new Promise((resolve) => setImmediate(resolve))
+        this.checkGoingOn()
+        sliceStart = performance.now()
+      }
+    }
+    return plan
+  }
+
+  private runWorker(job: CompactionJob): Promise<Extract<WorkerReply, { type: 'done' }>> {
+    const worker = this.startWorker()
+    return new Promise<Exclude<WorkerReply, { type: 'writing' }>>((resolve, reject) => {
+      this.workerReply = { resolve, reject }
+      worker.ref()
+      worker.postMessage(job)
+    })
+      .finally(() => {
+        this.workerReply = undefined
+        this.worker?.unref()
+      })
+      .then((reply) => {
+        if (reply.type === 'done') return reply
+        if (reply.code === 'CORRUPTION' && reply.segmentNumber !== undefined) {
+          // Damaged since it was opened: left out of compactions from now on.
+          this.deps.segmentStats.get(reply.segmentNumber).damaged = true
+        }
+        throw new StratumError(reply.code ?? 'IO_ERROR', `compaction failed: ${reply.message}`)
+      })
+  }
+
+  /** The worker thread, started on first use and kept (without holding the process open). */
+  private startWorker(): Worker {
+    if (this.worker !== undefined) return this.worker
+    const worker = new Worker(new URL('./compaction-worker.mjs', import.meta.url))
+    worker.unref()
+    worker.on('message', (reply: WorkerReply) => {
+      if (reply.type === 'writing') this.step('outputs-writing')
+      else this.workerReply?.resolve(reply)
+    })
+    worker.on('error', (error) => this.workerReply?.reject(error))
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.worker = undefined
+      this.workerReply?.reject(new StratumError('IO_ERROR', `the compaction worker stopped (exit code ${code})`))
+    })
+    this.worker = worker
+    return worker
+  }
+
+  /** Removes what a compaction that did not commit left behind. */
+  private removeTemporaryOutputs(outputNumbers: readonly number[]): void {
+    const { fileSystem, dir } = this.deps.options
+    const names = [`${commitFileName}.tmp`]
+    for (const segmentNumber of outputNumbers) names.push(`${segmentFileName(segmentNumber)}.tmp`, `${hintFileName(segmentNumber)}.tmp`)
+    for (const name of names) {
+      const path = join(dir, name)
+      try {
+        if (fileSystem.existsSync(path)) fileSystem.unlinkSync(path)
+      } catch {
+        // The next open removes it.
+      }
+    }
+  }
+}
+
+/**
+ * How many output segments a compaction needs at most: the outputs are packed as the worker
+ * packs them (a watermark first, then the live records in plan order, then the tombstones, which
+ * are counted as if all were kept), plus one for the tombstones' rounding.
+ */
+function countOutputs(plan: CopyPlan, tombstoneBytes: number, segmentSizeBytes: number): number {
+  let outputs = 1
+  let sizeBytes = segmentHeaderBytes + recordHeaderBytes
+  for (let index = 0; index < plan.count; index++) {
+    const recordBytes = plan.sizes[index]!
+    if (sizeBytes + recordBytes > segmentSizeBytes && sizeBytes > segmentHeaderBytes + recordHeaderBytes) {
+      outputs++
+      sizeBytes = segmentHeaderBytes + recordHeaderBytes
+    }
+    sizeBytes += recordBytes
+  }
+  // Tombstones are 40 bytes each: at most one output more than their bytes fill.
+  const perOutputBytes = segmentSizeBytes - segmentHeaderBytes - recordHeaderBytes
+  return outputs + Math.ceil(tombstoneBytes / perOutputBytes) + 1
+}

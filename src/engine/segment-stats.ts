@@ -1,0 +1,50 @@
+/**
+ * What the compactor needs to know of each segment beyond its size, which the keydir does not
+ * hold: the oldest record in it (so that it can tell when a tombstone can no longer be needed),
+ * how many of its bytes are tombstones (which the keydir never points to, yet which may have to be
+ * kept), and whether recovery found damage in it (a damaged segment is never compacted: what its
+ * damaged stretches held is unknown, so nothing in it can be proved dead).
+ *
+ * Filled by recovery for the segments on disk, by the writer as it appends, and by compaction for
+ * the segments it writes.
+ */
+import { isTombstoneKind } from './record.ts'
+import { readUint53 } from './record.ts'
+
+export interface SegmentStats {
+  /** The lowest sequence number of any record in the segment; +Infinity while it holds none. */
+  minSeq: number
+  /** Bytes of tombstone records in the segment. */
+  tombstoneBytes: number
+  /** Recovery found damaged records or ranges in it. */
+  damaged: boolean
+}
+
+export class SegmentStatsTable {
+  private readonly bySegment = new Map<number, SegmentStats>()
+
+  get(segmentNumber: number): SegmentStats {
+    let stats = this.bySegment.get(segmentNumber)
+    if (stats === undefined) {
+      stats = { minSeq: Number.POSITIVE_INFINITY, tombstoneBytes: 0, damaged: false }
+      this.bySegment.set(segmentNumber, stats)
+    }
+    return stats
+  }
+
+  set(segmentNumber: number, stats: SegmentStats): void {
+    this.bySegment.set(segmentNumber, stats)
+  }
+
+  delete(segmentNumber: number): void {
+    this.bySegment.delete(segmentNumber)
+  }
+
+  /** Notes an encoded record (see record.ts) appended to a segment. */
+  noteEncoded(segmentNumber: number, record: Buffer): void {
+    const stats = this.get(segmentNumber)
+    const seq = readUint53(record, 16)
+    if (seq < stats.minSeq) stats.minSeq = seq
+    if (isTombstoneKind(record[8]!)) stats.tombstoneBytes += record.length
+  }
+}
