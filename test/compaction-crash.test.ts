@@ -198,7 +198,7 @@ describe('compaction crash points', () => {
   it('an I/O error after the commit fails the store closed; reopening finishes the compaction', async () => {
     const dir = path.join(work, 'fail-after-commit')
     fs.cpSync(pristine, dir, { recursive: true })
-    const fileSystem = failingOn((call, args) => call === 'unlinkSync' && String(args[0]).endsWith('.hint'))
+    const fileSystem = failingOn((call, args) => call === 'unlink' && String(args[0]).endsWith('.hint'))
     let store = await openStore({ dir, segmentSizeBytes: 4096, compactionIntervalMs: 0, fileSystem: fileSystem.fs })
     await assert.rejects(store.compactNow(), /injected/)
     await assert.rejects(store.createProblem('refused'), (error: Error & { code?: string }) => error.code === 'UNAVAILABLE')

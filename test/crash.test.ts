@@ -242,6 +242,7 @@ describe('crash safety under SIGKILL', () => {
     assert.ok(result.acknowledged > 1000, result.summary)
     assert.ok(result.inFlight > 0, result.summary)
     assert.ok(result.segmentsCreated > 5, result.summary)
+    assert.ok(result.compactingRounds > 0, result.summary)
   })
 
   it('catches acknowledged writes lost at a kill (a deliberately lossy run)', { timeout: 60_000 }, async (t) => {

@@ -16,7 +16,7 @@
 import { join } from 'node:path'
 import { crc32c } from './crc32c.ts'
 import { CorruptionError, StratumError } from './errors.ts'
-import { syncDirectory, type FileSystem } from './file-system.ts'
+import { syncDirectoryAsync, type FileSystem } from './file-system.ts'
 import { hintFileName } from './hint-file.ts'
 import { readUint53, writeUint53 } from './record.ts'
 import { segmentFileName } from './segment-file.ts'
@@ -74,28 +74,28 @@ export function decodeCommit(bytes: Buffer, path: string): CompactionCommit {
  * Writes the commit file under its temporary name and syncs it. Failing here, the compaction is
  * not committed (the caller removes the temporary file); `publishCommitFile` commits it.
  */
-export function prepareCommitFile(fileSystem: FileSystem, dir: string, commit: CompactionCommit): void {
+export async function prepareCommitFile(fileSystem: FileSystem, dir: string, commit: CompactionCommit): Promise<void> {
   const fd = fileSystem.openSync(join(dir, `${commitFileName}.tmp`), 'w')
   try {
-    fileSystem.writeSync(fd, encodeCommit(commit), 0)
-    fileSystem.fsyncSync(fd)
+    await fileSystem.writev(fd, [encodeCommit(commit)], 0)
+    await fileSystem.fsync(fd)
   } finally {
     fileSystem.closeSync(fd)
   }
 }
 
 /** Renames the prepared commit file into place and syncs the folder: the compaction is decided. */
-export function publishCommitFile(fileSystem: FileSystem, dir: string): void {
+export async function publishCommitFile(fileSystem: FileSystem, dir: string): Promise<void> {
   const path = join(dir, commitFileName)
-  fileSystem.renameSync(`${path}.tmp`, path)
-  syncDirectory(fileSystem, dir)
+  await fileSystem.rename(`${path}.tmp`, path)
+  await syncDirectoryAsync(fileSystem, dir)
 }
 
 /** Renames a committed compaction's outputs into place (those not renamed yet), then syncs the folder. */
-export function installOutputs(fileSystem: FileSystem, dir: string, commit: CompactionCommit): void {
+export async function installOutputs(fileSystem: FileSystem, dir: string, commit: CompactionCommit): Promise<void> {
   for (const segmentNumber of commit.outputs) {
     const segment = join(dir, segmentFileName(segmentNumber))
-    if (fileSystem.existsSync(`${segment}.tmp`)) fileSystem.renameSync(`${segment}.tmp`, segment)
+    if (fileSystem.existsSync(`${segment}.tmp`)) await fileSystem.rename(`${segment}.tmp`, segment)
     else if (!fileSystem.existsSync(segment)) {
       throw new CorruptionError(
         `${join(dir, commitFileName)} names segment ${segmentNumber}, written by a compaction, but neither it nor its ` +
@@ -103,29 +103,29 @@ export function installOutputs(fileSystem: FileSystem, dir: string, commit: Comp
       )
     }
     const hint = join(dir, hintFileName(segmentNumber))
-    if (fileSystem.existsSync(`${hint}.tmp`)) fileSystem.renameSync(`${hint}.tmp`, hint)
+    if (fileSystem.existsSync(`${hint}.tmp`)) await fileSystem.rename(`${hint}.tmp`, hint)
   }
-  syncDirectory(fileSystem, dir)
+  await syncDirectoryAsync(fileSystem, dir)
 }
 
 /** Removes a committed compaction's inputs and then the commit file itself. */
-export function removeInputs(fileSystem: FileSystem, dir: string, commit: CompactionCommit): void {
-  for (const segmentNumber of commit.inputs) removeSegmentFiles(fileSystem, dir, segmentNumber)
-  syncDirectory(fileSystem, dir)
-  removeCommitFile(fileSystem, dir)
+export async function removeInputs(fileSystem: FileSystem, dir: string, commit: CompactionCommit): Promise<void> {
+  for (const segmentNumber of commit.inputs) await removeSegmentFiles(fileSystem, dir, segmentNumber)
+  await syncDirectoryAsync(fileSystem, dir)
+  await removeCommitFile(fileSystem, dir)
 }
 
 /** Removes one input segment and its hint, if they are still there. */
-export function removeSegmentFiles(fileSystem: FileSystem, dir: string, segmentNumber: number): void {
+export async function removeSegmentFiles(fileSystem: FileSystem, dir: string, segmentNumber: number): Promise<void> {
   // The hint first: a hint without its segment is an orphan, a segment without a hint is not.
   for (const name of [hintFileName(segmentNumber), segmentFileName(segmentNumber)]) {
     const path = join(dir, name)
-    if (fileSystem.existsSync(path)) fileSystem.unlinkSync(path)
+    if (fileSystem.existsSync(path)) await fileSystem.unlink(path)
   }
 }
 
 /** Removes the commit file once its compaction is finished, and syncs the folder. */
-export function removeCommitFile(fileSystem: FileSystem, dir: string): void {
-  fileSystem.unlinkSync(join(dir, commitFileName))
-  syncDirectory(fileSystem, dir)
+export async function removeCommitFile(fileSystem: FileSystem, dir: string): Promise<void> {
+  await fileSystem.unlink(join(dir, commitFileName))
+  await syncDirectoryAsync(fileSystem, dir)
 }

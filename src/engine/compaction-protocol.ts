@@ -5,10 +5,8 @@ export interface CompactionJob {
   dir: string
   /** Segments being merged. */
   inputs: number[]
-  /** The live records to copy, in the order to write them: segment, offset and size of each. */
-  copySegments: Float64Array
-  copyOffsets: Float64Array
-  copySizes: Float64Array
+  /** The live records to copy, in the order to write them: segment, offset and size of each, in blocks. */
+  copyBlocks: Array<{ count: number; segments: Float64Array; offsets: Float64Array; sizes: Float64Array }>
   /** Outputs are numbered from this one, at most `outputNumbersMax` of them (reserved by the writer). */
   firstOutputNumber: number
   outputNumbersMax: number

@@ -81,7 +81,10 @@ class OutputWriter {
 
   /** Appends one record, starting a new output when it would not fit in the current one. */
   append(record: Buffer, start: number, sizeBytes: number): { segmentNumber: number; offset: number } {
-    if (this.current === undefined || (this.sizeBytes + sizeBytes > this.job.segmentSizeBytes && this.sizeBytes > segmentHeaderBytes)) {
+    // A new output when this one is full, unless it holds nothing yet but its header and
+    // watermark: a record larger than a segment gets an output of its own.
+    const holdsRecords = this.sizeBytes > segmentHeaderBytes + this.job.watermark.length
+    if (this.current === undefined || (this.sizeBytes + sizeBytes > this.job.segmentSizeBytes && holdsRecords)) {
       this.finishOutput()
       this.startOutput()
     }
@@ -201,26 +204,29 @@ function compact(job: CompactionJob): Extract<WorkerReply, { type: 'done' }> {
     for (const segmentNumber of job.inputs) {
       readers.set(segmentNumber, new InputReader(segmentNumber, openSync(join(job.dir, segmentFileName(segmentNumber)), 'r')))
     }
-    const count = job.copySegments.length
+    let count = 0
+    for (const block of job.copyBlocks) count += block.count
     const newSegments = new Float64Array(count)
     const newOffsets = new Float64Array(count)
-    for (let index = 0; index < count; index++) {
-      const segmentNumber = job.copySegments[index]!
-      const offset = job.copyOffsets[index]!
-      const sizeBytes = job.copySizes[index]!
-      const reader = readers.get(segmentNumber)!
-      const { buffer, start } = reader.read(offset, sizeBytes)
-      const record = buffer.subarray(start, start + sizeBytes)
-      const header = decodeIntactRecord(record, 0)
-      if (header === undefined || recordHeaderBytes + header.payloadBytes !== sizeBytes) {
-        throw new CorruptionError(
-          `the record at offset ${offset} of segment ${segmentNumber} no longer matches its checksum; the segment is left uncompacted`,
-          { segmentNumber, offset },
-        )
+    let index = 0
+    for (const block of job.copyBlocks) {
+      for (let inBlock = 0; inBlock < block.count; inBlock++, index++) {
+        const segmentNumber = block.segments[inBlock]!
+        const offset = block.offsets[inBlock]!
+        const sizeBytes = block.sizes[inBlock]!
+        const { buffer, start } = readers.get(segmentNumber)!.read(offset, sizeBytes)
+        const record = buffer.subarray(start, start + sizeBytes)
+        const header = decodeIntactRecord(record, 0)
+        if (header === undefined || recordHeaderBytes + header.payloadBytes !== sizeBytes) {
+          throw new CorruptionError(
+            `the record at offset ${offset} of segment ${segmentNumber} no longer matches its checksum; the segment is left uncompacted`,
+            { segmentNumber, offset },
+          )
+        }
+        const placed = output.append(record, 0, sizeBytes)
+        newSegments[index] = placed.segmentNumber
+        newOffsets[index] = placed.offset
       }
-      const placed = output.append(record, 0, sizeBytes)
-      newSegments[index] = placed.segmentNumber
-      newOffsets[index] = placed.offset
     }
     let tombstonesKept = 0
     let tombstonesDropped = 0

@@ -41,9 +41,9 @@ import type { CompactionJob, WorkerReply } from './compaction-protocol.ts'
 import type { CompactionResult, CompactionStats } from './compaction-result.ts'
 import type { BlockCache } from './block-cache.ts'
 import { StratumError } from './errors.ts'
-import { syncDirectory } from './file-system.ts'
+import { syncDirectoryAsync } from './file-system.ts'
 import { hintFileName } from './hint-file.ts'
-import type { Column, Keydir } from './keydir.ts'
+import type { Column, Keydir, Location } from './keydir.ts'
 import {
   compactionInputMaxBytes,
   compactionSegmentDeadShareMin,
@@ -85,38 +85,55 @@ export interface CompactorDeps {
   warn: (message: string, details: Record<string, unknown>) => void
 }
 
-/** The live records of the inputs to copy, in order: a growable set of columns. */
-class CopyPlan {
-  count = 0
-  segments = new Float64Array(1024)
-  offsets = new Float64Array(1024)
-  sizes = new Float64Array(1024)
-  locals = new Uint32Array(1024)
+/** Entries in one block of a `CopyPlan`. */
+const planBlockEntries = 64 * 1024
+
+/** A Float64Array over shared memory: posted to the worker without a copy. */
+function sharedFloat64Array(length: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(length * Float64Array.BYTES_PER_ELEMENT))
+}
+
+/** One block of a plan: `planBlockEntries` records at most. */
+interface PlanBlock {
+  count: number
+  /** Read by the worker: in shared memory, so that posting them copies nothing. */
+  segments: Float64Array
+  offsets: Float64Array
+  sizes: Float64Array
+  locals: Uint32Array
   /** 0 for column a, 1 for column b. */
-  columns = new Uint8Array(1024)
+  columns: Uint8Array
+}
+
+/**
+ * The live records of the inputs to copy, in order, in blocks of fixed size: a plan of millions
+ * of records grows without ever copying itself (a copy of tens of megabytes would block the event
+ * loop for as long), and the blocks the worker reads are posted to it without a copy.
+ */
+class CopyPlan {
+  readonly blocks: PlanBlock[] = []
+  count = 0
 
   push(segmentNumber: number, offset: number, sizeBytes: number, local: number, column: Column): void {
-    if (this.count === this.segments.length) this.grow()
-    const index = this.count++
-    this.segments[index] = segmentNumber
-    this.offsets[index] = offset
-    this.sizes[index] = sizeBytes
-    this.locals[index] = local
-    this.columns[index] = column === 'a' ? 0 : 1
-  }
-
-  private grow(): void {
-    const capacity = this.segments.length * 2
-    const grown = <T extends Float64Array | Uint32Array | Uint8Array>(array: T, make: (n: number) => T): T => {
-      const next = make(capacity)
-      next.set(array)
-      return next
+    let block = this.blocks[this.blocks.length - 1]
+    if (block === undefined || block.count === planBlockEntries) {
+      block = {
+        count: 0,
+        segments: sharedFloat64Array(planBlockEntries),
+        offsets: sharedFloat64Array(planBlockEntries),
+        sizes: sharedFloat64Array(planBlockEntries),
+        locals: new Uint32Array(planBlockEntries),
+        columns: new Uint8Array(planBlockEntries),
+      }
+      this.blocks.push(block)
     }
-    this.segments = grown(this.segments, (n) => new Float64Array(n))
-    this.offsets = grown(this.offsets, (n) => new Float64Array(n))
-    this.sizes = grown(this.sizes, (n) => new Float64Array(n))
-    this.locals = grown(this.locals, (n) => new Uint32Array(n))
-    this.columns = grown(this.columns, (n) => new Uint8Array(n))
+    const index = block.count++
+    block.segments[index] = segmentNumber
+    block.offsets[index] = offset
+    block.sizes[index] = sizeBytes
+    block.locals[index] = local
+    block.columns[index] = column === 'a' ? 0 : 1
+    this.count++
   }
 }
 
@@ -183,7 +200,8 @@ export class Compactor {
     if (this.current !== undefined || this.closing || this.deps.writer.failed !== undefined) return
     if (this.chooseBackgroundInputs().length === 0) return
     this.track(this.run('background')).catch((error: unknown) => {
-      this.deps.warn('background compaction failed', { error: error instanceof Error ? error.message : String(error) })
+      // Abandoned by close(): not a failure worth a warning.
+      if (!this.closing) this.deps.warn('background compaction failed', { error: error instanceof Error ? error.message : String(error) })
     })
   }
 
@@ -198,6 +216,7 @@ export class Compactor {
         return result
       },
       (error: unknown) => {
+        if (this.closing) throw error
         this.counters.failures++
         this.counters.lastError = error instanceof Error ? error.message : String(error)
         throw error
@@ -313,9 +332,12 @@ export class Compactor {
       reply = await this.runWorker({
         dir: options.dir,
         inputs,
-        copySegments: plan.segments.subarray(0, plan.count),
-        copyOffsets: plan.offsets.subarray(0, plan.count),
-        copySizes: plan.sizes.subarray(0, plan.count),
+        copyBlocks: plan.blocks.map((block) => ({
+          count: block.count,
+          segments: block.segments,
+          offsets: block.offsets,
+          sizes: block.sizes,
+        })),
         firstOutputNumber,
         outputNumbersMax,
         segmentSizeBytes: options.segmentSizeBytes,
@@ -324,10 +346,10 @@ export class Compactor {
       })
       this.step('outputs-written')
       this.checkGoingOn()
-      syncDirectory(options.fileSystem, options.dir)
+      await syncDirectoryAsync(options.fileSystem, options.dir)
       this.step('outputs-synced')
       this.checkGoingOn()
-      prepareCommitFile(options.fileSystem, options.dir, { inputs, outputs: reply.outputs.map((output) => output.segmentNumber) })
+      await prepareCommitFile(options.fileSystem, options.dir, { inputs, outputs: reply.outputs.map((output) => output.segmentNumber) })
     } catch (error) {
       this.removeTemporaryOutputs(outputNumbers)
       throw error
@@ -335,7 +357,7 @@ export class Compactor {
 
     const commit: CompactionCommit = { inputs, outputs: reply.outputs.map((output) => output.segmentNumber) }
     try {
-      publishCommitFile(options.fileSystem, options.dir)
+      await publishCommitFile(options.fileSystem, options.dir)
     } catch (error) {
       // The commit file may or may not be in place: only reopening can tell, and finish or drop it.
       writer.failWith(error)
@@ -360,7 +382,7 @@ export class Compactor {
   ): Promise<CompactionResult> {
     const { files, keydir, cache, segmentStats, options, writer } = this.deps
     const { fileSystem, dir } = options
-    installOutputs(fileSystem, dir, commit)
+    await installOutputs(fileSystem, dir, commit)
     for (const output of reply.outputs) {
       files.add(output.segmentNumber, output.sizeBytes, fileSystem.openSync(segmentPath(dir, output.segmentNumber), 'r'))
       segmentStats.set(output.segmentNumber, { minSeq: output.minSeq, tombstoneBytes: output.tombstoneBytes, damaged: false })
@@ -368,17 +390,20 @@ export class Compactor {
     this.step('outputs-installed')
 
     let sliceStart = performance.now()
+    let copied = 0
+    const to: Location = { segmentNumber: 0, offset: 0, sizeBytes: 0 }
     // Bounded by the plan; a slice at a time so that requests are served in between.
-    for (let index = 0; index < plan.count; index++) {
-      const column: Column = plan.columns[index] === 0 ? 'a' : 'b'
-      keydir.moveIfAt(plan.locals[index]!, column, plan.segments[index]!, plan.offsets[index]!, {
-        segmentNumber: reply.newSegments[index]!,
-        offset: reply.newOffsets[index]!,
-        sizeBytes: plan.sizes[index]!,
-      })
-      if ((index & 1023) === 1023 && performance.now() - sliceStart > sliceMs) {
-        await new Promise((resolve) => setImmediate(resolve))
-        sliceStart = performance.now()
+    for (const block of plan.blocks) {
+      for (let index = 0; index < block.count; index++, copied++) {
+        to.segmentNumber = reply.newSegments[copied]!
+        to.offset = reply.newOffsets[copied]!
+        to.sizeBytes = block.sizes[index]!
+        const column: Column = block.columns[index] === 0 ? 'a' : 'b'
+        keydir.moveIfAt(block.locals[index]!, column, block.segments[index]!, block.offsets[index]!, to)
+        if ((index & 1023) === 1023 && performance.now() - sliceStart > sliceMs) {
+          await new Promise((resolve) => setImmediate(resolve))
+          sliceStart = performance.now()
+        }
       }
     }
     this.step('switched')
@@ -387,7 +412,7 @@ export class Compactor {
     if (stillLive.length > 0) {
       // Never expected: the plan walks every live record. Keep the inputs (their records are
       // also in the outputs, which is harmless) rather than lose one.
-      removeCommitFile(fileSystem, dir)
+      await removeCommitFile(fileSystem, dir)
       assert.fail(`compaction left live records in segments ${stillLive.join(', ')}; they were kept`)
     }
     // A hint being written for an input must land before the input goes, or it would be orphaned.
@@ -397,12 +422,12 @@ export class Compactor {
       cache.dropSegment(segmentNumber)
       keydir.releaseSegment(segmentNumber)
       segmentStats.delete(segmentNumber)
-      removeSegmentFiles(fileSystem, dir, segmentNumber)
+      await removeSegmentFiles(fileSystem, dir, segmentNumber)
       this.step('input-removed')
     }
-    syncDirectory(fileSystem, dir)
+    await syncDirectoryAsync(fileSystem, dir)
     this.step('inputs-removed')
-    removeCommitFile(fileSystem, dir)
+    await removeCommitFile(fileSystem, dir)
     this.step('done')
 
     let bytesAfter = 0
@@ -428,9 +453,9 @@ export class Compactor {
   private async plan(inputs: ReadonlySet<number>): Promise<CopyPlan> {
     const keydir = this.deps.keydir
     const plan = new CopyPlan()
+    const location: Location = { segmentNumber: 0, offset: 0, sizeBytes: 0 }
     const add = (local: number, column: Column): void => {
-      const location = keydir.location(local, column)
-      if (location !== undefined && inputs.has(location.segmentNumber)) {
+      if (keydir.locationInto(local, column, location) && inputs.has(location.segmentNumber)) {
         plan.push(location.segmentNumber, location.offset, location.sizeBytes, local, column)
       }
     }
@@ -521,13 +546,15 @@ export class Compactor {
 function countOutputs(plan: CopyPlan, tombstoneBytes: number, segmentSizeBytes: number): number {
   let outputs = 1
   let sizeBytes = segmentHeaderBytes + recordHeaderBytes
-  for (let index = 0; index < plan.count; index++) {
-    const recordBytes = plan.sizes[index]!
-    if (sizeBytes + recordBytes > segmentSizeBytes && sizeBytes > segmentHeaderBytes + recordHeaderBytes) {
-      outputs++
-      sizeBytes = segmentHeaderBytes + recordHeaderBytes
+  for (const block of plan.blocks) {
+    for (let index = 0; index < block.count; index++) {
+      const recordBytes = block.sizes[index]!
+      if (sizeBytes + recordBytes > segmentSizeBytes && sizeBytes > segmentHeaderBytes + recordHeaderBytes) {
+        outputs++
+        sizeBytes = segmentHeaderBytes + recordHeaderBytes
+      }
+      sizeBytes += recordBytes
     }
-    sizeBytes += recordBytes
   }
   // Tombstones are 40 bytes each: at most one output more than their bytes fill.
   const perOutputBytes = segmentSizeBytes - segmentHeaderBytes - recordHeaderBytes

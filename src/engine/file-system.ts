@@ -20,6 +20,10 @@ export interface FileSystem {
   writev(fd: number, buffers: Buffer[], position: number): Promise<number>
   writevSync(fd: number, buffers: Buffer[], position: number): number
   fdatasync(fd: number): Promise<void>
+  /** The asynchronous forms, for work done while requests are served (compaction's commit). */
+  fsync(fd: number): Promise<void>
+  rename(from: string, to: string): Promise<void>
+  unlink(path: string): Promise<void>
   readdirSync(path: string): string[]
   mkdirSync(path: string): void
   renameSync(from: string, to: string): void
@@ -46,6 +50,12 @@ export const nodeFileSystem: FileSystem = {
     new Promise((resolve, reject) => {
       fs.fdatasync(fd, (error) => (error ? reject(error) : resolve()))
     }),
+  fsync: (fd) =>
+    new Promise((resolve, reject) => {
+      fs.fsync(fd, (error) => (error ? reject(error) : resolve()))
+    }),
+  rename: (from, to) => fs.promises.rename(from, to),
+  unlink: (path) => fs.promises.unlink(path),
   readdirSync: (path) => fs.readdirSync(path),
   mkdirSync: (path) => void fs.mkdirSync(path, { recursive: true }),
   renameSync: (from, to) => fs.renameSync(from, to),
@@ -59,6 +69,16 @@ export function syncDirectory(fileSystem: FileSystem, path: string): void {
   const fd = fileSystem.openSync(path, 'r')
   try {
     fileSystem.fsyncSync(fd)
+  } finally {
+    fileSystem.closeSync(fd)
+  }
+}
+
+/** `syncDirectory` on the thread pool, so that the event loop goes on meanwhile. */
+export async function syncDirectoryAsync(fileSystem: FileSystem, path: string): Promise<void> {
+  const fd = fileSystem.openSync(path, 'r')
+  try {
+    await fileSystem.fsync(fd)
   } finally {
     fileSystem.closeSync(fd)
   }

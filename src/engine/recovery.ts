@@ -135,14 +135,14 @@ interface PendingRecord {
 }
 
 /** Replays one store folder into `keydir` and `files`; leaves the newest segment open for appends. */
-export function recover(options: {
+export async function recover(options: {
   fileSystem: FileSystem
   dir: string
   shard: number
   keydir: Keydir
   files: SegmentFiles
   segmentStats: SegmentStatsTable
-}): RecoveredStore {
+}): Promise<RecoveredStore> {
   const started = performance.now()
   const { fileSystem, dir } = options
   const report: RecoveryReport = {
@@ -166,8 +166,8 @@ export function recover(options: {
   const commitPath = join(dir, commitFileName)
   if (fileSystem.existsSync(commitPath)) {
     const commit = decodeCommit(fileSystem.readFileSync(commitPath), commitPath)
-    installOutputs(fileSystem, dir, commit)
-    removeInputs(fileSystem, dir, commit)
+    await installOutputs(fileSystem, dir, commit)
+    await removeInputs(fileSystem, dir, commit)
     report.finishedCompaction = commit
   }
   const segmentNumbers: number[] = []
@@ -249,7 +249,7 @@ export function recover(options: {
       // Created but its header never completed: rewrite the segment from scratch.
       fileSystem.closeSync(fd)
       fileSystem.unlinkSync(path)
-      const freshFd = createSegmentFile(fileSystem, dir, segmentNumber)
+      const freshFd = await createSegmentFile(fileSystem, dir, segmentNumber)
       keptBytes = segmentHeaderBytes
       activeHint = new HintBuilder(segmentNumber)
       options.segmentStats.set(segmentNumber, { minSeq: Number.POSITIVE_INFINITY, tombstoneBytes: 0, damaged: false })
@@ -261,7 +261,7 @@ export function recover(options: {
     if (isNewest) active = { segmentNumber, fd, sizeBytes: keptBytes }
   }
   if (active === undefined) {
-    const fd = createSegmentFile(fileSystem, dir, 1)
+    const fd = await createSegmentFile(fileSystem, dir, 1)
     options.files.add(1, segmentHeaderBytes, fd)
     active = { segmentNumber: 1, fd, sizeBytes: segmentHeaderBytes }
     activeHint = new HintBuilder(1)

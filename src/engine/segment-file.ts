@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path'
 import { crc32c } from './crc32c.ts'
-import { syncDirectory, type FileSystem } from './file-system.ts'
+import { syncDirectoryAsync, type FileSystem } from './file-system.ts'
 import { StratumError } from './errors.ts'
 import { segmentHeaderBytes } from './limits.ts'
 
@@ -73,20 +73,21 @@ export function checkSegmentHeader(header: Buffer, path: string): SegmentHeaderC
  * Creates segment `segmentNumber` holding only its header and returns a read-write descriptor.
  * The header is written under a temporary name, synced, renamed, and the directory synced, so a
  * crash leaves either no segment or a complete empty one (and perhaps a `.tmp` file that the next
- * open removes).
+ * open removes). The syncs run on the thread pool: the writer creates segments while requests
+ * are served.
  */
-export function createSegmentFile(fileSystem: FileSystem, dir: string, segmentNumber: number): number {
+export async function createSegmentFile(fileSystem: FileSystem, dir: string, segmentNumber: number): Promise<number> {
   const path = segmentPath(dir, segmentNumber)
   const temporaryPath = `${path}.tmp`
   const fd = fileSystem.openSync(temporaryPath, 'w+')
   try {
     fileSystem.writeSync(fd, encodeSegmentHeader(), 0)
-    fileSystem.fsyncSync(fd)
-    fileSystem.renameSync(temporaryPath, path)
+    await fileSystem.fsync(fd)
+    await fileSystem.rename(temporaryPath, path)
   } catch (error) {
     fileSystem.closeSync(fd)
     throw error
   }
-  syncDirectory(fileSystem, dir)
+  await syncDirectoryAsync(fileSystem, dir)
   return fd
 }

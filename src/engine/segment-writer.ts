@@ -319,7 +319,7 @@ export class SegmentWriter {
   private async writeGroup(group: Group): Promise<void> {
     const fileSystem = this.options.fileSystem
     for (const chunk of group.chunks) {
-      if (chunk.segmentNumber !== this.fileSegmentNumber) this.rotateTo(chunk.segmentNumber)
+      if (chunk.segmentNumber !== this.fileSegmentNumber) await this.rotateTo(chunk.segmentNumber)
       let recordBytes = 0
       for (const buffer of chunk.buffers) recordBytes += buffer.length
       const end = chunk.position + recordBytes
@@ -359,7 +359,7 @@ export class SegmentWriter {
   }
 
   /** Seals the current segment (synced, whatever the sync mode) and creates the next one. */
-  private rotateTo(segmentNumber: number): void {
+  private async rotateTo(segmentNumber: number): Promise<void> {
     assert(segmentNumber > this.fileSegmentNumber, 'segments are created in increasing order')
     const { fileSystem, dir, files } = this.options
     if (this.fileLogicalBytes === segmentHeaderBytes && this.removeEmptySegment()) {
@@ -367,12 +367,12 @@ export class SegmentWriter {
     } else {
       // Cut the zeros before the sync, so that a sealed segment ends at its last record.
       if (this.fileBytes !== this.fileLogicalBytes) fileSystem.ftruncateSync(this.fd, this.fileLogicalBytes)
-      fileSystem.fsyncSync(this.fd)
+      await fileSystem.fsync(this.fd)
       this.syncCount++
       this.unsyncedBytes = 0
       this.startHintWrite(this.fileSegmentNumber, this.fileLogicalBytes)
     }
-    const fd = createSegmentFile(fileSystem, dir, segmentNumber)
+    const fd = await createSegmentFile(fileSystem, dir, segmentNumber)
     files.add(segmentNumber, segmentHeaderBytes, fd)
     this.fd = fd
     this.fileSegmentNumber = segmentNumber

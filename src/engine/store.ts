@@ -112,7 +112,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   try {
     const keydir = new Keydir()
     const segmentStats = new SegmentStatsTable()
-    const recovered = recover({ fileSystem, dir, shard: resolved.shard, keydir, files, segmentStats })
+    const recovered = await recover({ fileSystem, dir, shard: resolved.shard, keydir, files, segmentStats })
     const writer = new SegmentWriter({
       fileSystem,
       dir,

@@ -31,8 +31,13 @@ export interface CrashLoopOptions {
   minRunMs?: number
   maxRunMs?: number
   segmentSizeBytes?: number
-  /** When the store folder grows past this, the next round starts a new store (no compaction yet). */
+  /** When the store folder grows past this, the next round starts a new store. */
   maxStoreBytes?: number
+  /**
+   * Share of rounds in which the writer runs a background compactor that wakes every 20 ms (and
+   * compacts at 10% garbage), run for 0.8 to 2 s instead, so that kills land inside compactions.
+   */
+  compactionShare?: number
   /** Share of rounds killed while the writer opens the store (during recovery) instead. */
   killDuringOpenShare?: number
   /**
@@ -54,6 +59,9 @@ export interface CrashLoopResult {
   inFlightApplied: number
   tornTails: number
   killsDuringOpen: number
+  /** Rounds run with a background compactor, and compactions found finished by the next open. */
+  compactingRounds: number
+  compactionsFinishedByOpen: number
   removedTemporaryFiles: number
   generations: number
   segmentsCreated: number
@@ -174,6 +182,7 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
   const segmentSizeBytes = options.segmentSizeBytes ?? 64 * 1024
   const maxStoreBytes = options.maxStoreBytes ?? 48 * 1024 * 1024
   const killDuringOpenShare = options.killDuringOpenShare ?? 0.08
+  const compactionShare = options.compactionShare ?? 0.3
   const progress = options.onProgress ?? (() => undefined)
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'stratum-crash-'))
   const result: CrashLoopResult = {
@@ -186,6 +195,8 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
     inFlightApplied: 0,
     tornTails: 0,
     killsDuringOpen: 0,
+    compactingRounds: 0,
+    compactionsFinishedByOpen: 0,
     removedTemporaryFiles: 0,
     generations: 1,
     segmentsCreated: 0,
@@ -207,6 +218,8 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
         result.violations.push(`round ${round} (seed ${seed}): ${message}`)
       }
       const roundStarted = performance.now()
+      const compacting = random() < compactionShare
+      if (compacting) result.compactingRounds++
       const child = startWriter(writer.nodeArgs, {
         dir,
         logPath,
@@ -214,6 +227,7 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
         concurrency: 8 + Math.floor(random() * 9),
         opBase: opBaseOfRound(round),
         segmentSizeBytes,
+        compactionIntervalMs: compacting ? 20 : 0,
       })
       const duringOpen = random() < killDuringOpenShare
       const marker = duringOpen ? 'opening' : 'ready'
@@ -224,7 +238,7 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
         break
       }
       const startMs = performance.now() - roundStarted
-      await sleep(duringOpen ? random() * 15 : minRunMs + random() * (maxRunMs - minRunMs))
+      await sleep(duringOpen ? random() * 15 : compacting ? 800 + random() * 1200 : minRunMs + random() * (maxRunMs - minRunMs))
       if (child.hasExited()) {
         const exit = await child.exited
         violation(`the writer stopped by itself (exit ${exit.code ?? exit.signal}): ${child.stderr().slice(0, 2000)}`)
@@ -271,6 +285,7 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
       }
       if (recovery.tornTail !== null) result.tornTails++
       result.removedTemporaryFiles += recovery.removedTemporaryFiles.length
+      if (recovery.finishedCompaction !== null) result.compactionsFinishedByOpen++
 
       // Read by id everything the round could have touched, listed or not.
       const docIds = new Set(base.keys())
@@ -336,7 +351,8 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
     `crash: ${result.kills} kills (${result.killsDuringOpen} while opening), ${result.violations.length} violations; ` +
     `writes: ${result.intents} issued, ${result.acknowledged} acknowledged, ${result.failed} refused, ` +
     `${result.inFlight} in flight at a kill (${result.inFlightApplied} of them found applied); ` +
-    `torn tails truncated: ${result.tornTails}; temporary segment files removed: ${result.removedTemporaryFiles}; ` +
+    `torn tails truncated: ${result.tornTails}; temporary files removed: ${result.removedTemporaryFiles}; ` +
+    `rounds with background compaction: ${result.compactingRounds} (${result.compactionsFinishedByOpen} compactions finished by the next open); ` +
     `segments: ${result.segmentsCreated} in ${result.generations} store(s); final store: ${result.documents} documents, ` +
     `${result.inputNodes} input nodes; seed ${seed}; ${(result.durationMs / 1000).toFixed(1)} s`
   return result

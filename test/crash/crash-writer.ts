@@ -35,6 +35,8 @@ export interface WriterArgs {
   /** The first op number of this round. */
   opBase: number
   segmentSizeBytes: number
+  /** The background compactor's period; 0: off. */
+  compactionIntervalMs: number
 }
 
 interface ViewDoc {
@@ -54,7 +56,14 @@ async function main(): Promise<void> {
   }
 
   process.stdout.write('opening\n')
-  const store = await openStore({ dir: args.dir, syncMode: 'always', segmentSizeBytes: args.segmentSizeBytes, onWarning: () => undefined })
+  const store = await openStore({
+    dir: args.dir,
+    syncMode: 'always',
+    segmentSizeBytes: args.segmentSizeBytes,
+    compactionIntervalMs: args.compactionIntervalMs,
+    compactionDeadRatio: 0.1,
+    onWarning: () => undefined,
+  })
 
   // The writer's own view, used only to pick targets: what it knows exists.
   const view = new Map<number, ViewDoc>()

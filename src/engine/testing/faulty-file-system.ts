@@ -72,6 +72,17 @@ export class FaultyFileSystem implements FileSystem {
     await nodeFileSystem.fdatasync(fd)
     this.markDurable(fd)
   }
+  async fsync(fd: number): Promise<void> {
+    this.check('fsync')
+    await nodeFileSystem.fsync(fd)
+    this.markDurable(fd)
+  }
+  async rename(from: string, to: string): Promise<void> {
+    this.renameSync(from, to)
+  }
+  async unlink(path: string): Promise<void> {
+    this.unlinkSync(path)
+  }
   readdirSync(path: string): string[] {
     this.check()
     return nodeFileSystem.readdirSync(path)
