@@ -3,8 +3,14 @@
  * Each prints its result on stdout and exits 0, or prints one line on stderr and exits 1.
  */
 import { Command, Option } from 'commander'
-import { StratumClient, StratumClientError } from '../client/index.ts'
+import { StratumClient, StratumClientError, type CompactionResult } from '../client/index.ts'
 import { address, integerIn } from './option-parsers.ts'
+
+/** Default time limit of an admin call, in ms. */
+export const adminDeadlineDefaultMs = 10_000
+/** Default time limit of `stratum compact`: a full compaction of a large store takes minutes. */
+export const compactDeadlineDefaultMs = 3_600_000
+const adminDeadlineMaxMs = 3_600_000
 
 interface AdminOptions {
   address: string
@@ -20,10 +26,14 @@ export function adminCommands(setExitCode: (code: number) => void): Command[] {
       await client.flush({ deadlineMs })
       process.stdout.write('flushed\n')
     }),
-    adminCommand('compact', 'ask a running server to compact its segments now', async (client, deadlineMs) => {
-      await client.compactNow({ deadlineMs })
-      process.stdout.write('compacted\n')
-    }),
+    adminCommand(
+      'compact',
+      'make a running server compact its segments now, and print what it did',
+      async (client, deadlineMs) => {
+        process.stdout.write(`${compactionSummary(await client.compactNow({ deadlineMs }))}\n`)
+      },
+      compactDeadlineDefaultMs,
+    ),
   ].map((command) => command.action(runWith(command.name(), setExitCode)))
 }
 
@@ -31,12 +41,29 @@ type AdminAction = (client: StratumClient, deadlineMs: number) => Promise<void>
 
 const actions = new Map<string, AdminAction>()
 
-function adminCommand(name: string, description: string, action: AdminAction): Command {
+function adminCommand(name: string, description: string, action: AdminAction, deadlineDefaultMs = adminDeadlineDefaultMs): Command {
   actions.set(name, action)
   return new Command(name)
     .description(description)
     .addOption(new Option('--address <host:port>', 'the server').env('LSE_ADDRESS').default('localhost:50051').argParser(address))
-    .addOption(new Option('--deadline-ms <ms>', 'time limit of the call').env('LSE_DEADLINE_MS').default(10_000).argParser(integerIn(1, 3_600_000)))
+    .addOption(
+      new Option('--deadline-ms <ms>', 'time limit of the call')
+        .env('LSE_DEADLINE_MS')
+        .default(deadlineDefaultMs)
+        .argParser(integerIn(1, adminDeadlineMaxMs)),
+    )
+}
+
+/**
+ * One line for people, e.g. "compacted 3 segments into 1: 1048576 -> 262144 bytes, 786432
+ * reclaimed, in 12.5 ms".
+ */
+export function compactionSummary(result: CompactionResult): string {
+  const segments = (count: number): string => `${count} segment${count === 1 ? '' : 's'}`
+  return (
+    `compacted ${segments(result.segmentsCompacted)} into ${result.segmentsWritten}: ` +
+    `${result.bytesBefore} -> ${result.bytesAfter} bytes, ${result.bytesReclaimed} reclaimed, in ${result.durationMs.toFixed(1)} ms`
+  )
 }
 
 function runWith(name: string, setExitCode: (code: number) => void): (options: AdminOptions) => Promise<void> {

@@ -15,6 +15,15 @@ export function integerIn(min: number, max: number): (text: string) => number {
   }
 }
 
+/** A decimal number from `min` to `max`, e.g. "0.5" (no exponent, no sign). */
+export function numberIn(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)$/.test(text.trim()) ? Number(text) : NaN
+    if (!(value >= min && value <= max)) throw new InvalidArgumentError(`expected a number from ${min} to ${max}`)
+    return value
+  }
+}
+
 const byteUnits: Record<string, number> = { '': 1, B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 }
 
 /** A size in bytes: a plain integer, or one with a binary unit (KiB, MiB, GiB), e.g. "64MiB". */
@@ -23,7 +32,8 @@ export function bytesIn(min: number, max: number): (text: string) => number {
     const match = /^([0-9]+)\s*(B|KiB|MiB|GiB)?$/.exec(text.trim())
     const value = match === null ? NaN : Number(match[1]) * byteUnits[match[2] ?? '']!
     if (!Number.isSafeInteger(value) || value < min || value > max) {
-      throw new InvalidArgumentError(`expected a size in bytes from ${formatBytes(min)} to ${formatBytes(max)} (units: KiB, MiB, GiB)`)
+      const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${formatBytes(min)}` : `from ${formatBytes(min)} to ${formatBytes(max)}`
+      throw new InvalidArgumentError(`expected a size in bytes ${range} (units: KiB, MiB, GiB)`)
     }
     return value
   }

@@ -6,7 +6,7 @@ import { Command, Option } from 'commander'
 import { pino } from 'pino'
 import { limits } from '../engine/index.ts'
 import { defaultHost, defaultPort, defaultShutdownGraceMs, startServer } from '../server/index.ts'
-import { bytesIn, formatBytes, integerIn } from './option-parsers.ts'
+import { bytesIn, formatBytes, integerIn, numberIn } from './option-parsers.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -15,6 +15,9 @@ const GiB = 1024 * MiB
 /** Defaults of the store options, as the engine has them (see src/engine/limits.ts). */
 const segmentSizeDefaultBytes = limits.segmentSizeDefaultBytes
 const cacheSizeDefaultBytes = limits.cacheSizeDefaultBytes
+const compactionDeadBytesDefault = limits.compactionDeadBytesDefault
+/** Least `compactionDeadRatio` openStore takes (checked in src/engine/store-options.ts). */
+const compactionDeadRatioMin = 0.05
 
 export interface ServeOptions {
   host: string
@@ -24,6 +27,9 @@ export interface ServeOptions {
   syncIntervalMs: number
   segmentSize: number
   cacheSize: number
+  compactionIntervalMs: number
+  compactionDeadRatio: number
+  compactionDeadBytes: number
   shard: number
   logLevel: string
   shutdownGraceMs: number
@@ -65,6 +71,24 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
         .argParser(bytesIn(0, limits.cacheSizeMaxBytes)),
     )
     .addOption(
+      new Option('--compaction-interval-ms <ms>', 'how often the background compactor checks for garbage; 0 turns it off (stratum compact still works)')
+        .env('LSE_COMPACTION_INTERVAL_MS')
+        .default(limits.compactionIntervalDefaultMs)
+        .argParser(integerIn(0, limits.compactionIntervalMaxMs)),
+    )
+    .addOption(
+      new Option('--compaction-dead-ratio <ratio>', `compact when dead bytes are at least this share of the sealed segments (${compactionDeadRatioMin} to 1)`)
+        .env('LSE_COMPACTION_DEAD_RATIO')
+        .default(limits.compactionDeadRatioDefault)
+        .argParser(numberIn(compactionDeadRatioMin, 1)),
+    )
+    .addOption(
+      new Option('--compaction-dead-bytes <bytes>', 'compact when the sealed segments hold at least this many dead bytes, whatever their share')
+        .env('LSE_COMPACTION_DEAD_BYTES')
+        .default(compactionDeadBytesDefault, `${compactionDeadBytesDefault} (${formatBytes(compactionDeadBytesDefault)})`)
+        .argParser(bytesIn(1, Number.MAX_SAFE_INTEGER)),
+    )
+    .addOption(
       new Option('--shard <n>', 'shard number kept in the top bits of every id issued')
         .env('LSE_SHARD')
         .default(0)
@@ -104,6 +128,9 @@ export async function serve(options: ServeOptions): Promise<number> {
         syncIntervalMs: options.syncIntervalMs,
         segmentSizeBytes: options.segmentSize,
         cacheSizeBytes: options.cacheSize,
+        compactionIntervalMs: options.compactionIntervalMs,
+        compactionDeadRatio: options.compactionDeadRatio,
+        compactionDeadBytes: options.compactionDeadBytes,
         shard: options.shard,
       },
     })

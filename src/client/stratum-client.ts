@@ -20,6 +20,7 @@ import { checkText, checkValue, valueFromWire, valueToWire, WireValueError } fro
 import type { Value } from '../protocol/values.ts'
 import type {
   AddTestCaseResponse,
+  CompactNowResponse,
   CreateProblemResponse,
   GetAllTestCasesResponse,
   GetProblemHtmlResponse,
@@ -29,7 +30,7 @@ import type {
   ValueResponse,
 } from '../protocol/wire-types.ts'
 import { StratumClientError } from './client-error.ts'
-import { statsFromWire, type ServerStats } from './stats.ts'
+import { compactionResultFromWire, statsFromWire, type CompactionResult, type ServerStats } from './stats.ts'
 
 export interface CallOptions {
   /** Time limit of the call in ms from now; the server does not start a call whose deadline passed. */
@@ -246,9 +247,16 @@ export class StratumClient {
     await this.call('Flush', () => ({}), options)
   }
 
-  /** UNIMPLEMENTED in this version of the server: the engine has no compaction yet. */
-  async compactNow(options?: CallOptions): Promise<void> {
-    await this.call('CompactNow', () => ({}), options)
+  /**
+   * Runs one full compaction on the server and resolves to what it did. It may take a while on a
+   * large store: give it a long `deadlineMs` (past the deadline the call fails DEADLINE_EXCEEDED,
+   * but the compaction carries on).
+   */
+  async compactNow(options?: CallOptions): Promise<CompactionResult> {
+    const { result } = await this.call<CompactNowResponse>('CompactNow', () => ({}), options)
+    // The server always sets it; a response without it is the server's fault, as a bad value is.
+    if (result === null || result === undefined) throw new StratumClientError('CompactNow', grpc.status.INTERNAL, 'the response has no result')
+    return compactionResultFromWire(result)
   }
 
   // ---------------------------------------------------------------- plumbing

@@ -126,6 +126,40 @@ export interface WireRecoverySummary {
   damagedRangeCount: WireInt64
   removedTemporaryFileCount: WireInt64
   durationMs: number
+  segmentsFromHints: WireInt64
+  segmentsScanned: WireInt64
+  hintsWritten: WireInt64
+  unusableHintCount: WireInt64
+}
+
+/** CompactionResult: what one compaction did. */
+export interface WireCompactionResult {
+  segmentsCompacted: WireInt64
+  segmentsWritten: WireInt64
+  bytesBefore: WireInt64
+  bytesAfter: WireInt64
+  /** May be negative ('-56'): the compaction wrote more than it merged. */
+  bytesReclaimed: WireInt64
+  recordsCopied: WireInt64
+  tombstonesKept: WireInt64
+  tombstonesDropped: WireInt64
+  durationMs: number
+}
+export interface CompactNowResponse {
+  /** Always set by this server; null only from a server that sent no result. */
+  result: WireCompactionResult | null
+}
+
+export interface WireCompactionSummary {
+  running: boolean
+  runs: WireInt64
+  /** May be negative, as a CompactionResult's may. */
+  bytesReclaimed: WireInt64
+  failures: WireInt64
+  /** Empty when no compaction failed. */
+  lastError: string
+  /** null when no compaction has finished since the store was opened. */
+  last: WireCompactionResult | null
 }
 
 export interface GetStatsResponse {
@@ -147,6 +181,7 @@ export interface GetStatsResponse {
   storeStatus: WireStoreStatus
   lastRecovery: WireRecoverySummary | null
   uptimeMs: WireInt64
+  compaction: WireCompactionSummary | null
 }
 
 /** The message of the RPCs that take or return no fields. */

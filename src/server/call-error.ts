@@ -2,7 +2,7 @@
  * Errors of a call, as the gRPC status the client receives.
  *
  * `CallError` is for what the server layer itself decides (a malformed id, a read of an unknown
- * id, CompactNow). `toStatus` turns anything a handler threw into a status: StratumErrors through
+ * id). `toStatus` turns anything a handler threw into a status: StratumErrors through
  * the mapping of status-codes.ts, everything else (a bug) into INTERNAL, logged loudly with its
  * stack. Logs carry the method, codes and engine messages (which name ids and limits), never the
  * request or the stored data.

@@ -6,13 +6,13 @@
  * Reads of unknown ids resolve to undefined in the engine; here they are NOT_FOUND, with a
  * message naming the ids.
  */
-import { status } from '@grpc/grpc-js'
 import type { Store } from '../engine/index.ts'
 import type { LseMethodName } from '../protocol/proto-definition.ts'
 import { valueFromWire, valueToWire } from '../protocol/value-wire.ts'
 import type {
   AddTestCaseRequest,
   AddTestCaseResponse,
+  CompactNowResponse,
   CreateProblemRequest,
   CreateProblemResponse,
   EmptyMessage,
@@ -34,7 +34,7 @@ import type {
 import { CallError, invalidArgument, notFound } from './call-error.ts'
 import { afterIdOfProblemToken, afterIdOfTestCaseToken, problemPageToken, testCasePageToken } from './page-tokens.ts'
 import { idOf, pageSizeOf } from './request-fields.ts'
-import { statsResponse } from './stats-response.ts'
+import { compactionResultToWire, statsResponse } from './stats-response.ts'
 import { readTestCasePage } from './test-case-pages.ts'
 
 /** Items of a page when the request leaves page_size 0. */
@@ -61,7 +61,7 @@ export interface LseHandlers extends Record<LseMethodName, Handler<never, object
   DeleteExpectedOutput: Handler<TestCaseIdRequest, EmptyMessage>
   GetStats: Handler<EmptyMessage, GetStatsResponse>
   Flush: Handler<EmptyMessage, EmptyMessage>
-  CompactNow: Handler<EmptyMessage, EmptyMessage>
+  CompactNow: Handler<EmptyMessage, CompactNowResponse>
 }
 
 export function createLseHandlers(store: Store, startedAtMs: number): LseHandlers {
@@ -188,8 +188,8 @@ export function createLseHandlers(store: Store, startedAtMs: number): LseHandler
     },
 
     async CompactNow() {
-      // The engine has no compaction yet; the RPC stays in the contract for when it does.
-      throw new CallError(status.UNIMPLEMENTED, 'compaction is not available in this version')
+      // Errors (the store closing, a failed write) become statuses like any call's, in unary-call.ts.
+      return { result: compactionResultToWire(await store.compactNow()) }
     },
   }
 }

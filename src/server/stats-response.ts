@@ -1,6 +1,6 @@
-/** The engine's StoreStats as a GetStatsResponse. */
-import type { StoreStats, StoreStatus, SyncMode } from '../engine/index.ts'
-import type { GetStatsResponse, WireStoreStatus, WireSyncMode } from '../protocol/wire-types.ts'
+/** The engine's StoreStats as a GetStatsResponse, and its CompactionResult on the wire. */
+import type { CompactionResult, CompactionStats, StoreStats, StoreStatus, SyncMode } from '../engine/index.ts'
+import type { GetStatsResponse, WireCompactionResult, WireCompactionSummary, WireStoreStatus, WireSyncMode } from '../protocol/wire-types.ts'
 
 export function statsResponse(stats: StoreStats, uptimeMs: number): GetStatsResponse {
   const recovery = stats.lastRecovery
@@ -30,8 +30,39 @@ export function statsResponse(stats: StoreStats, uptimeMs: number): GetStatsResp
       damagedRangeCount: String(recovery.damagedRangeCount),
       removedTemporaryFileCount: String(recovery.removedTemporaryFiles.length),
       durationMs: recovery.durationMs,
+      segmentsFromHints: String(recovery.segmentsFromHints),
+      segmentsScanned: String(recovery.segmentsScanned),
+      hintsWritten: String(recovery.hintsWritten),
+      unusableHintCount: String(recovery.unusableHints.length),
     },
     uptimeMs: String(Math.max(0, Math.round(uptimeMs))),
+    compaction: compactionSummary(stats.compaction),
+  }
+}
+
+/** A compaction's result as CompactionResult carries it (in CompactNowResponse and GetStats). */
+export function compactionResultToWire(result: CompactionResult): WireCompactionResult {
+  return {
+    segmentsCompacted: String(result.segmentsCompacted),
+    segmentsWritten: String(result.segmentsWritten),
+    bytesBefore: String(result.bytesBefore),
+    bytesAfter: String(result.bytesAfter),
+    bytesReclaimed: String(result.bytesReclaimed),
+    recordsCopied: String(result.recordsCopied),
+    tombstonesKept: String(result.tombstonesKept),
+    tombstonesDropped: String(result.tombstonesDropped),
+    durationMs: result.durationMs,
+  }
+}
+
+function compactionSummary(compaction: CompactionStats): WireCompactionSummary {
+  return {
+    running: compaction.running,
+    runs: String(compaction.runs),
+    bytesReclaimed: String(compaction.bytesReclaimed),
+    failures: String(compaction.failures),
+    lastError: compaction.lastError ?? '',
+    last: compaction.last === undefined ? null : compactionResultToWire(compaction.last),
   }
 }
 

@@ -9,6 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { StratumClient } from '../../src/client/index.ts'
 import { makeTempDir } from '../support/fixture.ts'
 
 const repoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -46,6 +47,9 @@ describe('stratum command', () => {
       ['--sync-interval-ms', 'LSE_SYNC_INTERVAL_MS', '100'],
       ['--segment-size', 'LSE_SEGMENT_SIZE', '67108864 (64MiB)'],
       ['--cache-size', 'LSE_CACHE_SIZE', '67108864 (64MiB)'],
+      ['--compaction-interval-ms', 'LSE_COMPACTION_INTERVAL_MS', '30000'],
+      ['--compaction-dead-ratio', 'LSE_COMPACTION_DEAD_RATIO', '0.5'],
+      ['--compaction-dead-bytes', 'LSE_COMPACTION_DEAD_BYTES', '1073741824 (1GiB)'],
       ['--shard', 'LSE_SHARD', '0'],
       ['--log-level', 'LSE_LOG_LEVEL', '"info"'],
       ['--shutdown-grace-ms', 'LSE_SHUTDOWN_GRACE_MS', '10000'],
@@ -63,6 +67,11 @@ describe('stratum command', () => {
       [['serve', '--port', 'abc'], {}, /--port.*abc.*invalid/],
       [['serve', '--sync', 'sometimes'], {}, /--sync.*sometimes/],
       [['serve', '--segment-size', '1KiB'], {}, /--segment-size.*1KiB/],
+      [['serve', '--compaction-dead-ratio', '2'], {}, /--compaction-dead-ratio.*'2' is invalid.*expected a number from 0\.05 to 1/],
+      [['serve', '--compaction-dead-ratio', '0.01'], {}, /--compaction-dead-ratio.*'0\.01' is invalid/],
+      [['serve'], { LSE_COMPACTION_DEAD_RATIO: 'half' }, /'half' from env 'LSE_COMPACTION_DEAD_RATIO' is invalid.*expected a number from 0\.05 to 1/],
+      [['serve', '--compaction-interval-ms', '86400001'], {}, /--compaction-interval-ms.*invalid.*from 0 to 86400000/],
+      [['serve', '--compaction-dead-bytes', '0'], {}, /--compaction-dead-bytes.*'0' is invalid.*at least 1/],
       [['serve'], { LSE_PORT: '70000' }, /LSE_PORT.*invalid/],
       [['stats', '--address', 'nope'], {}, /--address/],
       [['frobnicate'], {}, /unknown command 'frobnicate'/],
@@ -79,10 +88,21 @@ describe('stratum command', () => {
 
   it('serves on an ephemeral port, answers the admin commands, and stops gracefully on SIGTERM', { timeout: 60_000 }, async () => {
     const dataDir = makeTempDir('cli-serve')
-    // Settings from the environment, except the port, given as a flag over LSE_PORT.
-    const child = spawn(process.execPath, [stratumBin, 'serve', '--port', '0'], {
+    // Settings from the environment, except the port, given as a flag over LSE_PORT. Small
+    // segments, so that there is something to compact; no background compaction, so that
+    // `stratum compact` runs the only one.
+    const child = spawn(process.execPath, [stratumBin, 'serve', '--port', '0', '--compaction-dead-ratio', '0.25'], {
       cwd: repoDir,
-      env: { ...cleanEnv(), LSE_PORT: '1', LSE_DATA_DIR: dataDir, LSE_SYNC: 'interval', LSE_SYNC_INTERVAL_MS: '50' },
+      env: {
+        ...cleanEnv(),
+        LSE_PORT: '1',
+        LSE_DATA_DIR: dataDir,
+        LSE_SYNC: 'interval',
+        LSE_SYNC_INTERVAL_MS: '50',
+        LSE_SEGMENT_SIZE: '4KiB',
+        LSE_COMPACTION_INTERVAL_MS: '0',
+        LSE_COMPACTION_DEAD_BYTES: '1MiB',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -101,17 +121,59 @@ describe('stratum command', () => {
 
       const stats = await stratum(['stats', '--address', `127.0.0.1:${line.port}`])
       assert.equal(stats.code, 0, stats.stderr)
-      const counters = JSON.parse(stats.stdout) as { problemsInIndex: number; syncMode: string; storeStatus: string }
+      const counters = JSON.parse(stats.stdout) as {
+        problemsInIndex: number
+        syncMode: string
+        storeStatus: string
+        lastRecovery: { segmentsScanned: number; segmentsFromHints: number; hintsWritten: number; unusableHintCount: number }
+        compaction: unknown
+      }
       assert.equal(counters.problemsInIndex, 0)
       assert.equal(counters.syncMode, 'interval')
       assert.equal(counters.storeStatus, 'open')
+      for (const field of ['segmentsScanned', 'segmentsFromHints', 'hintsWritten', 'unusableHintCount'] as const) {
+        assert.equal(typeof counters.lastRecovery[field], 'number', field)
+      }
+      assert.deepEqual(counters.compaction, { running: false, runs: 0, bytesReclaimed: 0, failures: 0, lastError: '', last: null })
 
       const flush = await stratum(['flush'], { LSE_ADDRESS: `localhost:${line.port}` })
       assert.deepEqual([flush.code, flush.stdout], [0, 'flushed\n'])
 
+      // Garbage to compact: problems over several segments, each rewritten once.
+      const client = new StratumClient(`127.0.0.1:${line.port}`)
+      const problems = new Map<number, string>()
+      try {
+        for (let index = 0; index < 30; index++) problems.set(await client.createProblem(`first ${index} ${'x'.repeat(400)}`), '')
+        for (const problemId of problems.keys()) {
+          problems.set(problemId, `second ${problemId}`)
+          await client.updateProblemHtml(problemId, `second ${problemId}`)
+        }
+      } finally {
+        client.close()
+      }
       const compact = await stratum(['compact', '--address', `127.0.0.1:${line.port}`])
-      assert.equal(compact.code, 1)
-      assert.equal(compact.stderr, 'stratum compact: compaction is not available in this version (UNIMPLEMENTED)\n')
+      assert.equal(compact.code, 0, compact.stderr)
+      assert.equal(compact.stderr, '')
+      const summary = /^compacted (\d+) segments? into (\d+): (\d+) -> (\d+) bytes, (\d+) reclaimed, in \d+\.\d ms\n$/.exec(compact.stdout)
+      assert.ok(summary !== null, `one summary line, got ${JSON.stringify(compact.stdout)}`)
+      const [merged, , before, after, reclaimed] = summary.slice(1).map(Number) as [number, number, number, number, number]
+      assert.ok(merged >= 1, compact.stdout)
+      assert.ok(after < before && reclaimed === before - after && reclaimed > 0, compact.stdout)
+
+      const statsAfter = await stratum(['stats', '--address', `127.0.0.1:${line.port}`])
+      assert.equal(statsAfter.code, 0, statsAfter.stderr)
+      const compaction = (JSON.parse(statsAfter.stdout) as { compaction: { runs: number; bytesReclaimed: number; lastError: string; last: { bytesReclaimed: number } | null } })
+        .compaction
+      assert.equal(compaction.runs, 1)
+      assert.equal(compaction.bytesReclaimed, reclaimed)
+      assert.equal(compaction.lastError, '')
+      assert.equal(compaction.last?.bytesReclaimed, reclaimed)
+      const check = new StratumClient(`127.0.0.1:${line.port}`)
+      try {
+        for (const [problemId, html] of problems) assert.equal(await check.getProblemHtml(problemId), html)
+      } finally {
+        check.close()
+      }
     } finally {
       child.kill('SIGTERM')
     }

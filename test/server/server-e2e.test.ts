@@ -11,9 +11,10 @@ import * as grpc from '@grpc/grpc-js'
 import protoLoader from '@grpc/proto-loader'
 import { protoPath as healthProtoPath } from 'grpc-health-check'
 import { pino } from 'pino'
-import { int64, int64List, isStratumClientError, StatusCode, StratumClient, string } from '../../src/client/index.ts'
+import { int64, int64List, isStratumClientError, StatusCode, StratumClient, string, stringMap, type Value } from '../../src/client/index.ts'
 import { isStratumError, limits } from '../../src/engine/index.ts'
 import { requestMaxBytes, startServer } from '../../src/server/index.ts'
+import { canonicalValue } from '../support/canonical-value.ts'
 import { makeTempDir, segmentNumbers, segmentPath } from '../support/fixture.ts'
 import { startTestServer, type TestServer } from '../support/test-server.ts'
 
@@ -59,10 +60,6 @@ describe('server end to end', () => {
     await expectStatus(client.getExpectedOutput(problemId, tcId), StatusCode.NOT_FOUND, new RegExp(`test case ${tcId} of problem ${problemId}.*no expected output`))
     await expectStatus(client.getAllTestCasesPage(424245), StatusCode.NOT_FOUND, /problem 424245 not found/)
     await expectStatus(client.updateTestCase(problemId, 424246, int64(1)), StatusCode.NOT_FOUND, /424246/)
-  })
-
-  it('answers CompactNow UNIMPLEMENTED: the engine has no compaction yet', async () => {
-    await expectStatus(client.compactNow(), StatusCode.UNIMPLEMENTED, /^compaction is not available in this version$/)
   })
 
   it('answers ALREADY_EXISTS, INVALID_ARGUMENT and RESOURCE_EXHAUSTED with what was wrong', async () => {
@@ -146,6 +143,257 @@ describe('server end to end', () => {
       await assert.rejects(check('no.such.Service'), (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND)
     } finally {
       health.close()
+    }
+  })
+})
+
+/** What a test wrote and did not delete, to read back after compaction and restarts. */
+interface LiveProblem {
+  html: string
+  meta: Record<string, string>
+  testCases: { tcId: number; value: Value; output?: Value }[]
+}
+
+/**
+ * Problems with test cases and outputs over many small segments, then updates and deletes of a
+ * part of them, so that sealed segments hold garbage. Returns what is live and what was deleted.
+ */
+async function writeWithGarbage(client: StratumClient): Promise<{
+  live: Map<number, LiveProblem>
+  deletedProblems: { problemId: number; tcIds: number[] }[]
+  deletedTestCases: { problemId: number; tcId: number }[]
+  deletedOutputs: { problemId: number; tcId: number }[]
+}> {
+  const live = new Map<number, LiveProblem>()
+  const text = (label: string, index: number): string => `${label} ${index} ${'x'.repeat(200 + (index % 7) * 40)}`
+  for (let index = 0; index < 20; index++) {
+    const html = `<p>${text('problem', index)}</p>`
+    const meta = { title: `T${index}`, level: String(index % 3) }
+    const problemId = await client.createProblem(html, meta)
+    const problem: LiveProblem = { html, meta, testCases: [] }
+    for (let position = 0; position < 8; position++) {
+      const value = position % 2 === 0 ? string(text('input', position)) : int64List([BigInt(index), BigInt(position), -1n])
+      const tcId = await client.addTestCase(problemId, value)
+      const testCase: LiveProblem['testCases'][number] = { tcId, value }
+      if (position % 3 !== 2) {
+        testCase.output = string(text('output', position))
+        await client.setExpectedOutput(problemId, tcId, testCase.output)
+      }
+      problem.testCases.push(testCase)
+    }
+    live.set(problemId, problem)
+  }
+  const deletedProblems: { problemId: number; tcIds: number[] }[] = []
+  const deletedTestCases: { problemId: number; tcId: number }[] = []
+  const deletedOutputs: { problemId: number; tcId: number }[] = []
+  for (const [problemId, problem] of [...live]) {
+    if (problemId % 5 === 0) {
+      await client.deleteProblem(problemId)
+      live.delete(problemId)
+      deletedProblems.push({ problemId, tcIds: problem.testCases.map((testCase) => testCase.tcId) })
+      continue
+    }
+    problem.html = `<p>updated ${problemId} ${'y'.repeat(300)}</p>`
+    await client.updateProblemHtml(problemId, problem.html)
+    problem.meta.title = `updated ${problemId}`
+    await client.updateProblemColumn(problemId, 'title', problem.meta.title)
+    for (const testCase of [...problem.testCases]) {
+      if (testCase.tcId % 4 === 0) {
+        await client.deleteTestCase(problemId, testCase.tcId)
+        problem.testCases.splice(problem.testCases.indexOf(testCase), 1)
+        deletedTestCases.push({ problemId, tcId: testCase.tcId })
+      } else if (testCase.tcId % 4 === 1) {
+        testCase.value = stringMap({ updated: String(testCase.tcId), pad: 'z'.repeat(250) })
+        await client.updateTestCase(problemId, testCase.tcId, testCase.value)
+      } else if (testCase.output !== undefined && testCase.tcId % 4 === 2) {
+        await client.deleteExpectedOutput(problemId, testCase.tcId)
+        delete testCase.output
+        deletedOutputs.push({ problemId, tcId: testCase.tcId })
+      } else if (testCase.output !== undefined) {
+        testCase.output = int64(BigInt(testCase.tcId) * -3n)
+        await client.updateExpectedOutput(problemId, testCase.tcId, testCase.output)
+      }
+    }
+  }
+  return { live, deletedProblems, deletedTestCases, deletedOutputs }
+}
+
+/**
+ * Every live problem, test case and output reads back exactly, by every read RPC; the listing
+ * holds exactly the live problems (or, with `othersMayExist`, at least them).
+ */
+async function assertLive(client: StratumClient, live: Map<number, LiveProblem>, othersMayExist = false): Promise<void> {
+  const listed: number[] = []
+  for await (const id of client.listProblems({ pageSize: 7 })) listed.push(id)
+  const expected = [...live.keys()].sort((a, b) => a - b)
+  if (othersMayExist) assert.deepEqual(listed.filter((id) => live.has(id)), expected)
+  else assert.deepEqual(listed, expected)
+  for (const [problemId, problem] of live) {
+    assert.equal(await client.getProblemHtml(problemId), problem.html)
+    assert.deepEqual(await client.getProblemMeta(problemId), problem.meta)
+    const chain: { tcId: number; value: string; output: string }[] = []
+    for await (const testCase of client.getAllTestCases(problemId, { includeOutputs: true, pageSize: 3 })) {
+      chain.push({ tcId: testCase.tcId, value: canonicalValue(testCase.value), output: canonicalValue(testCase.output) })
+    }
+    assert.deepEqual(
+      chain,
+      problem.testCases.map((testCase) => ({ tcId: testCase.tcId, value: canonicalValue(testCase.value), output: canonicalValue(testCase.output) })),
+    )
+    for (const testCase of problem.testCases) {
+      assert.equal(canonicalValue(await client.getTestCase(problemId, testCase.tcId)), canonicalValue(testCase.value))
+      if (testCase.output !== undefined) {
+        assert.equal(canonicalValue(await client.getExpectedOutput(problemId, testCase.tcId)), canonicalValue(testCase.output))
+      }
+    }
+  }
+}
+
+async function assertDeleted(client: StratumClient, deleted: Awaited<ReturnType<typeof writeWithGarbage>>): Promise<void> {
+  for (const { problemId, tcIds } of deleted.deletedProblems) {
+    await expectStatus(client.getProblemHtml(problemId), StatusCode.NOT_FOUND)
+    await expectStatus(client.getProblemMeta(problemId), StatusCode.NOT_FOUND)
+    await expectStatus(client.getAllTestCasesPage(problemId), StatusCode.NOT_FOUND)
+    for (const tcId of tcIds) await expectStatus(client.getTestCase(problemId, tcId), StatusCode.NOT_FOUND)
+  }
+  for (const { problemId, tcId } of deleted.deletedTestCases) {
+    await expectStatus(client.getTestCase(problemId, tcId), StatusCode.NOT_FOUND)
+    await expectStatus(client.getExpectedOutput(problemId, tcId), StatusCode.NOT_FOUND)
+  }
+  for (const { problemId, tcId } of deleted.deletedOutputs) await expectStatus(client.getExpectedOutput(problemId, tcId), StatusCode.NOT_FOUND)
+}
+
+describe('CompactNow', () => {
+  // Small segments, so that the data spans many; no background compaction, so that the one
+  // CompactNow runs is the only compaction.
+  const store = { segmentSizeBytes: limits.segmentSizeMinBytes, compactionIntervalMs: 0 }
+
+  it('reports no compaction in GetStats before one ran, and how the store was opened', { timeout: 30_000 }, async () => {
+    const test = await startTestServer({ store })
+    try {
+      await writeWithGarbage(test.client)
+      await test.restart()
+      const stats = await test.client.getStats()
+      assert.deepEqual(stats.compaction, { running: false, runs: 0, bytesReclaimed: 0, failures: 0, lastError: '', last: null })
+      const recovery = stats.lastRecovery
+      assert.ok(stats.segmentCount > 1, `${stats.segmentCount} segments`)
+      assert.ok(recovery.segmentsScanned >= 1, 'the newest segment is always scanned')
+      assert.equal(recovery.segmentsFromHints + recovery.segmentsScanned, recovery.segmentCount)
+      assert.equal(recovery.unusableHintCount, 0)
+    } finally {
+      await test.stop()
+    }
+  })
+
+  it('merges the segments, reclaims the garbage, keeps every live record and no deleted one', { timeout: 60_000 }, async () => {
+    const test = await startTestServer({ store })
+    try {
+      const written = await writeWithGarbage(test.client)
+      const before = await test.client.getStats()
+      assert.ok(before.deadBytes > 0, 'the updates and deletes left garbage')
+
+      const result = await test.client.compactNow({ deadlineMs: 60_000 })
+      assert.ok(result.segmentsCompacted >= 1, `segmentsCompacted ${result.segmentsCompacted}`)
+      assert.ok(result.segmentsWritten >= 1, `segmentsWritten ${result.segmentsWritten}`)
+      assert.ok(result.bytesReclaimed > 0, `bytesReclaimed ${result.bytesReclaimed}`)
+      assert.ok(result.bytesAfter < result.bytesBefore, `${result.bytesBefore} -> ${result.bytesAfter}`)
+      assert.equal(result.bytesReclaimed, result.bytesBefore - result.bytesAfter)
+      const liveTestCases = [...written.live.values()].flatMap((problem) => problem.testCases)
+      const liveOutputs = liveTestCases.filter((testCase) => testCase.output !== undefined)
+      assert.ok(result.recordsCopied >= written.live.size + liveTestCases.length + liveOutputs.length, `recordsCopied ${result.recordsCopied}`)
+      assert.ok(result.tombstonesKept + result.tombstonesDropped >= 1, 'the deletes left tombstones')
+      assert.ok(Number.isFinite(result.durationMs) && result.durationMs >= 0, `durationMs ${result.durationMs}`)
+      for (const [field, value] of Object.entries(result)) {
+        assert.ok(field === 'durationMs' || Number.isSafeInteger(value), `${field} is an integer: ${value}`)
+      }
+
+      const after = await test.client.getStats()
+      assert.ok(after.compaction.runs >= 1, `runs ${after.compaction.runs}`)
+      assert.equal(after.compaction.running, false)
+      assert.equal(after.compaction.failures, 0)
+      assert.equal(after.compaction.lastError, '')
+      assert.ok(after.compaction.bytesReclaimed >= result.bytesReclaimed)
+      assert.deepEqual(after.compaction.last, result)
+      assert.ok(after.diskBytes < before.diskBytes, `disk bytes ${before.diskBytes} -> ${after.diskBytes}`)
+      assert.ok(after.deadBytes < before.deadBytes, `dead bytes ${before.deadBytes} -> ${after.deadBytes}`)
+      assert.equal(after.liveBytes, before.liveBytes)
+      assert.deepEqual(
+        [after.problemsInIndex, after.testCasesInIndex, after.expectedOutputsInIndex],
+        [before.problemsInIndex, before.testCasesInIndex, before.expectedOutputsInIndex],
+      )
+
+      await assertLive(test.client, written.live)
+      await assertDeleted(test.client, written)
+
+      // The compacted store takes writes, and everything survives a restart.
+      const [problemId, problem] = [...written.live][0]!
+      const tcId = await test.client.addTestCase(problemId, string('after compaction'))
+      problem.testCases.push({ tcId, value: string('after compaction') })
+      await test.restart()
+      await assertLive(test.client, written.live)
+      await assertDeleted(test.client, written)
+      assert.equal((await test.client.getStats()).compaction.runs, 0, 'the counters start again with the process')
+    } finally {
+      await test.stop()
+    }
+  })
+
+  it('compacts while writes and reads go on, and loses no acknowledged write', { timeout: 60_000 }, async () => {
+    const test = await startTestServer({ store })
+    try {
+      const written = await writeWithGarbage(test.client)
+      let stop = false
+      const writer = (async () => {
+        const acknowledged: { problemId: number; html: string }[] = []
+        for (let index = 0; !stop || acknowledged.length < 20; index++) {
+          const html = `<p>during ${index} ${'w'.repeat(300)}</p>`
+          acknowledged.push({ problemId: await test.client.createProblem(html), html })
+        }
+        return acknowledged
+      })()
+      // Settles to the first error, if any, and then stops the writer too.
+      const reader = (async () => {
+        while (!stop) await assertLive(test.client, written.live, true)
+      })().then(
+        () => undefined,
+        (error: unknown) => {
+          stop = true
+          return error
+        },
+      )
+      let results
+      try {
+        // Two at once: the second waits for the first.
+        results = await Promise.all([test.client.compactNow({ deadlineMs: 60_000 }), test.client.compactNow({ deadlineMs: 60_000 })])
+      } finally {
+        stop = true
+      }
+      const [acknowledged, readError] = await Promise.all([writer, reader])
+      if (readError !== undefined) throw readError
+      assert.ok(results.some((result) => result.segmentsCompacted >= 1 && result.bytesReclaimed > 0))
+      for (const { problemId, html } of acknowledged) written.live.set(problemId, { html, meta: {}, testCases: [] })
+      await assertLive(test.client, written.live)
+      await assertDeleted(test.client, written)
+      await test.restart()
+      await assertLive(test.client, written.live)
+    } finally {
+      await test.stop()
+    }
+  })
+
+  it('reports a negative bytesReclaimed when the compaction wrote more than it merged', { timeout: 30_000 }, async () => {
+    const test = await startTestServer({ store })
+    try {
+      // No garbage at all: the one segment written in its place adds an id watermark record.
+      await test.client.createProblem('<p>no garbage</p>')
+      const result = await test.client.compactNow({ deadlineMs: 60_000 })
+      assert.equal(result.segmentsCompacted, 1)
+      assert.ok(result.bytesAfter > result.bytesBefore, `${result.bytesBefore} -> ${result.bytesAfter}`)
+      assert.equal(result.bytesReclaimed, result.bytesBefore - result.bytesAfter)
+      const { compaction } = await test.client.getStats()
+      assert.equal(compaction.bytesReclaimed, result.bytesReclaimed)
+      assert.deepEqual(compaction.last, result)
+    } finally {
+      await test.stop()
     }
   })
 })

@@ -9,7 +9,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from ._generated import lse_pb2, lse_pb2_grpc
-from .errors import from_rpc_error, invalid_argument
+from .errors import LseError, from_rpc_error, invalid_argument
 from .values import LseValue, check_id, check_string_map, check_text, from_proto, to_proto
 
 
@@ -197,25 +197,39 @@ class LseClient:
 
     def get_stats(self, *, timeout: Timeout = DEFAULT) -> Dict[str, Any]:
         """Returns every counter of GetStatsResponse under its proto (snake_case) name; enums
-        as lower-case words (``"sync_mode": "always"``), ``last_recovery`` as a dict."""
+        as lower-case words (``"sync_mode": "always"``), ``last_recovery`` and ``compaction`` as
+        dicts; ``compaction["last"]`` (the last compaction's result, as ``compact_now()`` returns
+        it) is None until a compaction has finished, and ``compaction["last_error"]`` is ``""``
+        until one has failed."""
         return _message_to_dict(self._call(self._stub.GetStats, lse_pb2.GetStatsRequest(), timeout))
 
     def flush(self, *, timeout: Timeout = DEFAULT) -> None:
         """Writes and syncs every acknowledged write, whatever the server's sync mode."""
         self._call(self._stub.Flush, lse_pb2.FlushRequest(), timeout)
 
-    def compact_now(self, *, timeout: Timeout = DEFAULT) -> None:
-        """Asks for compaction; this server version answers UNIMPLEMENTED, raised as LseError."""
-        self._call(self._stub.CompactNow, lse_pb2.CompactNowRequest(), timeout)
+    def compact_now(self, *, timeout: Timeout = DEFAULT) -> Dict[str, Any]:
+        """Runs one full compaction on the server and returns what it did (the response's
+        ``result``): ``segments_compacted``, ``segments_written``, ``bytes_before``,
+        ``bytes_after``, ``bytes_reclaimed``, ``records_copied``, ``tombstones_kept``,
+        ``tombstones_dropped`` (ints) and ``duration_ms`` (a float). ``bytes_reclaimed`` is
+        ``bytes_before - bytes_after``, so it may be negative when the compaction wrote more than
+        it merged. On a large store this takes a while: pass a long ``timeout`` (past it the call
+        fails DEADLINE_EXCEEDED, but the compaction carries on)."""
+        response = self._call(self._stub.CompactNow, lse_pb2.CompactNowRequest(), timeout)
+        if not response.HasField("result"):
+            # The server always sets it; a response without it is the server's fault.
+            raise LseError(grpc.StatusCode.INTERNAL, "CompactNow: the response has no result")
+        return _message_to_dict(response.result)
 
 
 def _message_to_dict(message: Message) -> Dict[str, Any]:
-    """Every field, zeros included (unlike MessageToDict), named as in the proto."""
+    """Every field, zeros included (unlike MessageToDict), named as in the proto; a message
+    field the server left unset is None."""
     result: Dict[str, Any] = {}
     for field in message.DESCRIPTOR.fields:
         value = getattr(message, field.name)
         if field.type == FieldDescriptor.TYPE_MESSAGE:
-            result[field.name] = _message_to_dict(value)
+            result[field.name] = _message_to_dict(value) if message.HasField(field.name) else None
         elif field.type == FieldDescriptor.TYPE_ENUM:
             # SYNC_MODE_ALWAYS -> "always": strip the enum's own name, as the CLI's words are.
             name = field.enum_type.values_by_number[value].name if value in field.enum_type.values_by_number else str(value)

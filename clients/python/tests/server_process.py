@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO, List, Optional
+from typing import IO, List, Optional, Sequence
 
 REPO_DIR = Path(os.environ.get("LSE_REPO_DIR") or Path(__file__).resolve().parents[3])
 NODE = os.environ.get("LSE_NODE", "node")
@@ -24,10 +24,12 @@ STOP_TIMEOUT_S = 30.0
 
 
 class ServerProcess:
-    """One server process at a time on one data folder; ``address`` changes on each start."""
+    """One server process at a time on one data folder; ``address`` changes on each start.
+    ``extra_args`` are added to ``stratum serve``'s, e.g. ``["--segment-size", "4KiB"]``."""
 
-    def __init__(self, data_dir: Optional[str] = None) -> None:
+    def __init__(self, data_dir: Optional[str] = None, extra_args: Sequence[str] = ()) -> None:
         self._owns_dir = data_dir is None
+        self._extra_args = list(extra_args)
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="lse-python-test-")
         self._process: Optional[subprocess.Popen[str]] = None
         self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
@@ -44,7 +46,7 @@ class ServerProcess:
         assert self._process is None, "already running"
         self._process = subprocess.Popen(
             [NODE, "bin/stratum.mjs", "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", self.data_dir,
-             "--sync", "none", "--log-level", "info", "--shutdown-grace-ms", "5000"],
+             "--sync", "none", "--log-level", "info", "--shutdown-grace-ms", "5000", *self._extra_args],
             cwd=REPO_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
         )
         self._lines = queue.Queue()

@@ -195,18 +195,61 @@ class AdminTest(ClientTestCase):
         self.assertEqual(stats["sync_mode"], "none")
         self.assertEqual(stats["store_status"], "open")
         self.assertIsInstance(stats["last_recovery"]["duration_ms"], float)
+        for key in ("segments_from_hints", "segments_scanned", "hints_written", "unusable_hint_count"):
+            self.assertIsInstance(stats["last_recovery"][key], int, key)
+        compaction = stats["compaction"]
+        self.assertEqual(set(compaction), {"running", "runs", "bytes_reclaimed", "failures", "last_error", "last"})
+        self.assertIsInstance(compaction["running"], bool)
+        for key in ("runs", "bytes_reclaimed", "failures"):
+            self.assertIsInstance(compaction[key], int, key)
+        self.assertEqual(compaction["last_error"], "")
+        self.assertIs(compaction["last"] is None, compaction["runs"] == 0)
 
     def test_flush(self) -> None:
         self.client.add_test_case(self.doc, 1)
         self.client.flush()
         self.client.flush(timeout=5)
 
-    def test_compact_now_is_unimplemented(self) -> None:
-        with self.assertRaises(LseError) as caught:
-            self.client.compact_now()
-        self.assertIs(type(caught.exception), LseError)
-        self.assertEqual(caught.exception.code, grpc.StatusCode.UNIMPLEMENTED)
-        self.assertIn("compaction is not available", caught.exception.message)
+    def test_compact_now(self) -> None:
+        kept = self.client.add_test_case(self.doc, "x" * 500)
+        self.client.set_expected_output(self.doc, kept, [1, 2])
+        updated = self.client.add_test_case(self.doc, "old " * 200)
+        self.client.update_test_case(self.doc, updated, {"new": "value"})
+        self.client.update_expected_output(self.doc, kept, StringList(["y"]))
+        gone = self.client.add_test_case(self.doc, "z" * 500)
+        self.client.delete_test_case(self.doc, gone)
+        other = self.client.create_problem("<p>" + "gone " * 200 + "</p>")
+        self.client.delete_problem(other)
+        self.client.update_problem_html(self.doc, "<p>after</p>")
+
+        result = self.client.compact_now(timeout=60)
+        self.assertEqual(set(result), {"segments_compacted", "segments_written", "bytes_before", "bytes_after",
+                                       "bytes_reclaimed", "records_copied", "tombstones_kept", "tombstones_dropped",
+                                       "duration_ms"})
+        for key, value in result.items():
+            self.assertIsInstance(value, float if key == "duration_ms" else int, key)
+        self.assertGreaterEqual(result["segments_compacted"], 1)
+        self.assertGreater(result["bytes_reclaimed"], 0)
+        self.assertLess(result["bytes_after"], result["bytes_before"])
+        self.assertEqual(result["bytes_reclaimed"], result["bytes_before"] - result["bytes_after"])
+        self.assertGreaterEqual(result["duration_ms"], 0.0)
+
+        self.assertEqual(self.client.get_problem_html(self.doc), "<p>after</p>")
+        self.assertEqual(self.client.get_problem_meta(self.doc), {"title": "T"})
+        self.assertEqual(self.client.get_all_test_cases(self.doc, include_outputs=True), [
+            {"tc_id": kept, "value": "x" * 500, "expected_output": ["y"]},
+            {"tc_id": updated, "value": {"new": "value"}, "expected_output": None},
+        ])
+        with self.assertRaises(NotFoundError):
+            self.client.get_test_case(self.doc, gone)
+        with self.assertRaises(NotFoundError):
+            self.client.get_problem_html(other)
+
+        compaction = self.client.get_stats()["compaction"]
+        self.assertGreaterEqual(compaction["runs"], 1)
+        self.assertGreaterEqual(compaction["bytes_reclaimed"], result["bytes_reclaimed"])
+        self.assertEqual(compaction["last_error"], "")
+        self.assertEqual(set(compaction["last"]), set(result))
 
 
 class ErrorTest(ClientTestCase):

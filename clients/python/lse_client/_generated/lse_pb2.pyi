@@ -41,8 +41,48 @@ class CompactNowRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class CompactNowResponse(_message.Message):
-    __slots__ = []
-    def __init__(self) -> None: ...
+    __slots__ = ["result"]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: CompactionResult
+    def __init__(self, result: _Optional[_Union[CompactionResult, _Mapping]] = ...) -> None: ...
+
+class CompactionResult(_message.Message):
+    __slots__ = ["bytes_after", "bytes_before", "bytes_reclaimed", "duration_ms", "records_copied", "segments_compacted", "segments_written", "tombstones_dropped", "tombstones_kept"]
+    BYTES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    BYTES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_RECLAIMED_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_COPIED_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_COMPACTED_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONES_DROPPED_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONES_KEPT_FIELD_NUMBER: _ClassVar[int]
+    bytes_after: int
+    bytes_before: int
+    bytes_reclaimed: int
+    duration_ms: float
+    records_copied: int
+    segments_compacted: int
+    segments_written: int
+    tombstones_dropped: int
+    tombstones_kept: int
+    def __init__(self, segments_compacted: _Optional[int] = ..., segments_written: _Optional[int] = ..., bytes_before: _Optional[int] = ..., bytes_after: _Optional[int] = ..., bytes_reclaimed: _Optional[int] = ..., records_copied: _Optional[int] = ..., tombstones_kept: _Optional[int] = ..., tombstones_dropped: _Optional[int] = ..., duration_ms: _Optional[float] = ...) -> None: ...
+
+class CompactionSummary(_message.Message):
+    __slots__ = ["bytes_reclaimed", "failures", "last", "last_error", "running", "runs"]
+    BYTES_RECLAIMED_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    bytes_reclaimed: int
+    failures: int
+    last: CompactionResult
+    last_error: str
+    running: bool
+    runs: int
+    def __init__(self, running: bool = ..., runs: _Optional[int] = ..., bytes_reclaimed: _Optional[int] = ..., failures: _Optional[int] = ..., last_error: _Optional[str] = ..., last: _Optional[_Union[CompactionResult, _Mapping]] = ...) -> None: ...
 
 class CreateProblemRequest(_message.Message):
     __slots__ = ["columns", "html"]
@@ -163,12 +203,13 @@ class GetStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ["active_segment_bytes", "active_segment_number", "cache_bytes", "cache_hits", "cache_misses", "dead_bytes", "disk_bytes", "expected_outputs_in_index", "index_bytes", "last_recovery", "live_bytes", "problems_in_index", "segment_count", "store_status", "sync_count", "sync_mode", "test_cases_in_index", "uptime_ms"]
+    __slots__ = ["active_segment_bytes", "active_segment_number", "cache_bytes", "cache_hits", "cache_misses", "compaction", "dead_bytes", "disk_bytes", "expected_outputs_in_index", "index_bytes", "last_recovery", "live_bytes", "problems_in_index", "segment_count", "store_status", "sync_count", "sync_mode", "test_cases_in_index", "uptime_ms"]
     ACTIVE_SEGMENT_BYTES_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_SEGMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
     CACHE_HITS_FIELD_NUMBER: _ClassVar[int]
     CACHE_MISSES_FIELD_NUMBER: _ClassVar[int]
+    COMPACTION_FIELD_NUMBER: _ClassVar[int]
     DEAD_BYTES_FIELD_NUMBER: _ClassVar[int]
     DISK_BYTES_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_OUTPUTS_IN_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +228,7 @@ class GetStatsResponse(_message.Message):
     cache_bytes: int
     cache_hits: int
     cache_misses: int
+    compaction: CompactionSummary
     dead_bytes: int
     disk_bytes: int
     expected_outputs_in_index: int
@@ -200,7 +242,7 @@ class GetStatsResponse(_message.Message):
     sync_mode: SyncMode
     test_cases_in_index: int
     uptime_ms: int
-    def __init__(self, problems_in_index: _Optional[int] = ..., test_cases_in_index: _Optional[int] = ..., expected_outputs_in_index: _Optional[int] = ..., segment_count: _Optional[int] = ..., active_segment_number: _Optional[int] = ..., active_segment_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., live_bytes: _Optional[int] = ..., dead_bytes: _Optional[int] = ..., index_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., sync_mode: _Optional[_Union[SyncMode, str]] = ..., sync_count: _Optional[int] = ..., store_status: _Optional[_Union[StoreStatus, str]] = ..., last_recovery: _Optional[_Union[RecoverySummary, _Mapping]] = ..., uptime_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, problems_in_index: _Optional[int] = ..., test_cases_in_index: _Optional[int] = ..., expected_outputs_in_index: _Optional[int] = ..., segment_count: _Optional[int] = ..., active_segment_number: _Optional[int] = ..., active_segment_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., live_bytes: _Optional[int] = ..., dead_bytes: _Optional[int] = ..., index_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., sync_mode: _Optional[_Union[SyncMode, str]] = ..., sync_count: _Optional[int] = ..., store_status: _Optional[_Union[StoreStatus, str]] = ..., last_recovery: _Optional[_Union[RecoverySummary, _Mapping]] = ..., uptime_ms: _Optional[int] = ..., compaction: _Optional[_Union[CompactionSummary, _Mapping]] = ...) -> None: ...
 
 class GetTestCaseRequest(_message.Message):
     __slots__ = ["problem_id", "tc_id"]
@@ -239,24 +281,32 @@ class ListProblemsResponse(_message.Message):
     def __init__(self, problem_ids: _Optional[_Iterable[int]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RecoverySummary(_message.Message):
-    __slots__ = ["bytes_scanned", "damaged_range_count", "damaged_record_count", "duration_ms", "record_count", "removed_temporary_file_count", "segment_count", "torn_tail_bytes"]
+    __slots__ = ["bytes_scanned", "damaged_range_count", "damaged_record_count", "duration_ms", "hints_written", "record_count", "removed_temporary_file_count", "segment_count", "segments_from_hints", "segments_scanned", "torn_tail_bytes", "unusable_hint_count"]
     BYTES_SCANNED_FIELD_NUMBER: _ClassVar[int]
     DAMAGED_RANGE_COUNT_FIELD_NUMBER: _ClassVar[int]
     DAMAGED_RECORD_COUNT_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    HINTS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
     RECORD_COUNT_FIELD_NUMBER: _ClassVar[int]
     REMOVED_TEMPORARY_FILE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FROM_HINTS_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_SCANNED_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
     TORN_TAIL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    UNUSABLE_HINT_COUNT_FIELD_NUMBER: _ClassVar[int]
     bytes_scanned: int
     damaged_range_count: int
     damaged_record_count: int
     duration_ms: float
+    hints_written: int
     record_count: int
     removed_temporary_file_count: int
     segment_count: int
+    segments_from_hints: int
+    segments_scanned: int
     torn_tail_bytes: int
-    def __init__(self, segment_count: _Optional[int] = ..., record_count: _Optional[int] = ..., bytes_scanned: _Optional[int] = ..., torn_tail_bytes: _Optional[int] = ..., damaged_record_count: _Optional[int] = ..., damaged_range_count: _Optional[int] = ..., removed_temporary_file_count: _Optional[int] = ..., duration_ms: _Optional[float] = ...) -> None: ...
+    unusable_hint_count: int
+    def __init__(self, segment_count: _Optional[int] = ..., record_count: _Optional[int] = ..., bytes_scanned: _Optional[int] = ..., torn_tail_bytes: _Optional[int] = ..., damaged_record_count: _Optional[int] = ..., damaged_range_count: _Optional[int] = ..., removed_temporary_file_count: _Optional[int] = ..., duration_ms: _Optional[float] = ..., segments_from_hints: _Optional[int] = ..., segments_scanned: _Optional[int] = ..., hints_written: _Optional[int] = ..., unusable_hint_count: _Optional[int] = ...) -> None: ...
 
 class SetExpectedOutputRequest(_message.Message):
     __slots__ = ["problem_id", "tc_id", "value"]

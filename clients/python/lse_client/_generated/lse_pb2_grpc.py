@@ -229,7 +229,8 @@ class LseServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def GetStats(self, request, context):
-        """Returns counters of the store: live items, segment files, bytes, cache and syncs.
+        """Returns counters of the store: live items, segment files, bytes, cache, syncs, what opening
+        it found, and the compactor's.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -243,7 +244,11 @@ class LseServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def CompactNow(self, request, context):
-        """Compacts sealed segments now. Not available in this version: always UNIMPLEMENTED.
+        """Runs one full compaction now and returns what it did: seals the active segment and merges
+        every sealed segment, keeping only live records (and the tombstones still needed). Waits for
+        a background compaction that is running first. May take a while on a large store: give it a
+        long deadline (a call whose deadline passes mid-way is answered DEADLINE_EXCEEDED, but the
+        compaction carries on).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
