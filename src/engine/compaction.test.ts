@@ -196,6 +196,31 @@ describe('compaction', () => {
     await store.close()
   })
 
+  it('closing while the worker writes abandons the compaction and removes what it wrote', async () => {
+    const dir = newDir()
+    let store = await open(dir)
+    const docId = await store.createProblem('x')
+    for (let index = 0; index < 3000; index++) await store.addTestCase(docId, int64(index))
+    let closing: Promise<void> | undefined
+    await store.close()
+    store = await open(dir, {
+      onCompactionStep: (step) => {
+        if (step === 'outputs-writing') closing = store.close()
+      },
+    })
+    await assert.rejects(store.compactNow(), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'UNAVAILABLE')
+      assert.match(error.message, /closing; the compaction was abandoned/)
+      return true
+    })
+    assert.ok(closing !== undefined, 'the close happened while the worker wrote')
+    await closing
+    assert.deepEqual(readdirSync(dir).filter((name) => name.endsWith('.tmp') || name.startsWith('compaction')), [])
+    store = await open(dir)
+    assert.equal((await store.getAllTestCases(docId))?.testCases.length, 3000)
+    await store.close()
+  })
+
   it('leaves a damaged segment out, and keeps its records readable', async () => {
     const dir = newDir()
     let store = await open(dir, { segmentSizeBytes: 4096 })

@@ -53,6 +53,7 @@ import {
 } from './limits.ts'
 import { segmentFileName, segmentPath } from './segment-file.ts'
 import type { SegmentFiles } from './segment-files.ts'
+import type { SealedHints } from './sealed-hints.ts'
 import type { SegmentStatsTable } from './segment-stats.ts'
 import type { SegmentWriter } from './segment-writer.ts'
 import type { ResolvedStoreOptions } from './store-options.ts'
@@ -80,6 +81,8 @@ export interface CompactorDeps {
   writer: SegmentWriter
   cache: BlockCache
   segmentStats: SegmentStatsTable
+  /** Hints being written for sealed segments: those of inputs must be done before inputs go. */
+  sealedHints: SealedHints
   /** Encodes an idWatermark record, taking a sequence number for it. */
   makeWatermark: () => Buffer
   warn: (message: string, details: Record<string, unknown>) => void
@@ -190,9 +193,11 @@ export class Compactor {
   async close(): Promise<void> {
     this.closing = true
     if (this.timer !== undefined) clearInterval(this.timer)
-    this.workerReply?.reject(new StratumError('UNAVAILABLE', 'the store is closing'))
-    await this.current?.catch(() => undefined)
+    // The worker first: a job it is running fails (see `startWorker`), and once it has stopped,
+    // the compaction removes the temporary files it wrote. A compaction past its commit does not
+    // need the worker, and finishes.
     await this.worker?.terminate()
+    await this.current?.catch(() => undefined)
   }
 
   /** The background check: compacts when the garbage is over a threshold. */
@@ -416,7 +421,7 @@ export class Compactor {
       assert.fail(`compaction left live records in segments ${stillLive.join(', ')}; they were kept`)
     }
     // A hint being written for an input must land before the input goes, or it would be orphaned.
-    await writer.whenHintsWritten()
+    await this.deps.sealedHints.whenWritten()
     for (const segmentNumber of commit.inputs) {
       files.remove(segmentNumber)
       cache.dropSegment(segmentNumber)
@@ -516,7 +521,11 @@ export class Compactor {
     worker.on('error', (error) => this.workerReply?.reject(error))
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = undefined
-      this.workerReply?.reject(new StratumError('IO_ERROR', `the compaction worker stopped (exit code ${code})`))
+      this.workerReply?.reject(
+        this.closing
+          ? new StratumError('UNAVAILABLE', 'the store is closing; the compaction was abandoned')
+          : new StratumError('IO_ERROR', `the compaction worker stopped (exit code ${code})`),
+      )
     })
     this.worker = worker
     return worker

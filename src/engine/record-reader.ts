@@ -30,18 +30,33 @@ export class RecordReader {
    * `recordCrc` field itself is covered because a damaged one would not match.
    */
   read(segmentNumber: number, offset: number, sizeBytes: number, id: number, kind: RecordKind): CheckedRecord {
-    const bytes = this.cache.read(segmentNumber, offset, sizeBytes)
+    return this.check(this.cache.read(segmentNumber, offset, sizeBytes), 0, segmentNumber, offset, sizeBytes, id, kind)
+  }
+
+  /**
+   * Reads `[offset, offset + sizeBytes)` of a segment, to be cut into records with `check`: a
+   * document's records, side by side after a compaction, cost one read together.
+   */
+  readSpan(segmentNumber: number, offset: number, sizeBytes: number): Buffer {
+    return this.cache.read(segmentNumber, offset, sizeBytes)
+  }
+
+  /**
+   * Checks the record found at `start` of `bytes` (read from `offset` of a segment) as `read`
+   * does, and returns it.
+   */
+  check(bytes: Buffer, start: number, segmentNumber: number, offset: number, sizeBytes: number, id: number, kind: RecordKind): CheckedRecord {
     let problem: string | undefined
-    if (bytes.readUInt32LE(12) !== sizeBytes - recordHeaderBytes) problem = 'length differs from the index'
-    else if (bytes[8] !== kind || readUint53(bytes, 24) !== id) {
-      problem = `holds id ${readUint53(bytes, 24)} of kind ${bytes[8]}, not id ${id} of kind ${kind}`
-    } else if (crc32c(bytes.subarray(8)) !== bytes.readUInt32LE(4)) problem = 'bad checksum'
+    if (bytes.readUInt32LE(start + 12) !== sizeBytes - recordHeaderBytes) problem = 'length differs from the index'
+    else if (bytes[start + 8] !== kind || readUint53(bytes, start + 24) !== id) {
+      problem = `holds id ${readUint53(bytes, start + 24)} of kind ${bytes[start + 8]}, not id ${id} of kind ${kind}`
+    } else if (crc32c(bytes.subarray(start + 8, start + sizeBytes)) !== bytes.readUInt32LE(start + 4)) problem = 'bad checksum'
     if (problem !== undefined) {
       throw new CorruptionError(
         `the record of id ${id} at segment ${segmentNumber} offset ${offset} is damaged: ${problem}`,
         { segmentNumber, offset },
       )
     }
-    return { bytes, payloadStart: recordHeaderBytes, payloadEnd: sizeBytes }
+    return { bytes, payloadStart: start + recordHeaderBytes, payloadEnd: start + sizeBytes }
   }
 }

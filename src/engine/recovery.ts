@@ -124,8 +124,6 @@ export interface RecoveredStore {
   activeSegmentNumber: number
   activeFd: number
   activeSizeBytes: number
-  /** Hint entries of the records in the active segment, for the writer to go on with; none if it is damaged. */
-  activeHint: HintBuilder | undefined
 }
 
 interface PendingRecord {
@@ -192,7 +190,6 @@ export async function recover(options: {
     report.removedTemporaryFiles.push(name)
   }
   const replay = new Replay(options.keydir, options.shard)
-  let activeHint: HintBuilder | undefined
 
   let active: { segmentNumber: number; fd: number; sizeBytes: number } | undefined
   for (const [index, segmentNumber] of segmentNumbers.entries()) {
@@ -223,15 +220,13 @@ export async function recover(options: {
       const damageBefore = report.damagedRecordCount + report.damagedRangeCount
       // A sealed segment gets a hint file from its scan, unless the scan found damage: a hint
       // must give exactly what a scan gives, and damage is reported by scans only.
-      // The newest segment's entries go to the writer, which seals it with a hint later.
-      const hint = new HintBuilder(segmentNumber)
+      const hint = isNewest ? undefined : new HintBuilder(segmentNumber)
       keptBytes = scanSegment(segmentNumber, contents, isNewest, path, replay, report, hint)
       const damaged = report.damagedRecordCount + report.damagedRangeCount !== damageBefore
       const stats = options.segmentStats.get(segmentNumber)
       replay.finishSegment(stats)
       stats.damaged = damaged
-      if (isNewest) activeHint = damaged ? undefined : hint
-      else if (!damaged) {
+      if (hint !== undefined && !damaged) {
         writeHintFile(fileSystem, dir, segmentNumber, hint.finish(sizeBytes))
         report.hintsWritten++
       }
@@ -251,7 +246,6 @@ export async function recover(options: {
       fileSystem.unlinkSync(path)
       const freshFd = await createSegmentFile(fileSystem, dir, segmentNumber)
       keptBytes = segmentHeaderBytes
-      activeHint = new HintBuilder(segmentNumber)
       options.segmentStats.set(segmentNumber, { minSeq: Number.POSITIVE_INFINITY, tombstoneBytes: 0, damaged: false })
       options.files.add(segmentNumber, keptBytes, freshFd)
       active = { segmentNumber, fd: freshFd, sizeBytes: keptBytes }
@@ -264,7 +258,6 @@ export async function recover(options: {
     const fd = await createSegmentFile(fileSystem, dir, 1)
     options.files.add(1, segmentHeaderBytes, fd)
     active = { segmentNumber: 1, fd, sizeBytes: segmentHeaderBytes }
-    activeHint = new HintBuilder(1)
     options.segmentStats.get(1)
   }
 
@@ -281,7 +274,6 @@ export async function recover(options: {
     activeSegmentNumber: active.segmentNumber,
     activeFd: active.fd,
     activeSizeBytes: active.sizeBytes,
-    activeHint,
   }
 }
 

@@ -17,9 +17,8 @@
  *     costs a journal commit each time (measured: 1.66× fewer syncs a second for 64-record passes).
  *     Recovery reads an all-zero tail of the newest segment as the end of the log. A sealed
  *     segment, and the active one on close, are cut back to their last record.
- *   - Every segment it seals gets a hint file (see hint-file.ts), built as records are appended
- *     and written in the background once the segment is synced; `activeHint` carries on the one
- *     recovery started for the segment it left open.
+ *   - Every segment it seals is reported to `onSealed` once synced (the store writes its hint
+ *     file then: see sealed-hints.ts).
  *   - After a failed write or sync the writer is failed for good: the page cache may have dropped
  *     the data (an fsync error is not retryable on Linux), so every later append fails and the
  *     store must be reopened, which recovers from what is really on disk.
@@ -28,7 +27,6 @@ import assert from 'node:assert/strict'
 import { StratumError } from './errors.ts'
 import type { FileSystem } from './file-system.ts'
 import { segmentHeaderBytes } from './limits.ts'
-import { HintBuilder, writeHintFileAsync } from './hint-file.ts'
 import { createSegmentFile, segmentPath } from './segment-file.ts'
 import type { SegmentFiles } from './segment-files.ts'
 import type { SegmentStatsTable } from './segment-stats.ts'
@@ -98,12 +96,10 @@ export interface SegmentWriterOptions {
   activeSizeBytes: number
   /** The active file's size on disk, zero-filled tail included (at least `activeSizeBytes`). */
   activeFileBytes: number
-  /** The hint entries of the records already in the active segment; none when it is damaged. */
-  activeHint: HintBuilder | undefined
   /** Per-segment stats, kept up to date with every record appended. */
   segmentStats: SegmentStatsTable
-  /** Called when a hint file could not be written (the next open scans that segment instead). */
-  onHintError: (segmentNumber: number, error: unknown) => void
+  /** Called when a segment is sealed: cut to its last record and synced, never written again. */
+  onSealed: (segmentNumber: number, sizeBytes: number) => void
 }
 
 export class SegmentWriter {
@@ -127,9 +123,6 @@ export class SegmentWriter {
   private intervalSyncDue = false
   private readonly intervalTimer: NodeJS.Timeout | undefined
   private failure: StratumError | undefined
-  /** Hint entries of the segments appended to but not yet sealed on disk. */
-  private readonly hintBuilders = new Map<number, HintBuilder | undefined>()
-  private readonly hintWrites = new Set<Promise<void>>()
   syncCount = 0
 
   constructor(options: SegmentWriterOptions) {
@@ -140,7 +133,6 @@ export class SegmentWriter {
     this.fd = options.activeFd
     this.fileBytes = options.activeFileBytes
     this.fileLogicalBytes = options.activeSizeBytes
-    this.hintBuilders.set(options.activeSegmentNumber, options.activeHint)
     if (options.syncMode === 'interval') {
       this.intervalTimer = setInterval(() => {
         if (this.unsyncedBytes === 0) return
@@ -177,13 +169,9 @@ export class SegmentWriter {
     if (!segmentIsEmpty && this.tailOffset + totalBytes > this.options.segmentSizeBytes) this.moveTail(this.tailSegmentNumber + 1)
     const offset = this.tailOffset
     const chunk = this.tailChunk()
-    const hint = this.hintBuilders.get(this.tailSegmentNumber)
-    let recordOffset = offset
     for (const record of records) {
       chunk.buffers.push(record)
-      hint?.addEncoded(record, recordOffset)
       this.options.segmentStats.noteEncoded(this.tailSegmentNumber, record)
-      recordOffset += record.length
     }
     for (const key of touched) this.open.touched.add(key)
     this.tailOffset += totalBytes
@@ -211,12 +199,6 @@ export class SegmentWriter {
     return firstFree
   }
 
-  /** Resolves when every hint file started so far is written (or has failed). */
-  async whenHintsWritten(): Promise<void> {
-    // Bounded: hint writes start only at rotations, which stop while the caller waits here.
-    while (this.hintWrites.size > 0) await Promise.all([...this.hintWrites])
-  }
-
   /**
    * Fails the writer for good, as an I/O error of its own would: used when a step of compaction
    * that cannot be undone in memory fails, so that the store is reopened and recovery finishes it.
@@ -228,7 +210,6 @@ export class SegmentWriter {
   private moveTail(segmentNumber: number): void {
     this.tailSegmentNumber = segmentNumber
     this.tailOffset = segmentHeaderBytes
-    this.hintBuilders.set(segmentNumber, new HintBuilder(segmentNumber))
   }
 
   /** The open group's chunk for the tail segment, added when the group has none. */
@@ -268,7 +249,6 @@ export class SegmentWriter {
       await this.flush()
       this.cutZeroTail()
     }
-    await this.whenHintsWritten()
   }
 
   /** Cuts the active file back to its last record and syncs that. */
@@ -370,7 +350,7 @@ export class SegmentWriter {
       await fileSystem.fsync(this.fd)
       this.syncCount++
       this.unsyncedBytes = 0
-      this.startHintWrite(this.fileSegmentNumber, this.fileLogicalBytes)
+      this.options.onSealed(this.fileSegmentNumber, this.fileLogicalBytes)
     }
     const fd = await createSegmentFile(fileSystem, dir, segmentNumber)
     files.add(segmentNumber, segmentHeaderBytes, fd)
@@ -392,21 +372,8 @@ export class SegmentWriter {
       return false
     }
     files.remove(this.fileSegmentNumber)
-    this.hintBuilders.delete(this.fileSegmentNumber)
     this.options.segmentStats.delete(this.fileSegmentNumber)
     return true
-  }
-
-  /** Writes the hint file of sealed segment `segmentNumber` in the background. */
-  private startHintWrite(segmentNumber: number, segmentBytes: number): void {
-    const builder = this.hintBuilders.get(segmentNumber)
-    this.hintBuilders.delete(segmentNumber)
-    if (builder === undefined) return
-    const { fileSystem, dir, onHintError } = this.options
-    const write = writeHintFileAsync(fileSystem, dir, segmentNumber, builder.finish(segmentBytes))
-      .catch((error: unknown) => onHintError(segmentNumber, error))
-      .finally(() => this.hintWrites.delete(write))
-    this.hintWrites.add(write)
   }
 
   private fail(error: unknown): void {

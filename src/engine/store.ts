@@ -31,6 +31,7 @@ import { recover, type RecoveryReport } from './recovery.ts'
 import type { CompactionResult, CompactionStats } from './compaction-result.ts'
 import { Compactor } from './compactor.ts'
 import { SegmentStatsTable } from './segment-stats.ts'
+import { SealedHints } from './sealed-hints.ts'
 import { SegmentFiles } from './segment-files.ts'
 import { SegmentWriter, type SyncMode } from './segment-writer.ts'
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts'
@@ -113,6 +114,17 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const keydir = new Keydir()
     const segmentStats = new SegmentStatsTable()
     const recovered = await recover({ fileSystem, dir, shard: resolved.shard, keydir, files, segmentStats })
+    const sealedHints = new SealedHints(
+      files,
+      fileSystem,
+      dir,
+      (segmentNumber, offset) => {
+        segmentStats.get(segmentNumber).damaged = true
+        warn(resolved, 'a segment just sealed fails its checksums; it is left out of compactions', { segmentNumber, offset })
+      },
+      (segmentNumber, error) =>
+        warn(resolved, 'could not write a hint file; the next open scans that segment instead', { segmentNumber, error: String(error) }),
+    )
     const writer = new SegmentWriter({
       fileSystem,
       dir,
@@ -125,12 +137,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       activeSizeBytes: recovered.activeSizeBytes,
       // Recovery cuts any zero-filled tail, so the file ends at its last record.
       activeFileBytes: recovered.activeSizeBytes,
-      activeHint: recovered.activeHint,
       segmentStats,
-      onHintError: (segmentNumber, error) =>
-        warn(resolved, 'could not write a hint file; the next open scans that segment instead', { segmentNumber, error: String(error) }),
+      onSealed: (segmentNumber, sizeBytes) => sealedHints.sealed(segmentNumber, sizeBytes),
     })
-    const store = new Store(resolved, lock, keydir, files, writer, segmentStats, recovered.report, recovered.nextLocalId, recovered.nextSeq)
+    const store = new Store(resolved, lock, keydir, files, writer, segmentStats, sealedHints, recovered.report, recovered.nextLocalId, recovered.nextSeq)
     store.reportRecovery()
     return store
   } catch (error) {
@@ -144,6 +154,9 @@ function warn(options: ResolvedStoreOptions, message: string, details: Record<st
   if (options.onWarning !== undefined) options.onWarning(message, details)
   else process.emitWarning(`${message}: ${JSON.stringify(details)}`, { code: 'STRATUM_DAMAGE' })
 }
+
+/** Largest span of a page's records read at once (see `Store.chainSpan`), in bytes. */
+const chainSpanMaxBytes = 256 * 1024
 
 /** The key under which document creations and deletions are tracked for `listProblems`. */
 const documentListKey = 0
@@ -163,6 +176,7 @@ export class Store {
     private readonly files: SegmentFiles,
     private readonly writer: SegmentWriter,
     segmentStats: SegmentStatsTable,
+    private readonly sealedHints: SealedHints,
     private readonly recovery: RecoveryReport,
     private nextLocalId: number,
     private nextSeq: number,
@@ -176,6 +190,7 @@ export class Store {
       writer,
       cache: this.cache,
       segmentStats,
+      sealedHints,
       makeWatermark: () =>
         encodeRecord(
           { kind: RecordKind.idWatermark, flags: 0, seq: this.nextSeq++, id: makeId(options.shard, this.nextLocalId - 1), parentId: 0 },
@@ -366,16 +381,49 @@ export class Store {
     }
     const more = node !== 0
     const shard = this.options.shard
+    const span = this.chainSpan(locals, includeOutputs)
+    const decode = (local: number, tcId: number, column: Column, kind: RecordKind): Value => {
+      if (span === undefined) return this.decodeColumnValue(local, tcId, column, kind)
+      keydir.locationInto(local, column, span.location)
+      const { segmentNumber, offset, sizeBytes } = span.location
+      const record = this.reader.check(span.bytes, offset - span.offset, segmentNumber, offset, sizeBytes, tcId, kind)
+      return decodeValue(record.bytes, record.payloadStart, record.payloadEnd)
+    }
     const testCases: TestCase[] = []
     for (const local of locals) {
       const tcId = makeId(shard, local)
-      const testCase: TestCase = { tcId, value: this.decodeColumnValue(local, tcId, 'a', RecordKind.inputPut) }
-      if (includeOutputs && keydir.hasOutput(local)) {
-        testCase.output = this.decodeColumnValue(local, tcId, 'b', RecordKind.outputPut)
-      }
+      const testCase: TestCase = { tcId, value: decode(local, tcId, 'a', RecordKind.inputPut) }
+      if (includeOutputs && keydir.hasOutput(local)) testCase.output = decode(local, tcId, 'b', RecordKind.outputPut)
       testCases.push(testCase)
     }
     return more ? { testCases, nextAfterId: testCases[testCases.length - 1]!.tcId } : { testCases }
+  }
+
+  /**
+   * The bytes of a page's records, read at once, when they lie side by side in one segment (as a
+   * compaction writes them) and none is damaged; undefined otherwise, and they are read one by one.
+   */
+  private chainSpan(locals: readonly number[], includeOutputs: boolean): { bytes: Buffer; offset: number; location: Location } | undefined {
+    const keydir = this.keydir
+    const location: Location = { segmentNumber: 0, offset: 0, sizeBytes: 0 }
+    let segmentNumber = 0
+    let start = Number.POSITIVE_INFINITY
+    let end = 0
+    let recordBytes = 0
+    for (const local of locals) {
+      for (const column of includeOutputs ? (['a', 'b'] as const) : (['a'] as const)) {
+        if (!keydir.locationInto(local, column, location)) continue
+        if (keydir.isCorrupt(local, column)) return undefined
+        if (segmentNumber === 0) segmentNumber = location.segmentNumber
+        else if (location.segmentNumber !== segmentNumber) return undefined
+        start = Math.min(start, location.offset)
+        end = Math.max(end, location.offset + location.sizeBytes)
+        recordBytes += location.sizeBytes
+      }
+    }
+    // Worth one read only when the records fill most of the span, and the span is small.
+    if (segmentNumber === 0 || end - start > chainSpanMaxBytes || end - start > 2 * recordBytes) return undefined
+    return { bytes: this.reader.readSpan(segmentNumber, start, end - start), offset: start, location }
   }
 
   /** Replaces the input node's value. Its output is kept. */
@@ -513,6 +561,9 @@ export class Store {
     try {
       await this.compactor.close()
       await this.writer.close()
+      // After the writer, which seals nothing more; the hint of a segment sealed just now is
+      // finished rather than left to the next open's scan.
+      await this.sealedHints.whenWritten()
     } finally {
       this.files.closeAll()
       this.lock.release()
