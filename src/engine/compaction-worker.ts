@@ -123,6 +123,11 @@ class OutputWriter {
     return { segmentNumber: output.segmentNumber, offset }
   }
 
+  /** Starts an output if none was. */
+  ensureStarted(): void {
+    if (this.outputs.length === 0) this.startOutput()
+  }
+
   private startOutput(): void {
     const index = this.outputs.length
     if (index >= this.job.outputNumbersMax) throw new Error(`compaction needs more than the ${this.job.outputNumbersMax} segment numbers it reserved`)
@@ -257,6 +262,9 @@ function compact(job: CompactionJob): Extract<WorkerReply, { type: 'done' }> {
         } else tombstonesDropped++
       })
     }
+    // Even with nothing to copy there is one output: its watermark keeps the ids of the records
+    // dropped here from being issued again.
+    output.ensureStarted()
     output.finishOutput()
     return {
       type: 'done',

@@ -235,16 +235,20 @@ export class Compactor {
     return settled
   }
 
-  /** Sealed segments that may be compacted: not the active one, not damaged. */
+  /**
+   * Segments that may be compacted: sealed (a segment the tail has left may still have writes in
+   * flight: only those below the one the writer's flush loop writes to are whole on disk), and
+   * not damaged.
+   */
   private sealedSegments(): number[] {
-    const active = this.deps.writer.activeSegmentNumber
-    return this.deps.files.segmentNumbers().filter((n) => n !== active && !this.deps.segmentStats.get(n).damaged)
+    const unsealed = this.deps.writer.firstUnsealedSegmentNumber
+    return this.deps.files.segmentNumbers().filter((n) => n < unsealed && !this.deps.segmentStats.get(n).damaged)
   }
 
   /** Dead bytes of a segment: what neither the keydir points to nor is a tombstone, nor its header. */
   private deadBytes(segmentNumber: number): number {
     const sizeBytes = this.deps.files.sizesBytes.get(segmentNumber) ?? 0
-    const liveBytes = this.deps.keydir.liveBytesBySegment.get(segmentNumber) ?? 0
+    const liveBytes = this.deps.keydir.liveBytesOf(segmentNumber)
     const tombstoneBytes = this.deps.segmentStats.get(segmentNumber).tombstoneBytes
     return Math.max(0, sizeBytes - segmentHeaderBytes - liveBytes - tombstoneBytes)
   }
@@ -413,7 +417,7 @@ export class Compactor {
     }
     this.step('switched')
 
-    const stillLive = commit.inputs.filter((segmentNumber) => keydir.liveBytesBySegment.has(segmentNumber))
+    const stillLive = commit.inputs.filter((segmentNumber) => keydir.liveBytesOf(segmentNumber) > 0)
     if (stillLive.length > 0) {
       // Never expected: the plan walks every live record. Keep the inputs (their records are
       // also in the outputs, which is harmless) rather than lose one.

@@ -19,7 +19,7 @@
  * Invariants:
  *   - A live input's parent is a live document, and the input is in that document's chain.
  *   - A chain is in increasing id order (ids are monotonic and nodes are only appended).
- *   - `liveBytesBySegment` is the sum of the sizes of the records the table points to.
+ *   - `liveBytesOf(segment)` is the sum of the sizes of the records the table points to in it.
  *   - Pointers are local ids; local id 0 is never issued and means "none".
  */
 import assert from 'node:assert/strict'
@@ -59,25 +59,31 @@ export interface Location {
   sizeBytes: number
 }
 
+/** Bytes of typed arrays in one page, for memory reports. */
+export const pageBytes = pageSlots * (1 + 4 * 2 + 5 * 4)
+
+/**
+ * One page of the table: its columns are views of one buffer, allocated (and zeroed) at once, so
+ * that a store of millions of ids makes a few thousand allocations, not ten times as many.
+ */
 class Page {
-  readonly kind = new Uint8Array(pageSlots)
+  private readonly buffer = new ArrayBuffer(pageBytes)
+  // 4-byte columns first, then 2-byte ones, then the 1-byte one: every view is aligned.
+  readonly aOffset = new Uint32Array(this.buffer, 0 * 4 * pageSlots, pageSlots)
+  readonly bOffset = new Uint32Array(this.buffer, 1 * 4 * pageSlots, pageSlots)
+  readonly parent = new Uint32Array(this.buffer, 2 * 4 * pageSlots, pageSlots)
+  readonly prev = new Uint32Array(this.buffer, 3 * 4 * pageSlots, pageSlots)
+  readonly next = new Uint32Array(this.buffer, 4 * 4 * pageSlots, pageSlots)
   /** Segment slots (see `Keydir.segmentNumberOfSlot`), 0 for no record. */
-  readonly aSegment = new Uint16Array(pageSlots)
-  readonly aOffset = new Uint32Array(pageSlots)
+  readonly aSegment = new Uint16Array(this.buffer, 20 * pageSlots + 0 * 2 * pageSlots, pageSlots)
+  readonly bSegment = new Uint16Array(this.buffer, 20 * pageSlots + 1 * 2 * pageSlots, pageSlots)
   /** Record sizes below `sizeOverflow`; larger ones are in `Keydir.largeSizes`. */
-  readonly aSize = new Uint16Array(pageSlots)
-  readonly bSegment = new Uint16Array(pageSlots)
-  readonly bOffset = new Uint32Array(pageSlots)
-  readonly bSize = new Uint16Array(pageSlots)
-  readonly parent = new Uint32Array(pageSlots)
-  readonly prev = new Uint32Array(pageSlots)
-  readonly next = new Uint32Array(pageSlots)
+  readonly aSize = new Uint16Array(this.buffer, 20 * pageSlots + 2 * 2 * pageSlots, pageSlots)
+  readonly bSize = new Uint16Array(this.buffer, 20 * pageSlots + 3 * 2 * pageSlots, pageSlots)
+  readonly kind = new Uint8Array(this.buffer, 28 * pageSlots, pageSlots)
   /** Slots of kind doc or input. The page is freed when this drops to 0 and it is full. */
   liveCount = 0
 }
-
-/** Bytes of typed arrays in one page, for memory reports. */
-export const pageBytes = pageSlots * (1 + 4 * 2 + 5 * 4)
 
 /**
  * Record sizes are stored in 16 bits: nodes and metadata are almost always smaller than 64 KiB.
@@ -101,7 +107,11 @@ export class Keydir {
   documentCount = 0
   inputCount = 0
   outputCount = 0
-  readonly liveBytesBySegment = new Map<number, number>()
+  /** Live bytes of each segment slot: a typed array, since every record indexed updates it. */
+  private liveBytesOfSlot = new Float64Array(64)
+  /** The last segment looked up in `segmentSlot`: recovery and appends go to one segment at a time. */
+  private lastSegmentNumber = 0
+  private lastSegmentSlot = 0
   /** Sizes of records of 64 KiB or more, by `local * 2 + (column b ? 1 : 0)`. */
   private readonly largeSizes = new Map<number, number>()
 
@@ -181,9 +191,7 @@ export class Keydir {
     const offsets = column === 'a' ? page.aOffset : page.bOffset
     const sizes = column === 'a' ? page.aSize : page.bSize
     const oldSegmentSlot = segments[slot]!
-    if (oldSegmentSlot !== 0) {
-      this.addLiveBytes(this.segmentNumberOfSlot[oldSegmentSlot]!, -this.sizeOf(local, column, sizes[slot]!))
-    }
+    if (oldSegmentSlot !== 0) this.addLiveBytesOfSlot(oldSegmentSlot, -this.sizeOf(local, column, sizes[slot]!))
     if (sizes[slot] === sizeOverflow) this.largeSizes.delete(local * 2 + (column === 'b' ? 1 : 0))
     if (location === undefined) {
       segments[slot] = 0
@@ -191,27 +199,51 @@ export class Keydir {
       sizes[slot] = 0
     } else {
       assert(location.segmentNumber > 0)
-      segments[slot] = this.segmentSlot(location.segmentNumber)
+      const segmentSlot = this.segmentSlot(location.segmentNumber)
+      segments[slot] = segmentSlot
       offsets[slot] = location.offset
       if (location.sizeBytes < sizeOverflow) sizes[slot] = location.sizeBytes
       else {
         sizes[slot] = sizeOverflow
         this.largeSizes.set(local * 2 + (column === 'b' ? 1 : 0), location.sizeBytes)
       }
-      this.addLiveBytes(location.segmentNumber, location.sizeBytes)
+      this.addLiveBytesOfSlot(segmentSlot, location.sizeBytes)
     }
     page.kind[slot] = corrupt ? page.kind[slot]! | corruptFlag[column] : page.kind[slot]! & ~corruptFlag[column]
   }
 
-  private addLiveBytes(segmentNumber: number, deltaBytes: number): void {
-    const total = (this.liveBytesBySegment.get(segmentNumber) ?? 0) + deltaBytes
-    assert(total >= 0, `live bytes of segment ${segmentNumber} went negative`)
-    if (total === 0) this.liveBytesBySegment.delete(segmentNumber)
-    else this.liveBytesBySegment.set(segmentNumber, total)
+  private addLiveBytesOfSlot(segmentSlot: number, deltaBytes: number): void {
+    const total = this.liveBytesOfSlot[segmentSlot]! + deltaBytes
+    assert(total >= 0, `live bytes of segment ${this.segmentNumberOfSlot[segmentSlot]} went negative`)
+    this.liveBytesOfSlot[segmentSlot] = total
+  }
+
+  /** Bytes of the records the table points to in a segment. */
+  liveBytesOf(segmentNumber: number): number {
+    const slot = this.slotOfSegment.get(segmentNumber)
+    return slot === undefined ? 0 : this.liveBytesOfSlot[slot]!
+  }
+
+  /** Live bytes by segment number, for the segments that hold any. */
+  get liveBytesBySegment(): Map<number, number> {
+    const bySegment = new Map<number, number>()
+    for (const [segmentNumber, slot] of this.slotOfSegment) {
+      const bytes = this.liveBytesOfSlot[slot]!
+      if (bytes > 0) bySegment.set(segmentNumber, bytes)
+    }
+    return bySegment
   }
 
   /** The slot of a segment, given one on first use. LIMIT_EXCEEDED when all are taken. */
   private segmentSlot(segmentNumber: number): number {
+    if (segmentNumber === this.lastSegmentNumber) return this.lastSegmentSlot
+    const slot = this.takeSegmentSlot(segmentNumber)
+    this.lastSegmentNumber = segmentNumber
+    this.lastSegmentSlot = slot
+    return slot
+  }
+
+  private takeSegmentSlot(segmentNumber: number): number {
     const known = this.slotOfSegment.get(segmentNumber)
     if (known !== undefined) return known
     const freed = this.freeSegmentSlots.pop()
@@ -228,9 +260,13 @@ export class Keydir {
       )
     }
     if (slot >= this.segmentNumberOfSlot.length) {
-      const grown = new Uint32Array(Math.min(segmentSlotsMax + 1, this.segmentNumberOfSlot.length * 2))
+      const length = Math.min(segmentSlotsMax + 1, this.segmentNumberOfSlot.length * 2)
+      const grown = new Uint32Array(length)
       grown.set(this.segmentNumberOfSlot)
       this.segmentNumberOfSlot = grown
+      const grownBytes = new Float64Array(length)
+      grownBytes.set(this.liveBytesOfSlot)
+      this.liveBytesOfSlot = grownBytes
     }
     this.segmentNumberOfSlot[slot] = segmentNumber
     this.slotOfSegment.set(segmentNumber, slot)
@@ -258,11 +294,12 @@ export class Keydir {
 
   /** Gives back the slot of a removed segment. REQUIRES: nothing points into it. */
   releaseSegment(segmentNumber: number): void {
-    assert(!this.liveBytesBySegment.has(segmentNumber), `segment ${segmentNumber} still holds live records`)
+    assert(this.liveBytesOf(segmentNumber) === 0, `segment ${segmentNumber} still holds live records`)
     const slot = this.slotOfSegment.get(segmentNumber)
     if (slot === undefined) return
     this.slotOfSegment.delete(segmentNumber)
     this.segmentNumberOfSlot[slot] = 0
+    if (this.lastSegmentNumber === segmentNumber) this.lastSegmentNumber = 0
     this.freeSegmentSlots.push(slot)
   }
 
@@ -492,21 +529,25 @@ export class Keydir {
           continue
         }
         const docLocal = page.parent[slot]!
-        const value = this.location(local, 'a')
-        if (value === undefined || this.kind(docLocal) !== SlotKind.doc) {
+        if (page.aSegment[slot] === 0 || this.kind(docLocal) !== SlotKind.doc) {
           this.setLocation(local, 'a', undefined)
           this.setLocation(local, 'b', undefined)
           page.parent[slot] = 0
           this.setKind(local, SlotKind.dead)
           continue
         }
-        // Re-add through addInput so that the chain links and counts come from one place.
-        const corrupt = this.isCorrupt(local, 'a')
-        page.parent[slot] = 0
-        this.setKind(local, SlotKind.empty)
-        this.setLocation(local, 'a', undefined)
-        this.addInput(docLocal, local, value)
-        if (corrupt) page.kind[slot] = page.kind[slot]! | corruptFlag.a
+        // Linked at the tail of its document's chain, as `addInput` does: inputs are visited in
+        // increasing id order. Its kind, parent and locations are already in place.
+        const docPage = this.pageFor(docLocal)
+        const docSlot = docLocal & slotMask
+        const tail = docPage.next[docSlot]!
+        page.prev[slot] = tail
+        page.next[slot] = 0
+        if (tail === 0) docPage.prev[docSlot] = local
+        else this.pageFor(tail).next[tail & slotMask] = local
+        docPage.next[docSlot] = local
+        docPage.parent[docSlot]!++
+        this.inputCount++
         if (page.bSegment[slot] !== 0) this.outputCount++
       }
     }

@@ -408,6 +408,7 @@ class Replay {
   /** The oldest record and the tombstone bytes of the segment being replayed. */
   private segmentMinSeq = Number.POSITIVE_INFINITY
   private segmentTombstoneBytes = 0
+  private readonly location: Location = { segmentNumber: 0, offset: 0, sizeBytes: 0 }
 
   constructor(
     private readonly keydir: Keydir,
@@ -462,7 +463,11 @@ class Replay {
     const keydir = this.keydir
     const kind = keydir.kind(local)
     if (kind === SlotKind.dead) return
-    const location: Location = { segmentNumber, offset, sizeBytes: recordHeaderBytes + header.payloadBytes }
+    // One object for every record: setLocation copies its fields.
+    const location = this.location
+    location.segmentNumber = segmentNumber
+    location.offset = offset
+    location.sizeBytes = recordHeaderBytes + header.payloadBytes
     switch (header.kind) {
       case RecordKind.docBlob:
       case RecordKind.docMeta: {

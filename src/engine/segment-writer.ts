@@ -147,6 +147,15 @@ export class SegmentWriter {
     return this.tailSegmentNumber
   }
 
+  /**
+   * Every segment numbered below this one is sealed: whole on disk, synced, never written again.
+   * The tail may already be past it (appends placed in a segment the flush loop has not reached),
+   * so `activeSegmentNumber` is no such bound.
+   */
+  get firstUnsealedSegmentNumber(): number {
+    return this.fileSegmentNumber
+  }
+
   get activeSizeBytes(): number {
     return this.tailOffset
   }
