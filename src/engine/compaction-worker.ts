@@ -14,7 +14,8 @@
  *   - a hint file `N.hint.tmp` for each, synced.
  * It answers with where each live record went.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fdatasyncSync, fstatSync, fsyncSync, openSync, readFileSync, readlinkSync, readSync, writeSync } from 'node:fs'
+import { setPriority } from 'node:os'
 import { join } from 'node:path'
 import { parentPort } from 'node:worker_threads'
 import { CorruptionError, StratumError } from './errors.ts'
@@ -33,8 +34,13 @@ const sequentialWindowBytes = 1024 * 1024
  * 1 MiB window for every record read two thousand times the inputs' bytes).
  */
 const firstSequentialWindowBytes = 4 * 1024
-/** Bytes gathered before one write to an output. */
-const writeBufferBytes = 4 * 1024 * 1024
+/**
+ * Bytes gathered before one write to an output, each write followed by an fdatasync. Syncing as
+ * it goes keeps the worker's unsynced bytes small: on ext4 (data=ordered), the store's own
+ * fdatasync of a write may have to flush the worker's dirty pages first, and a whole output
+ * of tens of megabytes would hold it up that long.
+ */
+const writeBufferBytes = 1024 * 1024
 
 /**
  * Positional reads of one input segment: just the record while reads jump about, and a window
@@ -110,6 +116,7 @@ class OutputWriter {
     if (this.buffered + sizeBytes > this.buffer.length) this.flushBuffer()
     if (sizeBytes > this.buffer.length) {
       this.writeAt(bytes, offset)
+      fdatasyncSync(this.fd)
       this.flushedBytes += sizeBytes
     } else {
       bytes.copy(this.buffer, this.buffered)
@@ -155,6 +162,7 @@ class OutputWriter {
   private flushBuffer(): void {
     if (this.buffered === 0) return
     this.writeAt(this.buffer.subarray(0, this.buffered), this.flushedBytes)
+    fdatasyncSync(this.fd)
     if (!this.announced) {
       this.announced = true
       parentPort?.postMessage({ type: 'writing' } satisfies WorkerReply)
@@ -280,8 +288,27 @@ function compact(job: CompactionJob): Extract<WorkerReply, { type: 'done' }> {
   }
 }
 
+/**
+ * Compaction is background work: on Linux the worker lowers its own thread's CPU priority, so
+ * that on a busy machine the event loop, the thread pool's syncs and the kernel come first.
+ * (`/proc/thread-self` names this thread; `setPriority` takes a thread id on Linux.) Elsewhere,
+ * or if it is refused, the worker runs at the normal priority.
+ */
+function lowerPriority(): void {
+  try {
+    const threadId = Number(readlinkSync('/proc/thread-self').split('/').pop())
+    if (Number.isInteger(threadId) && threadId > 0) setPriority(threadId, workerNiceness)
+  } catch {
+    // Not Linux, or not allowed: the normal priority.
+  }
+}
+
+/** The worker thread's niceness: 10, as `nice` gives by default. */
+const workerNiceness = 10
+
 const port = parentPort
 if (port === null) throw new Error('compaction-worker.ts runs in a worker thread')
+lowerPriority()
 port.on('message', (job: CompactionJob) => {
   let reply: WorkerReply
   try {
