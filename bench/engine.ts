@@ -3,7 +3,8 @@
  * against the raw group-commit ceiling of the disk as Node sees it.
  *
  *   npm run bench:engine              # the full run (10,000 documents, 100,000 input nodes)
- *   npm run bench:engine -- --quick   # a twentieth of every count, for a smoke test
+ *   npm run bench:engine -- --quick   # a twentieth of every count (startup: 200,000 nodes), for a smoke test
+ *   npm run bench:engine -- --no-startup   # without the 10-million-node startup section
  *
  * Workloads, in order (every system in its own temporary folder, all open side by side):
  *   1. create documents (2 KiB text, 3 metadata columns), each with 10 input nodes (8 int64s)
@@ -16,6 +17,19 @@
  *   5. deletion of 30% of the documents (64 writers);
  * then the disk footprint. For Stratum, the store is closed after step 1 and opened in a fresh
  * process to measure its memory (heap + array buffers, after GC) per input node.
+ *
+ * Then Stratum's compaction and startup (the background compactor is off throughout,
+ * compactionIntervalMs 0, so only explicit compactNow() calls compact):
+ *   6. space: a copy of the store's folder is kept, then compactNow(); disk bytes per live byte
+ *      (logical payload) before and after, and every document read back;
+ *   7. locality: whole-chain reads on the copy (records interleaved by 64 writers and scattered
+ *      by the updates), on the compacted store and on better-sqlite3, interleaved in rounds, with
+ *      the default caches and again with 1 MiB caches on both sides;
+ *   8. stalls: rounds of (updates to make garbage; a mixed load of paced random reads and paced
+ *      durable updates with no compaction; the same load while compactNow() runs);
+ *   9. startup: a 10,000,000-node store (bench/scale-store.ts) opened in fresh processes with its
+ *      hint files and without them (a scan), against reading its segment files start to end.
+ * Skip step 9 with --no-startup.
  *
  * Each workload is cut into 10 rounds, and in each round every system (and, for durable writes,
  * the disk ceiling) runs its share, in an order rotated from round to round, so that a drift of
@@ -31,7 +45,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { limits, type Value } from '../src/engine/index.ts'
+import { limits, type CompactionResult, type Value } from '../src/engine/index.ts'
 import { encodedValueBytes } from '../src/engine/values.ts'
 import {
   datasetSeed,
@@ -60,8 +74,26 @@ import { engineVersion } from './engine-version.ts'
 import { Prng } from './prng.ts'
 import type { RamReport } from './ram-child.ts'
 import { LmdbSubject, SqliteSubject, StratumSubject, type Subject } from './subjects.ts'
+import {
+  aims,
+  printLocality,
+  printSpace,
+  printStalls,
+  type AimRow,
+  type Footprint,
+  type LocalityReport,
+  type LocalityRow,
+  type SpaceReport,
+  type StallReport,
+  type StallRound,
+  type VerifiedCounts,
+} from './compaction-report.ts'
+import { runMixedLoad } from './mixed-load.ts'
+import { printStartup, runStartup, type StartupReport } from './startup.ts'
+import { copyStoreFolder, folderBytes, processReadBytes } from './store-files.ts'
 
 const quick = process.argv.includes('--quick')
+const startup = !process.argv.includes('--no-startup')
 /** --quick divides every count by this. */
 const divisor = quick ? 20 : 1
 
@@ -85,10 +117,37 @@ const config = {
   /** Time the disk ceiling runs in each round of a durable-write workload. */
   ceilingSecondsPerRound: quick ? 0.05 : 0.4,
   verifySamples: 500,
+  /**
+   * Stalls: the mixed load's random reads and durable updates per second, each issued when due
+   * (open loop), so that the garbage the load leaves does not depend on the disk's sync rate.
+   */
+  stallReadsPerSecond: 4_000,
+  stallWritesPerSecond: 4_000,
+  /**
+   * Updates (64 writers) made before each stall round: with the load's own writes, about 7 MB of
+   * garbage for each compaction. A compaction copies every live record (26 MiB at full size),
+   * which sets most of its length: measured alone on this store, from 0.5 s after 10,000 updates
+   * to 0.9 s after 100,000, so more garbage would add little.
+   */
+  stallGarbageUpdates: 50_000 / divisor,
+  /**
+   * The window without compaction lasts as long as the last compaction took, within these bounds
+   * (the first round's, before a compaction's duration is known, is the lower one).
+   */
+  stallWindowSeconds: quick ? { min: 0.2, max: 1 } : { min: 2, max: 5 },
+  /** The read cache of the small-cache locality comparison, on both sides. */
+  smallCacheBytes: 1024 * 1024,
+  /** Startup: input nodes of the store opened (100 a document), and rounds of the two opens. */
+  startupNodes: quick ? 200_000 : 10_000_000,
+  startupRounds: 2,
+  /** Quick mode's startup store is small: 1 MiB segments give it sealed segments, so hint files. */
+  startupSegmentSizeBytes: quick ? 1024 * 1024 : undefined,
 }
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url))
 const repoDir = path.dirname(benchDir)
+/** The engine's source when the run started, to tell whether it changed before the end. */
+const versionAtStart = engineVersion(repoDir)
 
 /** Workload names, in the order they are printed. */
 const workloads = {
@@ -224,11 +283,12 @@ async function randomReads(system: SystemRun, plan: Plan, from: number, to: numb
   return sample
 }
 
-async function chainReads(system: SystemRun, plan: Plan, from: number, to: number): Promise<Sample> {
+/** Reads the chains of `documents[from..to)` (generated indices), none of them deleted. */
+async function chainReads(system: SystemRun, documents: Uint32Array, from: number, to: number): Promise<Sample> {
   const { subject, ids } = system
   let nodes = 0
   const sample = await runRange(from, to, 1, (index) => {
-    const result = subject.getChain(ids.docIds[plan.chainDocuments[index]!]!)
+    const result = subject.getChain(ids.docIds[documents[index]!]!)
     if (result instanceof Promise) {
       return result.then((chain) => {
         nodes += chain?.testCases.length ?? 0
@@ -276,26 +336,51 @@ async function verify(system: SystemRun, plan: Plan, seed: number): Promise<void
     const want = expected.deleted.has(document) ? undefined : expected.inputs[node]
     if (!sameValue(got, want)) throw new Error(`${subject.name}: node ${node} (doc ${docId}, tc ${tcId}) holds a wrong value`)
   }
-  for (let sample = 0; sample < config.verifySamples / 10; sample++) {
-    const document = prng.nextInt(config.documents)
-    const chain = await subject.getChain(ids.docIds[document]!)
-    if (expected.deleted.has(document)) {
-      if (chain !== undefined) throw new Error(`${subject.name}: deleted document ${document} is still readable`)
-      continue
-    }
-    const generated = plan.documents[document]!
-    if (chain === undefined) throw new Error(`${subject.name}: document ${document} is missing`)
-    if (chain.html !== generated.html) throw new Error(`${subject.name}: document ${document} has wrong text`)
-    if (JSON.stringify(chain.meta) !== JSON.stringify(generated.meta)) throw new Error(`${subject.name}: document ${document} has wrong metadata`)
-    if (chain.testCases.length !== config.inputsPerDocument) throw new Error(`${subject.name}: document ${document} has ${chain.testCases.length} nodes`)
-    chain.testCases.forEach((testCase, position) => {
-      const node = document * config.inputsPerDocument + position
-      if (testCase.tcId !== ids.tcIds[node]) throw new Error(`${subject.name}: chain of document ${document} is out of order`)
-      if (!sameValue(testCase.value, expected.inputs[node]) || !sameValue(testCase.output, generated.outputs[position])) {
-        throw new Error(`${subject.name}: chain of document ${document} holds a wrong value at ${position}`)
-      }
-    })
+  for (let sample = 0; sample < config.verifySamples / 10; sample++) await verifyChain(system, plan, prng.nextInt(config.documents))
+}
+
+/** Checks, untimed, that document `document` reads back whole (or not at all, if deleted); returns its nodes. */
+async function verifyChain(system: SystemRun, plan: Plan, document: number): Promise<number> {
+  const { subject, ids, expected } = system
+  const chain = await subject.getChain(ids.docIds[document]!)
+  if (expected.deleted.has(document)) {
+    if (chain !== undefined) throw new Error(`${subject.name}: deleted document ${document} is still readable`)
+    return 0
   }
+  const generated = plan.documents[document]!
+  if (chain === undefined) throw new Error(`${subject.name}: document ${document} is missing`)
+  if (chain.html !== generated.html) throw new Error(`${subject.name}: document ${document} has wrong text`)
+  if (JSON.stringify(chain.meta) !== JSON.stringify(generated.meta)) throw new Error(`${subject.name}: document ${document} has wrong metadata`)
+  if (chain.testCases.length !== config.inputsPerDocument) throw new Error(`${subject.name}: document ${document} has ${chain.testCases.length} nodes`)
+  chain.testCases.forEach((testCase, position) => {
+    const node = document * config.inputsPerDocument + position
+    if (testCase.tcId !== ids.tcIds[node]) throw new Error(`${subject.name}: chain of document ${document} is out of order`)
+    if (!sameValue(testCase.value, expected.inputs[node]) || !sameValue(testCase.output, generated.outputs[position])) {
+      throw new Error(`${subject.name}: chain of document ${document} holds a wrong value at ${position}`)
+    }
+  })
+  return chain.testCases.length
+}
+
+/** Checks, untimed, every document: each live one whole, each deleted one gone. */
+async function verifyAll(system: SystemRun, plan: Plan): Promise<VerifiedCounts> {
+  const counts: VerifiedCounts = { chains: 0, nodes: 0, deleted: 0 }
+  for (let document = 0; document < config.documents; document++) {
+    const nodes = await verifyChain(system, plan, document)
+    if (system.expected.deleted.has(document)) counts.deleted++
+    else {
+      counts.chains++
+      counts.nodes += nodes
+    }
+  }
+  return counts
+}
+
+/** Generated indices of the documents not deleted. */
+function liveDocuments(expected: Expected): Uint32Array {
+  const live: number[] = []
+  for (let document = 0; document < config.documents; document++) if (!expected.deleted.has(document)) live.push(document)
+  return Uint32Array.from(live)
 }
 
 /** Bytes of what a live document holds: text, metadata names and values, encoded node values. */
@@ -371,6 +456,147 @@ async function phase(label: string, total: number, participants: Participant[]):
       [...summaries].map(([name, summary]) => `${name} ${formatCount(summary.opsPerSecond)}/s`).join(', '),
   )
   return summaries
+}
+
+// ---------------------------------------------------------------- compaction (Stratum)
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function footprint(subject: StratumSubject): Promise<Footprint> {
+  const stats = await subject.store.stats()
+  return { diskBytes: stats.diskBytes, liveBytes: stats.liveBytes, segmentCount: stats.segmentCount, folderBytes: folderBytes(subject.dir) }
+}
+
+/** Step 6: compacts the store, with its footprint before and after; then reads every document back. */
+async function measureSpace(system: SystemRun, plan: Plan): Promise<SpaceReport> {
+  const subject = system.subject as StratumSubject
+  const before = await footprint(subject)
+  const readBefore = processReadBytes()
+  const result = await subject.store.compactNow()
+  const readAfter = processReadBytes()
+  const after = await footprint(subject)
+  log(`space: compactNow() took ${(result.durationMs / 1000).toFixed(1)} s: ${formatBytes(result.bytesBefore)} → ${formatBytes(result.bytesAfter)}`)
+  const verified = await verifyAll(system, plan)
+  const readBytes = readBefore === undefined || readAfter === undefined ? undefined : readAfter - readBefore
+  return { logicalBytes: logicalPayloadBytes(plan, system.expected), before, after, result, readBytes, verified }
+}
+
+/**
+ * Step 7: whole-chain reads of random live documents on the uncompacted copy, on the compacted
+ * store and on SQLite, interleaved; first with the default caches (as in the whole-chain read
+ * workload), then with `smallCacheBytes` on both sides. Every chain is read once, untimed and
+ * checked, before the first timed round.
+ */
+async function measureLocality(before: SystemRun, after: SystemRun, sqlite: SystemRun, plan: Plan): Promise<LocalityReport> {
+  const live = liveDocuments(after.expected)
+  const prng = new Prng(datasetSeed, 0x7fff_0002)
+  const documents = new Uint32Array(config.chainReads)
+  for (let index = 0; index < documents.length; index++) documents[index] = live[prng.nextInt(live.length)]!
+  const stratumMisses = async (system: SystemRun): Promise<number> => (await (system.subject as StratumSubject).store.stats()).cacheMisses
+
+  const compare = async (caches: string): Promise<LocalityReport['variants'][number]> => {
+    const names = { before: 'stratum, before compaction', after: 'stratum, after compaction', sqlite: sqlite.name }
+    const missesBefore = await stratumMisses(before)
+    const missesAfter = await stratumMisses(after)
+    const summaries = await phase(`whole-chain read (${caches})`, config.chainReads, [
+      { name: names.before, run: (from, to) => chainReads(before, documents, from, to) },
+      { name: names.after, run: (from, to) => chainReads(after, documents, from, to) },
+      { name: names.sqlite, run: (from, to) => chainReads(sqlite, documents, from, to) },
+    ])
+    const row = (name: string, misses?: number): LocalityRow => {
+      const result: LocalityRow = { name, summary: summaries.get(name)! }
+      if (misses !== undefined) result.cacheMissesPerChain = misses / config.chainReads
+      return result
+    }
+    return {
+      caches,
+      before: row(names.before, (await stratumMisses(before)) - missesBefore),
+      after: row(names.after, (await stratumMisses(after)) - missesAfter),
+      sqlite: row(names.sqlite),
+    }
+  }
+
+  for (const system of [before, after, sqlite]) await verifyAll(system, plan)
+  const variants = [await compare('default: 64 MiB')]
+  const sqliteSubject = sqlite.subject as SqliteSubject
+  await (before.subject as StratumSubject).reopen(config.smallCacheBytes)
+  await (after.subject as StratumSubject).reopen(config.smallCacheBytes)
+  sqliteSubject.setCacheSizeKiB(config.smallCacheBytes / 1024)
+  variants.push(await compare(`small: ${formatBytes(config.smallCacheBytes)}`))
+  await (after.subject as StratumSubject).reopen()
+  sqliteSubject.setCacheSizeKiB(64 * 1024)
+  return { chainReads: config.chainReads, liveDocuments: live.length, rounds: config.rounds, variants }
+}
+
+/**
+ * Step 8: in each round, updates to make garbage, then the mixed load (paced random reads and
+ * durable updates of live nodes) without compaction for as long as the last compaction took, then
+ * the same load while compactNow() runs. Every document is read back afterwards.
+ */
+async function measureStalls(system: SystemRun, plan: Plan): Promise<StallReport> {
+  const subject = system.subject as StratumSubject
+  const { ids, expected } = system
+  const live = liveDocuments(expected)
+  const prng = new Prng(datasetSeed, 0x7fff_0003)
+  let missing = 0
+  const randomLiveNode = (): number => live[prng.nextInt(live.length)]! * config.inputsPerDocument + prng.nextInt(config.inputsPerDocument)
+  const read = (): Promise<void> => {
+    const { docId, tcId } = nodeRef(ids, randomLiveNode())
+    return subject.getInput(docId, tcId).then((value) => {
+      if (value === undefined) missing++
+    })
+  }
+  const write = (): Promise<void> => {
+    const node = randomLiveNode()
+    const value = int64ListOf(prng, inputItems)
+    const { docId, tcId } = nodeRef(ids, node)
+    // Writes are applied in the order they are issued, so the last one issued to a node wins.
+    expected.inputs[node] = value
+    return subject.updateInput(docId, tcId, value)
+  }
+  const load = { read, write, readsPerSecond: config.stallReadsPerSecond, writesPerSecond: config.stallWritesPerSecond }
+
+  const loadAverageStart = os.loadavg()[0]!
+  // The first compaction since the store was opened also starts the compaction worker thread.
+  const warmUp = await subject.store.compactNow()
+  const rounds: StallRound[] = []
+  const windowBounds = config.stallWindowSeconds
+  let windowMs = windowBounds.min * 1000
+  for (let round = 0; round < config.rounds; round++) {
+    await runRange(0, config.stallGarbageUpdates, config.writers, () => write())
+    await settle()
+    const without = await runMixedLoad({ ...load, until: sleep(windowMs) })
+    await settle()
+    const readBefore = processReadBytes()
+    const compacting: Promise<CompactionResult> = subject.store.compactNow()
+    const during = await runMixedLoad({ ...load, until: compacting })
+    const compaction = await compacting
+    const readAfter = processReadBytes()
+    const readBytes = readBefore === undefined || readAfter === undefined ? undefined : readAfter - readBefore
+    rounds.push({ windowMs, without, during, compaction, readBytes })
+    log(
+      `stalls, round ${round + 1}: window without ${windowMs.toFixed(0)} ms (${without.reads.operations} reads, ${without.writes.operations} writes); ` +
+        `compaction ${compaction.durationMs.toFixed(0)} ms (${during.reads.operations} reads, ${during.writes.operations} writes)`,
+    )
+    windowMs = Math.min(windowBounds.max * 1000, Math.max(windowBounds.min * 1000, compaction.durationMs))
+    await settle()
+  }
+  if (missing > 0) throw new Error(`stratum: ${missing} reads of the mixed load found nothing`)
+  const loadAverageEnd = os.loadavg()[0]!
+  const verified = await verifyAll(system, plan)
+  return {
+    rounds,
+    garbageUpdates: config.stallGarbageUpdates,
+    garbageWriters: config.writers,
+    readsPerSecond: config.stallReadsPerSecond,
+    writesPerSecond: config.stallWritesPerSecond,
+    windowSeconds: windowBounds,
+    loadAverage: { start: loadAverageStart, end: loadAverageEnd },
+    warmUp,
+    verified,
+  }
 }
 
 // ---------------------------------------------------------------- the ceiling
@@ -458,9 +684,13 @@ interface Report {
   ram: RamReport | undefined
   reopenMs: number | undefined
   recordSizeBytes: number
+  space: SpaceReport
+  locality: LocalityReport
+  stalls: StallReport
+  startup: StartupReport | undefined
 }
 
-function printReport({ systems, ceilings, ram, reopenMs, recordSizeBytes }: Report): void {
+function printReport({ systems, ceilings, ram, reopenMs, recordSizeBytes, space, locality, stalls, startup }: Report): void {
   const stratum = systems.find((system) => system.name === 'stratum')!
   const rows: string[][] = []
   for (const workload of Object.keys(workloads) as Workload[]) {
@@ -496,7 +726,13 @@ function printReport({ systems, ceilings, ram, reopenMs, recordSizeBytes }: Repo
   console.log(
     `node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown cpu'}), ${os.platform()} ${os.release()}, ${new Date().toISOString()}`,
   )
-  console.log(engineVersion(repoDir))
+  const versionAtEnd = engineVersion(repoDir)
+  console.log(versionAtEnd)
+  if (versionAtEnd !== versionAtStart) {
+    // Child processes and the compaction worker load the engine when they start: a run that
+    // straddles a change of the source may have measured both versions.
+    console.log(`WARNING: the engine's source changed during the run; at the start: ${versionAtStart}`)
+  }
   console.log(
     `each workload interleaved in ${config.rounds} rounds across the systems; latency per operation, call to completion ` +
       `(ceiling: one write + fdatasync of ${recordSizeBytes} B records)`,
@@ -551,14 +787,27 @@ function printReport({ systems, ceilings, ram, reopenMs, recordSizeBytes }: Repo
   )
   console.log('logical payload: text + metadata names and values + encoded node values of the live documents')
 
+  // Stratum's compaction and startup: each section prints its aims beside its figures.
+  const sectionAims: AimRow[] = []
+  console.log('')
+  sectionAims.push(...printSpace(space))
+  console.log('')
+  sectionAims.push(...printStalls(stalls))
+  console.log('')
+  sectionAims.push(...printLocality(locality))
+  if (startup !== undefined) {
+    console.log('')
+    sectionAims.push(...printStartup(startup, aims.openOverRawRead))
+  }
+
   // Aims.
   const sqlite = systems.find((system) => system.name === 'better-sqlite3')
   const lmdb = systems.find((system) => system.name === 'lmdb')
-  const aims: string[][] = []
+  const aimRows: string[][] = []
   const ratioAim = (label: string, mine: Summary | undefined, theirs: Summary | undefined, target: number): void => {
     if (mine === undefined || theirs === undefined) return
     const ratio = mine.opsPerSecond / theirs.opsPerSecond
-    aims.push([label, `≥ ${target}×`, formatRatio(ratio), ratio >= target ? 'met' : 'NOT met'])
+    aimRows.push([label, `≥ ${target}×`, formatRatio(ratio), ratio >= target ? 'met' : 'NOT met'])
   }
   for (const workload of ['create64', 'update64'] as const) {
     ratioAim(`${workloads[workload]}: Stratum ÷ better-sqlite3`, stratum.summaries[workload], sqlite?.summaries[workload], 25)
@@ -568,10 +817,11 @@ function printReport({ systems, ceilings, ram, reopenMs, recordSizeBytes }: Repo
   ratioAim('whole-chain read: Stratum ÷ better-sqlite3', stratum.summaries.chain, sqlite?.summaries.chain, 1)
   if (ram !== undefined) {
     const perNode = (ram.afterBytes - ram.beforeBytes) / ram.inputNodes
-    aims.push(['RAM per input node (heap + arrayBuffers)', '≤ 48 B', `${perNode.toFixed(1)} B`, perNode <= 48 ? 'met' : 'NOT met'])
+    aimRows.push(['RAM per input node (heap + arrayBuffers)', '≤ 48 B', `${perNode.toFixed(1)} B`, perNode <= 48 ? 'met' : 'NOT met'])
   }
+  aimRows.push(...sectionAims)
   console.log('')
-  console.log(formatTable(['aim', 'target', 'measured', ''], aims, ['left', 'right', 'right', 'left']))
+  console.log(formatTable(['aim', 'target', 'measured', ''], aimRows, ['left', 'right', 'right', 'left']))
   if (systems.some((system) => system.name === 'lmdb-sync')) {
     console.log('')
     console.log('lmdb acknowledges a write once committed and syncs it afterwards (overlappingSync, its default on Linux);')
@@ -642,7 +892,7 @@ async function main(): Promise<void> {
 
     for (const system of systems) await verify(system, plan, 1)
     await runPhase('read', config.randomReads, readers, (system, from, to) => randomReads(system, plan, from, to))
-    await runPhase('chain', config.chainReads, readers, (system, from, to) => chainReads(system, plan, from, to))
+    await runPhase('chain', config.chainReads, readers, (system, from, to) => chainReads(system, plan.chainDocuments, from, to))
     await runPhase('update1', config.singleWriterUpdates, systems, (system, from, to) => updates(system, plan, from, to, 1), 1)
     await runPhase(
       'update64',
@@ -669,7 +919,41 @@ async function main(): Promise<void> {
       }
       results.push(result)
     }
-    printReport({ systems: results, ceilings, ram, reopenMs, recordSizeBytes })
+
+    // Stratum's compaction: a copy of the store as it is now (closed while copied), then compactNow().
+    const sqliteRun = systems.find((system) => system.name === 'better-sqlite3')!
+    await stratumRun.subject.close()
+    const copyDir = path.join(root, 'stratum-before-compaction')
+    copyStoreFolder(stratumRun.dir, copyDir)
+    stratumRun.subject = await StratumSubject.open(stratumRun.dir)
+    const beforeName = 'stratum, before compaction'
+    const beforeRun: SystemRun = {
+      subject: await StratumSubject.open(copyDir, { name: beforeName }),
+      name: beforeName,
+      dir: copyDir,
+      ids: stratumRun.ids,
+      expected: stratumRun.expected,
+      reads: true,
+      summaries: {},
+    }
+    systems.push(beforeRun)
+    const space = await measureSpace(stratumRun, plan)
+    const locality = await measureLocality(beforeRun, stratumRun, sqliteRun, plan)
+    await beforeRun.subject.close()
+    systems.splice(systems.indexOf(beforeRun), 1)
+    fs.rmSync(copyDir, { recursive: true, force: true })
+    const stalls = await measureStalls(stratumRun, plan)
+
+    // Startup, in child processes, with every other system closed.
+    for (const system of systems.splice(0)) await system.subject.close()
+    let startupReport: StartupReport | undefined
+    if (startup) {
+      const startupRoot = path.join(root, 'startup')
+      fs.mkdirSync(startupRoot)
+      const options = { nodes: config.startupNodes, rounds: config.startupRounds, ...(config.startupSegmentSizeBytes === undefined ? {} : { segmentSizeBytes: config.startupSegmentSizeBytes }) }
+      startupReport = runStartup(startupRoot, options, log)
+    }
+    printReport({ systems: results, ceilings, ram, reopenMs, recordSizeBytes, space, locality, stalls, startup: startupReport })
   } finally {
     for (const system of systems) await system.subject.close().catch(() => undefined)
     fs.rmSync(root, { recursive: true, force: true })

@@ -54,21 +54,13 @@ export async function runConcurrent(count: number, writers: number, operation: O
 
 /** One summary of several samples: operations and time add up, percentiles over all latencies. */
 export function combine(samples: readonly Sample[]): Summary {
-  let count = 0
   let operations = 0
   let elapsedSeconds = 0
   for (const sample of samples) {
-    count += sample.latenciesMicros.length
     operations += sample.operations
     elapsedSeconds += sample.elapsedSeconds
   }
-  const sorted = new Float64Array(count)
-  let offset = 0
-  for (const sample of samples) {
-    sorted.set(sample.latenciesMicros, offset)
-    offset += sample.latenciesMicros.length
-  }
-  sorted.sort()
+  const sorted = sortedLatencies(samples)
   return {
     operations,
     elapsedSeconds,
@@ -76,6 +68,19 @@ export function combine(samples: readonly Sample[]): Summary {
     p50Micros: percentile(sorted, 0.5),
     p99Micros: percentile(sorted, 0.99),
   }
+}
+
+/** Every latency of several samples, in one sorted array. */
+export function sortedLatencies(samples: readonly Sample[]): Float64Array {
+  let count = 0
+  for (const sample of samples) count += sample.latenciesMicros.length
+  const sorted = new Float64Array(count)
+  let offset = 0
+  for (const sample of samples) {
+    sorted.set(sample.latenciesMicros, offset)
+    offset += sample.latenciesMicros.length
+  }
+  return sorted.sort()
 }
 
 /** Nearest-rank percentile of sorted values. */

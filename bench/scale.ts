@@ -19,10 +19,11 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { int64, openStore, type Store } from '../src/engine/index.ts'
+import { openStore, type Store } from '../src/engine/index.ts'
 import { formatBytes, formatCount, formatMicros, formatTable, runRange, combine } from './measure.ts'
 import { engineVersion } from './engine-version.ts'
-import { Prng, splitmix32 } from './prng.ts'
+import { Prng } from './prng.ts'
+import { documentMeta, idsPath, load, nodeValue, seed, storeDir, type Layout } from './scale-store.ts'
 
 const thisFile = fileURLToPath(import.meta.url)
 const repoDir = path.dirname(path.dirname(thisFile))
@@ -37,82 +38,6 @@ function option(name: string, fallback: number): number {
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`)
-}
-
-const seed = 0x5ca1e
-
-/** The value written to node `position` of document `document`: a small int64. */
-function nodeValue(document: number, position: number): bigint {
-  return BigInt(splitmix32(Math.imul(document, 1009) ^ splitmix32(position + seed)))
-}
-
-function documentHtml(document: number): string {
-  return `<p>Problem ${document}: read two integers and print their sum.</p>`
-}
-
-function documentMeta(document: number): Record<string, string> {
-  return { title: `Problem ${document}`, difficulty: ['easy', 'medium', 'hard'][document % 3]!, tags: 'math,implementation' }
-}
-
-interface Layout {
-  documents: number
-  nodesPerDocument: number
-}
-
-/** Where the ids the store issued are kept between the loading process and the reading one. */
-function idsPath(root: string): string {
-  return path.join(root, 'ids.bin')
-}
-
-function storeDir(root: string): string {
-  return path.join(root, 'store')
-}
-
-// ---------------------------------------------------------------- loading (parent)
-
-async function load(root: string, layout: Layout): Promise<{ loadSeconds: number; nodes: number; diskBytes: number; liveBytes: number }> {
-  const { documents, nodesPerDocument } = layout
-  const docIds = new Float64Array(documents)
-  const tcIds = new Float64Array(documents * nodesPerDocument)
-  const store = await openStore({ dir: storeDir(root), syncMode: 'none' })
-  const batchDocuments = 16
-  const started = performance.now()
-  let nextReport = 0.1
-  // Each batch creates its documents concurrently, then issues all their nodes at once.
-  for (let first = 0; first < documents; first += batchDocuments) {
-    const last = Math.min(documents, first + batchDocuments)
-    const created: Promise<number>[] = []
-    for (let document = first; document < last; document++) created.push(store.createProblem(documentHtml(document), documentMeta(document)))
-    const ids = await Promise.all(created)
-    const added: Promise<number>[] = []
-    for (let document = first; document < last; document++) {
-      const docId = ids[document - first]!
-      docIds[document] = docId
-      for (let position = 0; position < nodesPerDocument; position++) {
-        added.push(store.addTestCase(docId, int64(nodeValue(document, position))))
-      }
-    }
-    tcIds.set(await Promise.all(added), first * nodesPerDocument)
-    if (last / documents >= nextReport) {
-      const seconds = (performance.now() - started) / 1000
-      log(`  loaded ${(last * nodesPerDocument).toLocaleString('en-US')} nodes in ${seconds.toFixed(0)} s (heap ${formatBytes(process.memoryUsage().heapUsed)})`)
-      nextReport += 0.1
-    }
-  }
-  await store.flush()
-  const loadSeconds = (performance.now() - started) / 1000
-  const stats = await store.stats()
-  await store.close()
-  const file = fs.openSync(idsPath(root), 'w')
-  try {
-    fs.writeSync(file, new Uint8Array(docIds.buffer))
-    // Written in pieces: one write call takes at most 2 GiB.
-    const bytes = new Uint8Array(tcIds.buffer)
-    for (let offset = 0; offset < bytes.length; offset += 1 << 30) fs.writeSync(file, bytes.subarray(offset, offset + (1 << 30)))
-  } finally {
-    fs.closeSync(file)
-  }
-  return { loadSeconds, nodes: stats.inputNodes, diskBytes: stats.diskBytes, liveBytes: stats.liveBytes }
 }
 
 // ---------------------------------------------------------------- reopening and reading (child)
@@ -166,7 +91,7 @@ async function child(root: string, layout: Layout, reads: number): Promise<void>
   collect()
   const before = heapAndBuffers()
   const started = performance.now()
-  const store: Store = await openStore({ dir: storeDir(root) })
+  const store: Store = await openStore({ dir: storeDir(root), compactionIntervalMs: 0 })
   const openMs = performance.now() - started
   await new Promise((resolve) => setTimeout(resolve, 50))
   collect()

@@ -19,7 +19,7 @@ import Database from 'better-sqlite3'
 import { open, type Database as LmdbDatabase, type RootDatabase } from 'lmdb'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { openStore, type Store, type Value } from '../src/engine/index.ts'
+import { openStore, type Store, type StoreOptions, type Value } from '../src/engine/index.ts'
 import { decodeValue, encodeValue } from '../src/engine/values.ts'
 
 export interface ChainNode {
@@ -65,22 +65,35 @@ function decoded(bytes: Buffer): Value {
 // ---------------------------------------------------------------- Stratum
 
 export class StratumSubject implements Subject {
-  readonly name = 'stratum'
+  name = 'stratum'
 
   private constructor(
     readonly dir: string,
     public store: Store,
   ) {}
 
-  static async open(dir: string): Promise<StratumSubject> {
-    return new StratumSubject(dir, await openStore({ dir, syncMode: 'always' }))
+  /**
+   * Opens with syncMode 'always' and the background compactor off (compactionIntervalMs 0), so
+   * that only the benchmark's explicit `compactNow()` calls compact. `name` tells apart two
+   * stores in one run; `cacheSizeBytes` sets the read cache (default: the engine's, 64 MiB).
+   */
+  static async open(dir: string, options: { name?: string; cacheSizeBytes?: number } = {}): Promise<StratumSubject> {
+    const subject = new StratumSubject(dir, await openStore(StratumSubject.storeOptions(dir, options.cacheSizeBytes)))
+    if (options.name !== undefined) subject.name = options.name
+    return subject
   }
 
-  /** Closes and reopens the store; resolves to the reopen time in ms. */
-  async reopen(): Promise<number> {
+  private static storeOptions(dir: string, cacheSizeBytes: number | undefined): StoreOptions {
+    return cacheSizeBytes === undefined
+      ? { dir, syncMode: 'always', compactionIntervalMs: 0 }
+      : { dir, syncMode: 'always', compactionIntervalMs: 0, cacheSizeBytes }
+  }
+
+  /** Closes and reopens the store (with another read cache size if given); resolves to the reopen time in ms. */
+  async reopen(cacheSizeBytes?: number): Promise<number> {
     await this.store.close()
     const started = performance.now()
-    this.store = await openStore({ dir: this.dir, syncMode: 'always' })
+    this.store = await openStore(StratumSubject.storeOptions(this.dir, cacheSizeBytes))
     return performance.now() - started
   }
 
@@ -239,6 +252,11 @@ export class SqliteSubject implements Subject {
   async deleteDocument(docId: number): Promise<void> {
     const result = this.deleteDocumentStatement.run(docId)
     if (result.changes !== 1) throw new Error(`document ${docId} not found`)
+  }
+
+  /** Sets the page cache (PRAGMA cache_size) to `kib` KiB; the constructor sets 64 MiB. */
+  setCacheSizeKiB(kib: number): void {
+    this.db.pragma(`cache_size = -${Math.floor(kib)}`)
   }
 
   async diskBytes(): Promise<number> {
