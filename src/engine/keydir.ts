@@ -399,14 +399,20 @@ export class Keydir {
     assert(this.kind(docLocal) === SlotKind.doc)
     assert(this.kind(local) === SlotKind.empty, `input ${local} must be new`)
     const docPage = this.pageFor(docLocal)
-    const docSlot = docLocal & slotMask
-    const tail = docPage.next[docSlot]!
-    assert(tail < local, 'chains are in increasing id order')
+    assert(docPage.next[docLocal & slotMask]! < local, 'chains are in increasing id order')
     this.setKind(local, SlotKind.input)
     this.setLocation(local, 'a', value)
+    this.pageFor(local).parent[local & slotMask] = docLocal
+    this.linkAtTail(docLocal, local)
+  }
+
+  /** Links input `local` after the last input of its document's chain, and counts it. */
+  private linkAtTail(docLocal: number, local: number): void {
+    const docPage = this.pageFor(docLocal)
+    const docSlot = docLocal & slotMask
+    const tail = docPage.next[docSlot]!
     const page = this.pageFor(local)
     const slot = local & slotMask
-    page.parent[slot] = docLocal
     page.prev[slot] = tail
     page.next[slot] = 0
     if (tail === 0) docPage.prev[docSlot] = local
@@ -536,18 +542,9 @@ export class Keydir {
           this.setKind(local, SlotKind.dead)
           continue
         }
-        // Linked at the tail of its document's chain, as `addInput` does: inputs are visited in
-        // increasing id order. Its kind, parent and locations are already in place.
-        const docPage = this.pageFor(docLocal)
-        const docSlot = docLocal & slotMask
-        const tail = docPage.next[docSlot]!
-        page.prev[slot] = tail
-        page.next[slot] = 0
-        if (tail === 0) docPage.prev[docSlot] = local
-        else this.pageFor(tail).next[tail & slotMask] = local
-        docPage.next[docSlot] = local
-        docPage.parent[docSlot]!++
-        this.inputCount++
+        // Linked at the tail of its document's chain: inputs are visited in increasing id order.
+        // Its kind, parent and locations are already in place.
+        this.linkAtTail(docLocal, local)
         if (page.bSegment[slot] !== 0) this.outputCount++
       }
     }
