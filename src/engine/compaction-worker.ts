@@ -123,7 +123,7 @@ class OutputWriter {
       this.buffered += sizeBytes
     }
     this.sizeBytes += sizeBytes
-    this.hint!.addEncoded(bytes, offset)
+    this.hint!.add(bytes, offset)
     const seq = readUint53(bytes, 16)
     if (seq < output.minSeq) output.minSeq = seq
     if (isTombstoneKind(bytes[8]!)) output.tombstoneBytes += sizeBytes

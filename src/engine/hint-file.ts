@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { crc32c } from './crc32c.ts'
 import type { FileSystem } from './file-system.ts'
 import { recordHeaderBytes } from './limits.ts'
-import { readUint53, RecordKind, writeUint53, type RecordHeader } from './record.ts'
+import { readUint53, RecordKind, type RecordHeader } from './record.ts'
 import { segmentFileName } from './segment-file.ts'
 
 export const hintMagic = Buffer.from('STRATHNT', 'latin1')
@@ -53,31 +53,8 @@ export class HintBuilder {
     this.bytes = grown
   }
 
-  /** Adds an intact record found at `offset` of `contents`. */
-  add(header: RecordHeader, offset: number, contents: Buffer): void {
-    const metaBytes = header.kind === RecordKind.docMeta ? header.payloadBytes : 0
-    this.reserve(hintEntryBytes + metaBytes)
-    const entry = this.length
-    const bytes = this.bytes
-    bytes[entry] = header.kind
-    bytes[entry + 1] = header.flags
-    bytes.writeUInt16LE(0, entry + 2)
-    bytes.writeUInt32LE(offset, entry + 4)
-    bytes.writeUInt32LE(recordHeaderBytes + header.payloadBytes, entry + 8)
-    writeUint53(bytes, entry + 12, header.seq)
-    writeUint53(bytes, entry + 20, header.id)
-    writeUint53(bytes, entry + 28, header.parentId)
-    this.length += hintEntryBytes
-    if (metaBytes > 0) {
-      const start = offset + recordHeaderBytes
-      contents.copy(bytes, this.length, start, start + metaBytes)
-      this.length += metaBytes
-    }
-    this.entryCount++
-  }
-
-  /** Adds a record from its encoding (see record.ts), found at `offset` of the segment. */
-  addEncoded(record: Buffer, offset: number): void {
+  /** Adds an intact record, given as its encoding (see record.ts), found at `offset` of the segment. */
+  add(record: Buffer, offset: number): void {
     const kind = record[8]!
     const metaBytes = kind === RecordKind.docMeta ? record.length - recordHeaderBytes : 0
     this.reserve(hintEntryBytes + metaBytes)
@@ -166,29 +143,11 @@ export function replayHint(
 }
 
 /**
- * Writes a hint file under a temporary name, syncs it and renames it into place. The caller
- * syncs the folder once for all the hints it writes.
+ * Writes a hint file under a temporary name, syncs it and renames it into place, with the
+ * thread pool doing the writing. No folder sync: the caller syncs the folder once for all the
+ * hints it writes, or not at all (a hint lost to a crash is rebuilt by the next open's scan).
  */
-export function writeHintFile(fileSystem: FileSystem, dir: string, segmentNumber: number, bytes: Buffer): void {
-  const path = join(dir, hintFileName(segmentNumber))
-  const temporaryPath = `${path}.tmp`
-  const fd = fileSystem.openSync(temporaryPath, 'w')
-  try {
-    fileSystem.writeSync(fd, bytes, 0)
-    fileSystem.fsyncSync(fd)
-  } finally {
-    fileSystem.closeSync(fd)
-  }
-  fileSystem.renameSync(temporaryPath, path)
-}
-
-
-/**
- * Like `writeHintFile`, without blocking the event loop: used for the segments the writer seals
- * while the store serves requests. No folder sync: a hint lost to a crash is rebuilt by the next
- * open's scan.
- */
-export async function writeHintFileAsync(fileSystem: FileSystem, dir: string, segmentNumber: number, bytes: Buffer): Promise<void> {
+export async function writeHintFile(fileSystem: FileSystem, dir: string, segmentNumber: number, bytes: Buffer): Promise<void> {
   const path = join(dir, hintFileName(segmentNumber))
   const temporaryPath = `${path}.tmp`
   const fd = fileSystem.openSync(temporaryPath, 'w')

@@ -227,7 +227,7 @@ export async function recover(options: {
       replay.finishSegment(stats)
       stats.damaged = damaged
       if (hint !== undefined && !damaged) {
-        writeHintFile(fileSystem, dir, segmentNumber, hint.finish(sizeBytes))
+        await writeHintFile(fileSystem, dir, segmentNumber, hint.finish(sizeBytes))
         report.hintsWritten++
       }
     } catch (error) {
@@ -294,7 +294,7 @@ function scanSegment(
     const start = record.offset + recordHeaderBytes
     const isMeta = record.header.kind === RecordKind.docMeta && !record.corrupt
     replay.apply(segmentNumber, record, isMeta ? contents.subarray(start, start + record.header.payloadBytes) : undefined)
-    if (!record.corrupt) hint?.add(record.header, record.offset, contents)
+    if (!record.corrupt) hint?.add(contents.subarray(record.offset, start + record.header.payloadBytes), record.offset)
   }
   const headerCheck = checkSegmentHeader(contents.subarray(0, segmentHeaderBytes), path)
   if (headerCheck !== 'ok') {

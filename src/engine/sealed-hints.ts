@@ -3,7 +3,7 @@
  *
  * A segment is read back (it is in the page cache: it was just written) and checked record by
  * record, a slice of a few milliseconds at a time between requests, and its hint written with
- * `writeHintFileAsync`. Building the hint while appending would cost 36 bytes of memory for
+ * `writeHintFile`. Building the hint while appending would cost 36 bytes of memory for
  * every record of the active segment instead; reading it back costs a few hundred milliseconds
  * of CPU per 64 MiB segment, spread thin.
  *
@@ -12,7 +12,7 @@
  * reported to `onDamage`.
  */
 import type { FileSystem } from './file-system.ts'
-import { HintBuilder, writeHintFileAsync } from './hint-file.ts'
+import { HintBuilder, writeHintFile } from './hint-file.ts'
 import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
 import { decodeIntactRecord } from './record.ts'
 import type { SegmentFiles } from './segment-files.ts'
@@ -51,7 +51,7 @@ export class SealedHints {
 
   private async write(segmentNumber: number, sizeBytes: number): Promise<void> {
     const hint = await this.build(segmentNumber, sizeBytes)
-    if (hint !== undefined) await writeHintFileAsync(this.fileSystem, this.dir, segmentNumber, hint)
+    if (hint !== undefined) await writeHintFile(this.fileSystem, this.dir, segmentNumber, hint)
   }
 
   private async build(segmentNumber: number, sizeBytes: number): Promise<Buffer | undefined> {
@@ -83,7 +83,7 @@ export class SealedHints {
         this.onDamage(segmentNumber, offset)
         return undefined
       }
-      builder.addEncoded(record, offset)
+      builder.add(record, offset)
       offset += recordBytes
       if (performance.now() - sliceStart > sliceMs) {
         await new Promise((resolve) => setImmediate(resolve))
