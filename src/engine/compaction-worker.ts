@@ -24,16 +24,8 @@ import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
 import { decodeIntactRecord, isTombstoneKind, readUint53 } from './record.ts'
 import { encodeSegmentHeader, segmentFileName } from './segment-file.ts'
 import type { CompactionJob, CompactionOutput, WorkerReply } from './compaction-protocol.ts'
+import { intactRecords, SegmentReader } from './segment-reader.ts'
 
-/** Most bytes read from an input at a time, reached while it is read in order (the tombstone pass, a clean merge). */
-const sequentialWindowBytes = 1024 * 1024
-/**
- * The first window of a run of reads in file order; it doubles with each read of the run. A read
- * that jumps reads just its record: the plan goes document by document, and a document's records
- * may lie anywhere in the inputs, so bytes around them would mostly be thrown away (measured: a
- * 1 MiB window for every record read two thousand times the inputs' bytes).
- */
-const firstSequentialWindowBytes = 4 * 1024
 /**
  * Bytes gathered before one write to an output, each write followed by an fdatasync. Syncing as
  * it goes keeps the worker's unsynced bytes small: on ext4 (data=ordered), the store's own
@@ -42,48 +34,17 @@ const firstSequentialWindowBytes = 4 * 1024
  */
 const writeBufferBytes = 1024 * 1024
 
-/**
- * Positional reads of one input segment: just the record while reads jump about, and a window
- * doubling up to `sequentialWindowBytes` while each read goes on where the last one ended.
- */
-class InputReader {
-  private window = Buffer.alloc(0)
-  private windowStart = 0
-  /** Where the last read ended: a read starting there is sequential. */
-  private lastEnd = -1
-  private windowBytes = 0
-  readonly fileBytes: number
-
-  constructor(
-    readonly segmentNumber: number,
-    readonly fd: number,
-  ) {
-    this.fileBytes = fstatSync(fd).size
-  }
-
-  /** The buffer holding `[offset, offset + sizeBytes)` and where in it that starts. */
-  read(offset: number, sizeBytes: number): { buffer: Buffer; start: number } {
-    const sequential = offset === this.lastEnd
-    this.lastEnd = offset + sizeBytes
-    const start = offset - this.windowStart
-    if (start >= 0 && start + sizeBytes <= this.window.length) return { buffer: this.window, start }
-    this.windowBytes = sequential ? Math.min(sequentialWindowBytes, Math.max(firstSequentialWindowBytes, this.windowBytes * 2)) : 0
-    const length = Math.min(Math.max(sizeBytes, this.windowBytes), this.fileBytes - offset)
-    if (length < sizeBytes) {
-      throw new StratumError('IO_ERROR', `segment ${this.segmentNumber} ends before offset ${offset + sizeBytes}`)
-    }
-    const window = Buffer.allocUnsafe(length)
+/** A reader of input segment `segmentNumber`, open as `fd`. */
+function inputReader(segmentNumber: number, fd: number): SegmentReader {
+  return new SegmentReader(segmentNumber, fstatSync(fd).size, (target, offset) => {
     let done = 0
     // Bounded: each pass reads at least one byte or throws.
-    while (done < length) {
-      const got = readSync(this.fd, window, done, length - done, offset + done)
-      if (got === 0) throw new StratumError('IO_ERROR', `segment ${this.segmentNumber} shrank while it was compacted`)
+    while (done < target.length) {
+      const got = readSync(fd, target, done, target.length - done, offset + done)
+      if (got === 0) throw new StratumError('IO_ERROR', `segment ${segmentNumber} shrank while it was compacted`)
       done += got
     }
-    this.window = window
-    this.windowStart = offset
-    return { buffer: window, start: 0 }
-  }
+  })
 }
 
 /** Writes output segments one after another, with their hints. */
@@ -101,8 +62,9 @@ class OutputWriter {
 
   constructor(private readonly job: CompactionJob) {}
 
-  /** Appends one record, starting a new output when it would not fit in the current one. */
-  append(record: Buffer, start: number, sizeBytes: number): { segmentNumber: number; offset: number } {
+  /** Appends one record (copied), starting a new output when it would not fit in the current one. */
+  append(bytes: Buffer): { segmentNumber: number; offset: number } {
+    const sizeBytes = bytes.length
     // A new output when this one is full, unless it holds nothing yet but its header and
     // watermark: a record larger than a segment gets an output of its own.
     const holdsRecords = this.sizeBytes > segmentHeaderBytes + this.job.watermark.length
@@ -112,7 +74,6 @@ class OutputWriter {
     }
     const output = this.current!
     const offset = this.sizeBytes
-    const bytes = record.subarray(start, start + sizeBytes)
     if (this.buffered + sizeBytes > this.buffer.length) this.flushBuffer()
     if (sizeBytes > this.buffer.length) {
       this.writeAt(bytes, offset)
@@ -150,7 +111,7 @@ class OutputWriter {
     this.flushedBytes = 0
     // Every output starts with the watermark: see RecordKind.idWatermark.
     const watermark = Buffer.from(this.job.watermark)
-    this.append(watermark, 0, watermark.length)
+    this.append(watermark)
   }
 
   private writeAt(bytes: Buffer, position: number): void {
@@ -193,8 +154,8 @@ class OutputWriter {
   }
 }
 
-/** Calls `visit(offset, seq, kind)` for every record of an input: from its hint, or by a scan. */
-function forEachRecord(reader: InputReader, dir: string, visit: (offset: number, sizeBytes: number, seq: number, kind: number) => void): void {
+/** Calls `visit(offset, sizeBytes, seq, kind)` for every record of an input: from its hint, or by a scan. */
+function forEachRecord(reader: SegmentReader, dir: string, visit: (offset: number, sizeBytes: number, seq: number, kind: number) => void): void {
   let hintBytes: Buffer | undefined
   try {
     hintBytes = readFileSync(join(dir, hintFileName(reader.segmentNumber)))
@@ -207,31 +168,26 @@ function forEachRecord(reader: InputReader, dir: string, visit: (offset: number,
     )
     if (problem === undefined) return
   }
-  // Bounded: every pass moves `offset` past one record or throws.
-  let offset = segmentHeaderBytes
-  while (offset < reader.fileBytes) {
-    const headerView = reader.read(offset, Math.min(recordHeaderBytes, reader.fileBytes - offset))
-    const payloadBytes = headerView.buffer.length - headerView.start >= recordHeaderBytes ? headerView.buffer.readUInt32LE(headerView.start + 12) : -1
-    const sizeBytes = recordHeaderBytes + payloadBytes
-    const view = payloadBytes < 0 || offset + sizeBytes > reader.fileBytes ? undefined : reader.read(offset, sizeBytes)
-    const header = view === undefined ? undefined : decodeIntactRecord(view.buffer.subarray(view.start, view.start + sizeBytes), 0)
-    if (header === undefined) {
+  for (const { offset, record } of intactRecords(reader)) {
+    if (record === undefined) {
       throw new CorruptionError(`segment ${reader.segmentNumber} is damaged at offset ${offset}; it is left uncompacted`, {
         segmentNumber: reader.segmentNumber,
         offset,
       })
     }
-    visit(offset, sizeBytes, header.seq, header.kind)
-    offset += sizeBytes
+    visit(offset, record.length, readUint53(record, 16), record[8]!)
   }
 }
 
 function compact(job: CompactionJob): Extract<WorkerReply, { type: 'done' }> {
-  const readers = new Map<number, InputReader>()
+  const fds: number[] = []
+  const readers = new Map<number, SegmentReader>()
   const output = new OutputWriter(job)
   try {
     for (const segmentNumber of job.inputs) {
-      readers.set(segmentNumber, new InputReader(segmentNumber, openSync(join(job.dir, segmentFileName(segmentNumber)), 'r')))
+      const fd = openSync(join(job.dir, segmentFileName(segmentNumber)), 'r')
+      fds.push(fd)
+      readers.set(segmentNumber, inputReader(segmentNumber, fd))
     }
     let count = 0
     for (const block of job.copyBlocks) count += block.count
@@ -243,8 +199,7 @@ function compact(job: CompactionJob): Extract<WorkerReply, { type: 'done' }> {
         const segmentNumber = block.segments[inBlock]!
         const offset = block.offsets[inBlock]!
         const sizeBytes = block.sizes[inBlock]!
-        const { buffer, start } = readers.get(segmentNumber)!.read(offset, sizeBytes)
-        const record = buffer.subarray(start, start + sizeBytes)
+        const record = readers.get(segmentNumber)!.read(offset, sizeBytes)
         const header = decodeIntactRecord(record, 0)
         if (header === undefined || recordHeaderBytes + header.payloadBytes !== sizeBytes) {
           throw new CorruptionError(
@@ -252,7 +207,7 @@ function compact(job: CompactionJob): Extract<WorkerReply, { type: 'done' }> {
             { segmentNumber, offset },
           )
         }
-        const placed = output.append(record, 0, sizeBytes)
+        const placed = output.append(record)
         newSegments[index] = placed.segmentNumber
         newOffsets[index] = placed.offset
       }
@@ -264,8 +219,7 @@ function compact(job: CompactionJob): Extract<WorkerReply, { type: 'done' }> {
         if (!isTombstoneKind(kind)) return
         // Kept while a segment outside this compaction may hold a record older than it.
         if (seq > job.oldestSeqOutside) {
-          const { buffer, start } = reader.read(offset, sizeBytes)
-          output.append(buffer, start, sizeBytes)
+          output.append(reader.read(offset, sizeBytes))
           tombstonesKept++
         } else tombstonesDropped++
       })
@@ -284,7 +238,7 @@ function compact(job: CompactionJob): Extract<WorkerReply, { type: 'done' }> {
       tombstonesDropped,
     }
   } finally {
-    for (const reader of readers.values()) closeSync(reader.fd)
+    for (const fd of fds) closeSync(fd)
   }
 }
 

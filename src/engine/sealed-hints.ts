@@ -13,12 +13,8 @@
  */
 import type { FileSystem } from './file-system.ts'
 import { HintBuilder, writeHintFile } from './hint-file.ts'
-import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
-import { decodeIntactRecord } from './record.ts'
 import type { SegmentFiles } from './segment-files.ts'
-
-/** Bytes read from the sealed segment at a time. */
-const readWindowBytes = 1024 * 1024
+import { intactRecords, SegmentReader } from './segment-reader.ts'
 /** Time spent building before requests are let in, in ms. */
 const sliceMs = 4
 
@@ -56,46 +52,19 @@ export class SealedHints {
 
   private async build(segmentNumber: number, sizeBytes: number): Promise<Buffer | undefined> {
     const builder = new HintBuilder(segmentNumber)
-    let window: Buffer = Buffer.alloc(0)
-    let windowStart = 0
+    const reader = new SegmentReader(segmentNumber, sizeBytes, (target, offset) => this.files.read(segmentNumber, offset, target.length, target))
     let sliceStart = performance.now()
-    let offset = segmentHeaderBytes
-    // Bounded: each pass moves past one record, or returns.
-    while (offset < sizeBytes) {
-      let start = offset - windowStart
-      if (start + recordHeaderBytes > window.length) {
-        window = this.readAt(segmentNumber, offset, Math.min(readWindowBytes, sizeBytes - offset))
-        windowStart = offset
-        start = 0
-      }
-      const recordBytes = start + recordHeaderBytes <= window.length ? recordHeaderBytes + window.readUInt32LE(start + 12) : 0
-      if (recordBytes === 0 || offset + recordBytes > sizeBytes) {
-        this.onDamage(segmentNumber, offset)
-        return undefined
-      }
-      if (start + recordBytes > window.length) {
-        window = this.readAt(segmentNumber, offset, Math.min(Math.max(readWindowBytes, recordBytes), sizeBytes - offset))
-        windowStart = offset
-        start = 0
-      }
-      const record = window.subarray(start, start + recordBytes)
-      if (decodeIntactRecord(record, 0) === undefined) {
+    for (const { offset, record } of intactRecords(reader)) {
+      if (record === undefined) {
         this.onDamage(segmentNumber, offset)
         return undefined
       }
       builder.add(record, offset)
-      offset += recordBytes
       if (performance.now() - sliceStart > sliceMs) {
         await new Promise((resolve) => setImmediate(resolve))
         sliceStart = performance.now()
       }
     }
     return builder.finish(sizeBytes)
-  }
-
-  private readAt(segmentNumber: number, offset: number, lengthBytes: number): Buffer {
-    const bytes = Buffer.allocUnsafe(lengthBytes)
-    this.files.read(segmentNumber, offset, lengthBytes, bytes)
-    return bytes
   }
 }
