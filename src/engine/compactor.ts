@@ -203,8 +203,9 @@ export class Compactor {
   /** The background check: compacts when the garbage is over a threshold. */
   private wake(): void {
     if (this.current !== undefined || this.closing || this.deps.writer.failed !== undefined) return
-    if (this.chooseBackgroundInputs().length === 0) return
-    this.track(this.run('background')).catch((error: unknown) => {
+    const inputs = this.chooseBackgroundInputs()
+    if (inputs.length === 0) return
+    this.track(this.run(inputs)).catch((error: unknown) => {
       // Abandoned by close(): not a failure worth a warning.
       if (!this.closing) this.deps.warn('background compaction failed', { error: error instanceof Error ? error.message : String(error) })
     })
@@ -305,12 +306,16 @@ export class Compactor {
     if (failure !== undefined) throw failure
   }
 
-  private async run(mode: 'full' | 'background'): Promise<CompactionResult> {
+  /**
+   * Runs one compaction of `chosen` (a background run's choice), or, for 'full', of every sealed
+   * segment once the active one is sealed.
+   */
+  private async run(chosen: 'full' | number[]): Promise<CompactionResult> {
     const started = performance.now()
     const { files, writer, segmentStats, options } = this.deps
     this.checkGoingOn()
-    if (mode === 'full') await writer.rotate()
-    const inputs = mode === 'full' ? this.sealedSegments() : this.chooseBackgroundInputs()
+    if (chosen === 'full') await writer.rotate()
+    const inputs = chosen === 'full' ? this.sealedSegments() : chosen
     if (inputs.length === 0) return emptyResult(performance.now() - started)
     const inputSet = new Set(inputs)
     const plan = await this.plan(inputSet)

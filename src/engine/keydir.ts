@@ -146,15 +146,8 @@ export class Keydir {
   }
 
   location(local: number, column: Column): Location | undefined {
-    const page = this.page(local)
-    if (page === undefined) return undefined
-    const slot = local & slotMask
-    const segmentSlot = column === 'a' ? page.aSegment[slot]! : page.bSegment[slot]!
-    if (segmentSlot === 0) return undefined
-    const segmentNumber = this.segmentNumberOfSlot[segmentSlot]!
-    return column === 'a'
-      ? { segmentNumber, offset: page.aOffset[slot]!, sizeBytes: this.sizeOf(local, column, page.aSize[slot]!) }
-      : { segmentNumber, offset: page.bOffset[slot]!, sizeBytes: this.sizeOf(local, column, page.bSize[slot]!) }
+    const location: Location = { segmentNumber: 0, offset: 0, sizeBytes: 0 }
+    return this.locationInto(local, column, location) ? location : undefined
   }
 
   /**

@@ -8,8 +8,7 @@
  * Filled by recovery for the segments on disk, by the writer as it appends, and by compaction for
  * the segments it writes.
  */
-import { isTombstoneKind } from './record.ts'
-import { readUint53 } from './record.ts'
+import { isTombstoneKind, readUint53 } from './record.ts'
 
 export interface SegmentStats {
   /** The lowest sequence number of any record in the segment; +Infinity while it holds none. */
