@@ -210,15 +210,71 @@ describe('compaction crash points', () => {
     await checkStore(store, expected, 'after reopening a store failed mid-compaction')
     await store.close()
   })
+
+  it('an I/O error inside the compaction job is IO_ERROR, and the store goes on as it was', async () => {
+    const dir = path.join(work, 'io-error-in-job')
+    fs.cpSync(pristine, dir, { recursive: true })
+    const fileSystem = failingOn((call) => call === 'fdatasyncSync')
+    const store = await openStore({ dir, segmentSizeBytes: 4096, compactionIntervalMs: 0, fileSystem: fileSystem.fs })
+    await assert.rejects(store.compactNow(), (error: Error & { code?: string }) => error.code === 'IO_ERROR' && /EIO: injected/.test(error.message))
+    assert.deepEqual(leftovers(dir), [], 'the job\'s temporary files are removed')
+    fileSystem.disarm()
+    await checkStore(store, expected, 'after a failed compaction')
+    await store.close()
+  })
+
+  it('a bug inside the compaction job (not an I/O error) fails the store closed with INTERNAL; a reopen recovers', async () => {
+    const dir = path.join(work, 'bug-in-job')
+    fs.cpSync(pristine, dir, { recursive: true })
+    // A TypeError from a read of the job: no errno code, so a bug, not the disk.
+    const fileSystem = failingOn((call) => call === 'fdatasyncSync', (what) => new TypeError(`injected bug in ${what}`))
+    let store = await openStore({ dir, segmentSizeBytes: 4096, compactionIntervalMs: 0, fileSystem: fileSystem.fs })
+    await assert.rejects(store.compactNow(), (error: Error & { code?: string }) => error.code === 'INTERNAL' && /injected bug/.test(error.message))
+    await assert.rejects(store.createProblem('refused'), (error: Error & { code?: string }) => error.code === 'INTERNAL')
+    await store.close()
+    fileSystem.disarm()
+    store = await openStore({ dir, segmentSizeBytes: 4096, compactionIntervalMs: 0 })
+    await checkStore(store, expected, 'after reopening a store stopped by a bug')
+    await store.close()
+  })
+
+  it('a failed assertion after the commit fails the store closed with INTERNAL; reopening finishes the compaction', async () => {
+    const dir = path.join(work, 'assertion-after-commit')
+    fs.cpSync(pristine, dir, { recursive: true })
+    const fileSystem = failingOn(
+      (call, args) => call === 'unlink' && String(args[0]).endsWith('.hint'),
+      (what) => new assert.AssertionError({ message: `injected assertion in ${what}` }),
+    )
+    let store = await openStore({ dir, segmentSizeBytes: 4096, compactionIntervalMs: 0, fileSystem: fileSystem.fs })
+    await assert.rejects(store.compactNow(), (error: Error & { code?: string }) => error.code === 'INTERNAL' && /injected assertion/.test(error.message))
+    await assert.rejects(store.getProblemHtml(1), (error: Error & { code?: string }) => error.code === 'INTERNAL')
+    await store.close()
+    fileSystem.disarm()
+    store = await openStore({ dir, segmentSizeBytes: 4096, compactionIntervalMs: 0 })
+    assert.notEqual((await store.stats()).lastRecovery.finishedCompaction, null)
+    assert.deepEqual(leftovers(dir), [])
+    await checkStore(store, expected, 'after reopening a store stopped by a failed assertion')
+    await store.close()
+  })
 })
 
-/** The node file system, with calls failing while `fails(call, args)` holds and until disarmed. */
-function failingOn(fails: (call: keyof FileSystem, args: unknown[]) => boolean): { fs: FileSystem; disarm: () => void } {
+/** An I/O error, as the operating system raises it. */
+const ioError = (what: string): Error => Object.assign(new Error(`EIO: injected failure of ${what}`), { code: 'EIO' })
+
+/**
+ * The node file system, with calls failing while `fails(call, args)` holds and until disarmed,
+ * with the error `makeError` makes (an I/O error by default). A store given it runs its
+ * compactions in-process, through it.
+ */
+function failingOn(
+  fails: (call: keyof FileSystem, args: unknown[]) => boolean,
+  makeError: (what: string) => Error = ioError,
+): { fs: FileSystem; disarm: () => void } {
   let armed = true
   const wrapped = {} as Record<string, unknown>
   for (const [name, method] of Object.entries(nodeFileSystem)) {
     wrapped[name] = (...args: unknown[]) => {
-      if (armed && fails(name as keyof FileSystem, args)) throw new Error(`injected failure of ${name}(${String(args[0])})`)
+      if (armed && fails(name as keyof FileSystem, args)) throw makeError(`${name}(${String(args[0])})`)
       return (method as (...callArgs: unknown[]) => unknown)(...args)
     }
   }

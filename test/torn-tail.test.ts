@@ -74,7 +74,8 @@ async function buildFixture(dir: string): Promise<Fixture> {
   )
   const newestSizeBytes = fs.statSync(segmentPath(dir, newestSegment)).size
   const lastRecord = tail[tail.length - 1]!.records[0]!
-  assert.equal(lastRecord.offset + lastRecord.sizeBytes, newestSizeBytes)
+  // A clean close ends the segment with a syncMark (one record header) after the last write.
+  assert.equal(lastRecord.offset + lastRecord.sizeBytes + recordHeaderBytes, newestSizeBytes)
   return { dir, writes: recorder.writes, tail, newestSegment, newestSizeBytes, docId }
 }
 
@@ -90,6 +91,8 @@ function writeEnd(write: RecordedWrite): number {
 /**
  * Opens the damaged copy in `dir` and checks it holds exactly `expected`, that the torn tail was
  * reported as `tornTail` and cut on disk at `keptBytes`; then writes, reopens and checks again.
+ * An open whose newest segment does not end with a syncMark (anything but the whole file, or a
+ * segment with no record) syncs it and appends one: the file then ends 40 bytes past the cut.
  */
 async function checkRecovered(
   dir: string,
@@ -103,7 +106,8 @@ async function checkRecovered(
   let store = await openStore({ dir, segmentSizeBytes, onWarning: (message) => warnings.push(message) })
   try {
     const newestPath = segmentPath(dir, fixture.newestSegment)
-    assert.equal(fs.statSync(newestPath).size, keptBytes, `${context}: the file is cut back to the last whole write`)
+    const markBytes = keptBytes === fixture.newestSizeBytes || keptBytes === segmentHeaderBytes ? 0 : recordHeaderBytes
+    assert.equal(fs.statSync(newestPath).size, keptBytes + markBytes, `${context}: the file is cut back to the last whole write (and proven)`)
     const stats = await store.stats()
     assert.deepEqual(
       stats.lastRecovery.tornTail,
@@ -112,7 +116,7 @@ async function checkRecovered(
     )
     assert.equal(stats.lastRecovery.damagedRecordCount, 0, `${context}: a torn tail is not damage`)
     assert.equal(stats.lastRecovery.damagedRangeCount, 0, `${context}: a torn tail is not damage`)
-    assert.equal(stats.activeSegmentBytes, keptBytes, `${context}: appends continue where the kept bytes end`)
+    assert.equal(stats.activeSegmentBytes, keptBytes + markBytes, `${context}: appends continue where the kept bytes end`)
     assert.deepEqual(warnings, tornTail === null ? [] : ['truncated a torn write at the end of the log'], context)
     const observed = await observeStore(store)
     assert.deepEqual(observed.problems, [], context)
@@ -159,17 +163,20 @@ describe('torn tails', () => {
       // The writes wholly before the cut stay; the one the cut goes through is dropped whole.
       const kept = writes.filter((write, index) => index < firstTailWrite || writeEnd(write) <= cutAt)
       const cutWrite = tail.find((write) => writeStart(write) < cutAt && cutAt < writeEnd(write))
-      const tornTail = cutWrite === undefined ? null : { offset: writeStart(cutWrite), droppedBytes: cutAt - writeStart(cutWrite) }
+      // The syncMark written on close is a group of its own: cut, it goes whole too.
+      const markStart = fixture.newestSizeBytes - recordHeaderBytes
+      const cutStart = cutWrite !== undefined ? writeStart(cutWrite) : markStart < cutAt && cutAt < fixture.newestSizeBytes ? markStart : undefined
+      const tornTail = cutStart === undefined ? null : { offset: cutStart, droppedBytes: cutAt - cutStart }
       const dir = path.join(root, `cut-${cutAt}`)
       copyStore(fixture.dir, dir)
       fs.truncateSync(segmentPath(dir, fixture.newestSegment), cutAt)
-      await checkRecovered(dir, fixture, contentAfter(kept), tornTail, cutWrite === undefined ? cutAt : writeStart(cutWrite), `cut at ${cutAt} (${cutWrite?.label ?? 'a write boundary'})`)
+      await checkRecovered(dir, fixture, contentAfter(kept), tornTail, cutStart ?? cutAt, `cut at ${cutAt} (${cutWrite?.label ?? (cutStart === undefined ? 'a write boundary' : 'the sync mark')})`)
       fs.rmSync(dir, { recursive: true, force: true })
       cuts++
       if (tornTail !== null) torn++
     }
     assert.ok(cuts > 5 * recordHeaderBytes, `${cuts} cuts`)
-    assert.equal(torn, cuts - (tail.length + 1), 'every cut but the write boundaries (and the end) is a torn tail')
+    assert.equal(torn, cuts - (tail.length + 2), 'every cut but the write boundaries (the first, each end, the sync mark\'s end) is a torn tail')
   })
 
   it('drops a document create cut in or before its second record as one write, and later writes never complete it', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { BlockCache, blockSizeBytes } from './block-cache.ts'
 import { nodeFileSystem } from './file-system.ts'
-import { segmentFileName } from './segment-file.ts'
+import { newRecordSeeds, segmentFileName } from './segment-file.ts'
 import { SegmentFiles } from './segment-files.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'stratum-cache-'))
@@ -17,7 +17,7 @@ function segmentOf(segmentNumber: number, sizeBytes: number): { files: SegmentFi
   for (let offset = 0; offset < sizeBytes; offset++) bytes[offset] = offset % 251
   writeFileSync(join(dir, segmentFileName(segmentNumber)), bytes)
   const files = new SegmentFiles(nodeFileSystem, dir)
-  files.add(segmentNumber, sizeBytes)
+  files.add(segmentNumber, sizeBytes, undefined, { version: 3, headerBytes: 40, seeds: newRecordSeeds(), headerDamaged: false })
   return { files, bytes }
 }
 

@@ -1,5 +1,6 @@
 /** The messages between the compactor (main thread) and the compaction worker. */
-import type { ErrorCode } from './errors.ts'
+import type { Failure } from './errors.ts'
+import type { RecordSeeds } from './record.ts'
 
 export interface CompactionJob {
   dir: string
@@ -22,6 +23,8 @@ export interface CompactionOutput {
   sizeBytes: number
   minSeq: number
   tombstoneBytes: number
+  /** The seeds of its records' checksums, drawn by the worker. */
+  seeds: RecordSeeds
 }
 
 export type WorkerReply =
@@ -35,6 +38,6 @@ export type WorkerReply =
       tombstonesKept: number
       tombstonesDropped: number
     }
-  | { type: 'failed'; code: ErrorCode | undefined; message: string; segmentNumber: number | undefined }
+  | ({ type: 'failed' } & Failure)
   /** Sent once a job's first bytes are in an output file (not yet synced): a step for tests. */
   | { type: 'writing' }

@@ -40,8 +40,9 @@ import {
 import type { CompactionJob, WorkerReply } from './compaction-protocol.ts'
 import type { CompactionResult, CompactionStats } from './compaction-result.ts'
 import type { BlockCache } from './block-cache.ts'
-import { StratumError } from './errors.ts'
-import { syncDirectoryAsync } from './file-system.ts'
+import { compact } from './compaction-job.ts'
+import { failureOf, StratumError } from './errors.ts'
+import { nodeFileSystem, syncDirectoryAsync } from './file-system.ts'
 import { hintFileName } from './hint-file.ts'
 import type { Column, Keydir, Location } from './keydir.ts'
 import {
@@ -51,7 +52,7 @@ import {
   recordHeaderBytes,
   segmentHeaderBytes,
 } from './limits.ts'
-import { segmentFileName, segmentPath } from './segment-file.ts'
+import { segmentFileName, segmentFormatVersion, segmentPath } from './segment-file.ts'
 import type { SegmentFiles } from './segment-files.ts'
 import type { SealedHints } from './sealed-hints.ts'
 import type { SegmentStatsTable } from './segment-stats.ts'
@@ -381,8 +382,10 @@ export class Compactor {
     try {
       return await this.finishCommitted(commit, reply, plan, bytesBefore, started)
     } catch (error) {
-      if (!(error instanceof assert.AssertionError)) writer.failWith(error)
-      throw error
+      // Decided but not finished: whatever failed (an I/O error, or a bug), only reopening the
+      // store, which finishes the compaction from its commit file, can make it whole again.
+      writer.failWith(error)
+      throw writer.failed!
     }
   }
 
@@ -398,7 +401,8 @@ export class Compactor {
     const { fileSystem, dir } = options
     await installOutputs(fileSystem, dir, commit)
     for (const output of reply.outputs) {
-      files.add(output.segmentNumber, output.sizeBytes, fileSystem.openSync(segmentPath(dir, output.segmentNumber), 'r'))
+      const format = { version: segmentFormatVersion, headerBytes: segmentHeaderBytes, seeds: output.seeds, headerDamaged: false }
+      files.add(output.segmentNumber, output.sizeBytes, fileSystem.openSync(segmentPath(dir, output.segmentNumber), 'r'), format)
       segmentStats.set(output.segmentNumber, { minSeq: output.minSeq, tombstoneBytes: output.tombstoneBytes, damaged: false })
     }
     this.step('outputs-installed')
@@ -498,24 +502,47 @@ export class Compactor {
   }
 
   private runWorker(job: CompactionJob): Promise<Extract<WorkerReply, { type: 'done' }>> {
+    return this.postJob(job).then((reply) => {
+      if (reply.type === 'done') return reply
+      if (reply.code === 'CORRUPTION' && reply.segmentNumber !== undefined) {
+        // Damaged since it was opened: left out of compactions from now on.
+        this.deps.segmentStats.get(reply.segmentNumber).damaged = true
+      }
+      const error = new StratumError(reply.code, `compaction failed: ${reply.message}`)
+      if (reply.code === 'INTERNAL') {
+        // A bug in the worker: the store fails closed, with the worker's stack for the log.
+        if (reply.stack !== undefined) error.stack = `${error.stack ?? ''}\nworker stack: ${reply.stack}`
+        this.deps.writer.failWith(error)
+      }
+      throw error
+    })
+  }
+
+  /**
+   * Runs a job in the worker thread; or, when the store was given a file system other than the
+   * real one (a test's, which injects faults or simulates power cuts), on this thread through it,
+   * so that every file operation of a compaction goes through the same seam.
+   */
+  private postJob(job: CompactionJob): Promise<Exclude<WorkerReply, { type: 'writing' }>> {
+    const fileSystem = this.deps.options.fileSystem
+    if (fileSystem !== nodeFileSystem) {
+      return new Promise((resolve) => setImmediate(resolve)).then(() => {
+        try {
+          return compact(job, fileSystem, () => this.step('outputs-writing'))
+        } catch (error) {
+          return { type: 'failed', ...failureOf(error) }
+        }
+      })
+    }
     const worker = this.startWorker()
     return new Promise<Exclude<WorkerReply, { type: 'writing' }>>((resolve, reject) => {
       this.workerReply = { resolve, reject }
       worker.ref()
       worker.postMessage(job)
+    }).finally(() => {
+      this.workerReply = undefined
+      this.worker?.unref()
     })
-      .finally(() => {
-        this.workerReply = undefined
-        this.worker?.unref()
-      })
-      .then((reply) => {
-        if (reply.type === 'done') return reply
-        if (reply.code === 'CORRUPTION' && reply.segmentNumber !== undefined) {
-          // Damaged since it was opened: left out of compactions from now on.
-          this.deps.segmentStats.get(reply.segmentNumber).damaged = true
-        }
-        throw new StratumError(reply.code ?? 'IO_ERROR', `compaction failed: ${reply.message}`)
-      })
   }
 
   /** The worker thread, started on first use and kept (without holding the process open). */

@@ -5,8 +5,9 @@
  * The server maps each code to a gRPC status in one exhaustive switch, so adding a code here is a
  * compile error there until it is mapped.
  *
- * Programmer mistakes inside the engine are not StratumErrors: they are failed assertions
- * (`AssertionError`), which the server reports as INTERNAL.
+ * Programmer mistakes inside the engine are failed assertions (`AssertionError`) or other
+ * exceptions: where the engine catches one (the compaction worker, a step that cannot be undone),
+ * it fails the store closed with INTERNAL, never with IO_ERROR, and keeps its stack.
  */
 
 export const errorCodes = [
@@ -28,6 +29,8 @@ export const errorCodes = [
   'IO_ERROR',
   /** The folder holds files of a format this version cannot read. */
   'UNSUPPORTED_FORMAT',
+  /** A bug: an assertion or unexpected exception inside the engine. The store fails closed. */
+  'INTERNAL',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]
@@ -71,4 +74,35 @@ export function invalidArgument(message: string): StratumError {
 
 export function limitExceeded(message: string): StratumError {
   return new StratumError('LIMIT_EXCEEDED', message)
+}
+
+/** What an error thrown inside the engine means, as far as it can be carried across a thread. */
+export interface Failure {
+  code: ErrorCode
+  message: string
+  /** The stack of a bug, to be logged. */
+  stack: string | undefined
+  /** Where the damage is, for a CORRUPTION. */
+  segmentNumber: number | undefined
+}
+
+/**
+ * Classifies an error caught inside the engine: a StratumError keeps its code; an error of the
+ * operating system (it has an errno code such as ENOSPC or EIO) is IO_ERROR; anything else (a
+ * failed assertion, a TypeError) is a bug: INTERNAL, with its stack.
+ */
+export function failureOf(error: unknown): Failure {
+  const message = error instanceof Error ? error.message : String(error)
+  if (error instanceof StratumError) {
+    return { code: error.code, message, stack: undefined, segmentNumber: error instanceof CorruptionError ? error.segmentNumber : undefined }
+  }
+  if (isSystemError(error)) return { code: 'IO_ERROR', message, stack: undefined, segmentNumber: undefined }
+  return { code: 'INTERNAL', message, stack: error instanceof Error ? error.stack : undefined, segmentNumber: undefined }
+}
+
+/** True for an error the operating system raised: it carries an errno code (`ENOSPC`, `EIO`, …). */
+export function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  if (!(error instanceof Error)) return false
+  const code = (error as NodeJS.ErrnoException).code
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)
 }

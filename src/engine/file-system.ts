@@ -17,6 +17,7 @@ export interface FileSystem {
   fstatSizeBytes(fd: number): number
   ftruncateSync(fd: number, lengthBytes: number): void
   fsyncSync(fd: number): void
+  fdatasyncSync(fd: number): void
   writev(fd: number, buffers: Buffer[], position: number): Promise<number>
   writevSync(fd: number, buffers: Buffer[], position: number): number
   fdatasync(fd: number): Promise<void>
@@ -41,6 +42,7 @@ export const nodeFileSystem: FileSystem = {
   fstatSizeBytes: (fd) => fs.fstatSync(fd).size,
   ftruncateSync: (fd, lengthBytes) => fs.ftruncateSync(fd, lengthBytes),
   fsyncSync: (fd) => fs.fsyncSync(fd),
+  fdatasyncSync: (fd) => fs.fdatasyncSync(fd),
   writev: (fd, buffers, position) =>
     new Promise((resolve, reject) => {
       fs.writev(fd, buffers, position, (error, written) => (error ? reject(error) : resolve(written)))

@@ -121,7 +121,8 @@ export function replayHint(
   }
   if (offset !== bodyEnd) return 'bytes after the last entry'
   // Pass 2 replays.
-  const header: RecordHeader = { kind: RecordKind.docBlob, flags: 0, payloadBytes: 0, seq: 0, id: 0, parentId: 0, recordCrc: 0 }
+  // A hint keeps no group tags: they matter only to the newest segment, which has no hint.
+  const header: RecordHeader = { kind: RecordKind.docBlob, flags: 0, group: 0, payloadBytes: 0, seq: 0, id: 0, parentId: 0, recordCrc: 0 }
   offset = hintHeaderBytes
   for (let index = 0; index < entryCount; index++) {
     header.kind = bytes[offset]! as RecordKind

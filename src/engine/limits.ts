@@ -98,8 +98,12 @@ export const localIdMax = 2 ** localIdBits - 1
 
 /** Record header size in bytes; see record.ts and docs/format.md#record. */
 export const recordHeaderBytes = 40
-/** Segment file header size in bytes; see docs/format.md#segment. */
-export const segmentHeaderBytes = 16
+/**
+ * Segment file header size in bytes (format 3: magic, version, checksum, then the record seeds
+ * twice); see docs/format.md#segment. Segments of formats 1 and 2 have a 16-byte header.
+ */
+export const segmentHeaderBytes = 40
+export const legacySegmentHeaderBytes = 16
 
 /**
  * Largest record payload: a blob, a value, or a document's metadata.

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, it } from 'node:test'
 import { crc32c } from './crc32c.ts'
+import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
 import { hintFileName } from './hint-file.ts'
 import { segmentPath } from './segment-file.ts'
 import { openStore } from './store.ts'
@@ -44,7 +45,7 @@ describe('recovery', () => {
     const warnings: string[] = []
     const store = await openStore({ dir, onWarning: (message) => warnings.push(message) })
     const report = (await store.stats()).lastRecovery
-    assert.deepEqual(report.damagedRanges[0], { segmentNumber: 1, offset: 0, lengthBytes: 16 })
+    assert.deepEqual(report.damagedRanges[0], { segmentNumber: 1, offset: 0, lengthBytes: segmentHeaderBytes })
     assert.match(warnings.join('\n'), /damaged records/)
     assert.equal(await store.getProblemHtml(docId), '<p>first</p>')
     const page = await store.getAllTestCases(docId)
@@ -69,12 +70,12 @@ describe('recovery', () => {
     const { dir } = await storeWithSealedSegment()
     const header = Buffer.alloc(16)
     header.write('STRATSEG', 0, 'latin1')
-    header.writeUInt32LE(3, 8)
+    header.writeUInt32LE(4, 8)
     header.writeUInt32LE(crc32c(header.subarray(0, 12)), 12)
     overwrite(segmentPath(dir, 2), 0, header)
     await assert.rejects(openStore({ dir }), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'UNSUPPORTED_FORMAT')
-      assert.match(error.message, /segment format version 3; this version of Stratum reads versions 1 and 2/)
+      assert.match(error.message, /segment format version 4; this version of Stratum reads versions 1, 2, 3/)
       return true
     })
   })
@@ -207,7 +208,9 @@ describe('hint files', () => {
     const { dir } = await hintedStore()
     unlinkSync(join(dir, hintFileName(2)))
     const segment = readFileSync(segmentPath(dir, 2))
-    overwrite(segmentPath(dir, 2), segment.length - 3, Buffer.from([segment[segment.length - 3]! ^ 0xff]))
+    // In the payload of the last record before the syncMark that ends a sealed segment.
+    const offset = segment.length - recordHeaderBytes - 3
+    overwrite(segmentPath(dir, 2), offset, Buffer.from([segment[offset]! ^ 0xff]))
     for (let open = 0; open < 2; open++) {
       const store = await openStore({ dir, segmentSizeBytes: 4096, onWarning: () => undefined })
       const report = (await store.stats()).lastRecovery

@@ -3,6 +3,9 @@
  * keydir. See docs/format.md#recovery for the rules and the crash analysis.
  *
  * Rules:
+ *   - Only bytes proven to be records are applied: records reached from the segment header by
+ *     their trusted lengths, or found after a damaged stretch with both seeded checksums holding
+ *     (see segment-scan.ts). Bytes a client stored can never pass for a record.
  *   - For each id and column the record with the highest sequence number wins, wherever it is.
  *   - A tombstone is final: ids are never reused and nothing is written to a deleted id, so every
  *     other record of that id is older than its tombstone.
@@ -10,10 +13,11 @@
  *     together or not at all when the batch is cut off by the end of the log.
  *   - The newest segment may end in zeros, written ahead of the tail to keep syncs cheap: they
  *     are the end of the log, cut off without a report.
- *   - Damage in the newest segment with no valid record after it is a torn tail: the write was
- *     never acknowledged, and the file is truncated there. Damage anywhere else is corruption:
- *     a record with an intact header is indexed as corrupt (its reads fail with CORRUPTION); bytes
- *     with a damaged header are skipped up to the next valid record and reported as a range.
+ *   - In the newest segment, the group commit being written when the store stopped (the tail
+ *     group) is cut whole when any of it is damaged or it never ended: it was never
+ *     acknowledged. Damage anywhere else is corruption, left in place: a record with an intact
+ *     header is indexed as corrupt (its reads fail with CORRUPTION); bytes with a damaged header
+ *     are reported as a range up to the next proven record.
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -21,20 +25,30 @@ import { StratumError } from './errors.ts'
 import { syncDirectory, type FileSystem } from './file-system.ts'
 import { localIdOf, shardOf } from './ids.ts'
 import { Keydir, pageBits, pageSlots, SlotKind, type Column, type Location } from './keydir.ts'
-import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
+import { legacySegmentHeaderBytes, recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
 import {
-  decodeIntactRecord,
-  decodeRecordHeader,
   isTombstoneKind,
+  legacySeeds,
   recordFlagBatchContinues,
+  recordGroupMask,
   RecordKind,
-  recordPayloadIsIntact,
   type RecordHeader,
+  type RecordSeeds,
 } from './record.ts'
+import { encodeSyncMark } from './sync-mark.ts'
+import { findLogEnd, legacyRecordAfter, scanSegment, type LogEnd } from './segment-scan.ts'
 import { commitFileName, decodeCommit, installOutputs, removeInputs, type CompactionCommit } from './compaction-commit.ts'
 import { HintBuilder, hintFileName, parseHintFileName, replayHint as replayHintFile, writeHintFile } from './hint-file.ts'
 import type { SegmentStats, SegmentStatsTable } from './segment-stats.ts'
-import { checkSegmentHeader, createSegmentFile, parseSegmentFileName, segmentMagic, segmentPath } from './segment-file.ts'
+import {
+  createSegmentFile,
+  parseSegmentFileName,
+  readSegmentHeader,
+  segmentFormatVersion,
+  segmentMagic,
+  segmentPath,
+  type SegmentFormat,
+} from './segment-file.ts'
 import { SegmentFiles } from './segment-files.ts'
 
 /**
@@ -116,6 +130,9 @@ export interface RecoveryReport {
 }
 
 export interface RecoveredStore {
+  /** The seeds of the segment to append to, and the tag of its last group commit. */
+  activeSeeds: RecordSeeds
+  activeLastGroupTag: number
   report: RecoveryReport
   /** The next local id to issue: above every id found in any record. */
   nextLocalId: number
@@ -191,37 +208,36 @@ export async function recover(options: {
   }
   const replay = new Replay(options.keydir, options.shard)
 
-  let active: { segmentNumber: number; fd: number; sizeBytes: number } | undefined
+  let active: ActiveSegment | undefined
   for (const [index, segmentNumber] of segmentNumbers.entries()) {
     const isNewest = index === segmentNumbers.length - 1
     const path = segmentPath(dir, segmentNumber)
     const fd = fileSystem.openSync(path, isNewest ? 'r+' : 'r')
-    let sizeBytes: number
-    let keptBytes: number
+    let opened: { keptBytes: number; format: SegmentFormat | undefined; logEnd: LogEnd | undefined }
     replay.startSegment()
     try {
-      sizeBytes = fileSystem.fstatSizeBytes(fd)
-      if (!isNewest && hinted.has(segmentNumber) && replayHint(options, segmentNumber, sizeBytes, replay, report)) {
-        report.segmentCount++
-        options.files.add(segmentNumber, sizeBytes, fd)
-        replay.finishSegment(options.segmentStats.get(segmentNumber))
-        continue
+      const sizeBytes = fileSystem.fstatSizeBytes(fd)
+      if (!isNewest && hinted.has(segmentNumber)) {
+        const format = readSegmentHeader(readBytes(fileSystem, fd, Math.min(sizeBytes, segmentHeaderBytes), path), path)
+        if (typeof format === 'object' && replayHint(options, segmentNumber, sizeBytes, replay, report)) {
+          report.segmentCount++
+          options.files.add(segmentNumber, sizeBytes, fd, format)
+          replay.finishSegment(options.segmentStats.get(segmentNumber))
+          continue
+        }
       }
-      const contents = Buffer.allocUnsafe(sizeBytes)
-      let readBytes = 0
-      while (readBytes < sizeBytes) {
-        const got = fileSystem.readSync(fd, contents, readBytes, sizeBytes - readBytes, readBytes)
-        assert(got > 0, `${path} shrank while it was read`)
-        readBytes += got
-      }
+      const contents = readBytes(fileSystem, fd, sizeBytes, path)
       report.segmentCount++
       report.segmentsScanned++
       report.bytesScanned += sizeBytes
       const damageBefore = report.damagedRecordCount + report.damagedRangeCount
+      opened = openSegment(segmentNumber, contents, isNewest, path, report)
       // A sealed segment gets a hint file from its scan, unless the scan found damage: a hint
       // must give exactly what a scan gives, and damage is reported by scans only.
-      const hint = isNewest ? undefined : new HintBuilder(segmentNumber)
-      keptBytes = scanSegment(segmentNumber, contents, isNewest, path, replay, report, hint)
+      const hint = isNewest || opened.format === undefined ? undefined : new HintBuilder(segmentNumber)
+      if (opened.format !== undefined) {
+        replaySegment(segmentNumber, contents.subarray(0, opened.keptBytes), opened.format, replay, report, hint)
+      }
       const damaged = report.damagedRecordCount + report.damagedRangeCount !== damageBefore
       const stats = options.segmentStats.get(segmentNumber)
       replay.finishSegment(stats)
@@ -230,36 +246,39 @@ export async function recover(options: {
         await writeHintFile(fileSystem, dir, segmentNumber, hint.finish(sizeBytes))
         report.hintsWritten++
       }
+      if (opened.keptBytes < sizeBytes) {
+        assert(isNewest, 'only the newest segment is ever cut')
+        fileSystem.ftruncateSync(fd, opened.keptBytes)
+        fileSystem.fsyncSync(fd)
+      }
     } catch (error) {
       // Not yet in `files`, which the caller closes when recovery fails.
       fileSystem.closeSync(fd)
       throw error
     }
-    if (keptBytes < sizeBytes) {
+    if (opened.format === undefined || opened.keptBytes < opened.format.headerBytes) {
+      // Created but its header never completed: nothing was ever written to it.
       assert(isNewest)
-      fileSystem.ftruncateSync(fd, keptBytes)
-      fileSystem.fsyncSync(fd)
-    }
-    if (keptBytes < segmentHeaderBytes) {
-      // Created but its header never completed: rewrite the segment from scratch.
       fileSystem.closeSync(fd)
       fileSystem.unlinkSync(path)
-      const freshFd = await createSegmentFile(fileSystem, dir, segmentNumber)
-      keptBytes = segmentHeaderBytes
-      options.segmentStats.set(segmentNumber, { minSeq: Number.POSITIVE_INFINITY, tombstoneBytes: 0, damaged: false })
-      options.files.add(segmentNumber, keptBytes, freshFd)
-      active = { segmentNumber, fd: freshFd, sizeBytes: keptBytes }
+      active = await startSegment(options, segmentNumber)
       continue
     }
-    options.files.add(segmentNumber, keptBytes, fd)
-    if (isNewest) active = { segmentNumber, fd, sizeBytes: keptBytes }
+    options.files.add(segmentNumber, opened.keptBytes, fd, opened.format)
+    if (!isNewest) continue
+    if (opened.format.seeds.legacy) {
+      // Records are only appended to segments of the current format: this one is sealed as it is.
+      fileSystem.fsyncSync(fd)
+      active = await startSegment(options, segmentNumber + 1)
+      continue
+    }
+    active = { segmentNumber, fd, sizeBytes: opened.keptBytes, seeds: opened.format.seeds, lastGroupTag: opened.logEnd!.lastGroupTag }
+    if (!opened.logEnd!.proven && opened.keptBytes > opened.format.headerBytes) {
+      proveTail(fileSystem, active)
+      options.files.grow(segmentNumber, active.sizeBytes)
+    }
   }
-  if (active === undefined) {
-    const fd = await createSegmentFile(fileSystem, dir, 1)
-    options.files.add(1, segmentHeaderBytes, fd)
-    active = { segmentNumber: 1, fd, sizeBytes: segmentHeaderBytes }
-    options.segmentStats.get(1)
-  }
+  active ??= await startSegment(options, 1)
 
   if (report.hintsWritten > 0) syncDirectory(fileSystem, dir)
   // Before the rebuild, which frees the pages whose ids are all issued and dead.
@@ -274,118 +293,157 @@ export async function recover(options: {
     activeSegmentNumber: active.segmentNumber,
     activeFd: active.fd,
     activeSizeBytes: active.sizeBytes,
+    activeSeeds: active.seeds,
+    activeLastGroupTag: active.lastGroupTag,
   }
 }
 
+interface ActiveSegment {
+  segmentNumber: number
+  fd: number
+  sizeBytes: number
+  seeds: RecordSeeds
+  lastGroupTag: number
+}
+
+/** Creates a new, empty segment to append to. */
+async function startSegment(options: { fileSystem: FileSystem; dir: string; files: SegmentFiles; segmentStats: SegmentStatsTable }, segmentNumber: number): Promise<ActiveSegment> {
+  const { fd, seeds } = await createSegmentFile(options.fileSystem, options.dir, segmentNumber)
+  options.files.add(segmentNumber, segmentHeaderBytes, fd, { version: segmentFormatVersion, headerBytes: segmentHeaderBytes, seeds, headerDamaged: false })
+  options.segmentStats.set(segmentNumber, { minSeq: Number.POSITIVE_INFINITY, tombstoneBytes: 0, damaged: false })
+  return { segmentNumber, fd, sizeBytes: segmentHeaderBytes, seeds, lastGroupTag: 0 }
+}
+
 /**
- * Scans one segment's bytes, replaying every record, and returns how many bytes to keep: all of
- * them, or (newest segment only) the bytes before a torn tail.
+ * Makes the newest segment's log durable and says so in it: syncs it (the bytes recovery read may
+ * be in the page cache only, written by a process that died before its sync), then appends a
+ * syncMark and syncs that. Without the first sync, a later group written by this process could
+ * reach the disk while these bytes did not, and recovery would take their loss for corruption;
+ * without the mark, damage to the last group before the next write would look like a torn tail.
  */
-function scanSegment(
+function proveTail(fileSystem: FileSystem, active: ActiveSegment): void {
+  fileSystem.fdatasyncSync(active.fd)
+  active.lastGroupTag = (active.lastGroupTag + 1) & recordGroupMask
+  const mark = encodeSyncMark(active.seeds, active.lastGroupTag)
+  const written = fileSystem.writeSync(active.fd, mark, active.sizeBytes)
+  assert.equal(written, mark.length, 'a short write of a sync mark')
+  fileSystem.fdatasyncSync(active.fd)
+  active.sizeBytes += mark.length
+}
+
+/** Reads the first `sizeBytes` of a file. */
+function readBytes(fileSystem: FileSystem, fd: number, sizeBytes: number, path: string): Buffer {
+  const contents = Buffer.allocUnsafe(sizeBytes)
+  let done = 0
+  while (done < sizeBytes) {
+    const got = fileSystem.readSync(fd, contents, done, sizeBytes - done, done)
+    assert(got > 0, `${path} shrank while it was read`)
+    done += got
+  }
+  return contents
+}
+
+/**
+ * Reads a segment's header and, for the newest segment, where its log ends. `format` is
+ * undefined when the file holds no segment yet (the newest one caught mid-creation).
+ */
+function openSegment(
   segmentNumber: number,
   contents: Buffer,
   isNewest: boolean,
   path: string,
-  replay: Replay,
   report: RecoveryReport,
-  hint: HintBuilder | undefined,
-): number {
-  const applyRecord = (record: PendingRecord): void => {
-    const start = record.offset + recordHeaderBytes
-    const isMeta = record.header.kind === RecordKind.docMeta && !record.corrupt
-    replay.apply(segmentNumber, record, isMeta ? contents.subarray(start, start + record.header.payloadBytes) : undefined)
-    if (!record.corrupt) hint?.add(contents.subarray(record.offset, start + record.header.payloadBytes), record.offset)
+): { keptBytes: number; format: SegmentFormat | undefined; logEnd: LogEnd | undefined } {
+  let format = readSegmentHeader(contents.subarray(0, segmentHeaderBytes), path)
+  if (format === 'short' && isNewest) {
+    // Only the newest segment can be caught mid-creation, before its header was whole.
+    report.tornTail = { segmentNumber, offset: 0, droppedBytes: contents.length }
+    return { keptBytes: 0, format: undefined, logEnd: undefined }
   }
-  const headerCheck = checkSegmentHeader(contents.subarray(0, segmentHeaderBytes), path)
-  if (headerCheck !== 'ok') {
-    const hasRecords = findValidRecord(contents, segmentHeaderBytes) !== undefined
-    // Only the newest segment can be caught mid-creation, and then it holds no record yet.
-    if (isNewest && !hasRecords) {
+  if (typeof format !== 'object') {
+    // Neither the header nor a copy of the seeds holds. A segment of format 1 or 2 (no seeds) can
+    // still be read; one of format 3 cannot be checked at all without its seeds.
+    const legacyFormat: SegmentFormat = { version: 2, headerBytes: legacySegmentHeaderBytes, seeds: legacySeeds, headerDamaged: true }
+    if (contents.length > legacySegmentHeaderBytes && legacyRecordAfter(contents, legacySegmentHeaderBytes)) {
+      format = legacyFormat
+    } else if (isNewest && isZero(contents.subarray(Math.min(contents.length, legacySegmentHeaderBytes)))) {
+      // Only the newest segment can be caught mid-creation, and then it holds no record yet.
       report.tornTail = { segmentNumber, offset: 0, droppedBytes: contents.length }
-      return 0
-    }
-    if (!hasRecords && !contents.subarray(0, segmentMagic.length).equals(segmentMagic)) {
+      return { keptBytes: 0, format: undefined, logEnd: undefined }
+    } else if (!contents.subarray(0, segmentMagic.length).equals(segmentMagic)) {
       throw new StratumError('UNSUPPORTED_FORMAT', `${path} is not a Stratum segment file (bad magic, no records)`)
+    } else {
+      // Every record is unverifiable: the whole file is one damaged range, kept as it is (and
+      // sealed, if it was the newest: nothing can be appended to it).
+      noteDamagedRange(report, { segmentNumber, offset: 0, lengthBytes: contents.length })
+      return { keptBytes: contents.length, format: { ...legacyFormat, headerBytes: contents.length, headerDamaged: false }, logEnd: undefined }
     }
-    // A damaged header in front of valid records: the header is fixed, so read the records.
-    noteDamagedRange(report, { segmentNumber, offset: 0, lengthBytes: Math.min(segmentHeaderBytes, contents.length) })
   }
-  const sizeBytes = contents.length
-  let batch: PendingRecord[] = []
-  let offset = segmentHeaderBytes
-  // Bounded: every pass advances `offset` by at least one byte.
-  while (offset < sizeBytes) {
-    // The usual case, one checksum: a whole, intact record.
-    const whole = decodeIntactRecord(contents, offset)
-    const header = whole ?? (sizeBytes - offset >= recordHeaderBytes ? decodeRecordHeader(contents, offset) : undefined)
-    const end = header === undefined ? Number.POSITIVE_INFINITY : offset + recordHeaderBytes + header.payloadBytes
-    if (header !== undefined && end <= sizeBytes) {
-      const intact = whole !== undefined || recordPayloadIsIntact(contents, offset, header)
-      if (intact || !isNewest || findValidRecord(contents, end) !== undefined) {
-        if (!intact) noteDamagedRecord(report, { segmentNumber, offset, id: header.id, kind: header.kind })
-        batch.push({ header, offset, corrupt: !intact })
-        if ((header.flags & recordFlagBatchContinues) === 0) {
-          for (const record of batch) applyRecord(record)
-          batch = []
-        }
-        offset = end
-        continue
-      }
-    }
-    // The header is damaged, or the record runs past the end, or (newest segment) it is damaged
-    // with nothing valid after it. First, the usual case: the zeros the writer fills the active
-    // segment with ahead of its last write (see segment-writer.ts). That is the end of the log.
-    if (isNewest && batch.length === 0 && isAllZero(contents, offset)) return offset
-    const next = findValidRecord(contents, offset + 1)
-    if (next === undefined && isNewest) {
-      // The incomplete batch, if any, was never acknowledged: it is dropped, its bytes with it.
-      // Cutting at `offset` instead would leave its first records flagged BATCH_CONTINUES at the
-      // end of the file, and the next write appended would complete the batch on the next open.
-      const cutAt = batch.length > 0 ? batch[0]!.offset : offset
-      report.tornTail = { segmentNumber, offset: cutAt, droppedBytes: sizeBytes - cutAt }
-      return cutAt
-    }
-    const resumeAt = next ?? sizeBytes
-    noteDamagedRange(report, { segmentNumber, offset, lengthBytes: resumeAt - offset })
-    // What survives of a batch cut by damage was acknowledged (records after it exist): keep it.
-    for (const record of batch) applyRecord(record)
-    batch = []
-    offset = resumeAt
-  }
-  if (batch.length > 0) {
-    // A batch never spans segments, so an unfinished one at the end was cut by a crash.
-    if (isNewest) {
-      const cutAt = batch[0]!.offset
-      report.tornTail = { segmentNumber, offset: cutAt, droppedBytes: sizeBytes - cutAt }
-      return cutAt
-    }
-    for (const record of batch) applyRecord(record)
-  }
-  return sizeBytes
+  if (format.headerDamaged) noteDamagedRange(report, { segmentNumber, offset: 0, lengthBytes: Math.min(format.headerBytes, contents.length) })
+  if (!isNewest) return { keptBytes: contents.length, format, logEnd: undefined }
+  const logEnd = findLogEnd(contents, format.headerBytes, format.seeds)
+  if (logEnd.torn) report.tornTail = { segmentNumber, offset: logEnd.keptBytes, droppedBytes: contents.length - logEnd.keptBytes }
+  return { keptBytes: logEnd.keptBytes, format, logEnd }
 }
 
-const zeroChunk = Buffer.alloc(64 * 1024)
-
-/** True when every byte of `contents` from `from` on is zero. */
-function isAllZero(contents: Buffer, from: number): boolean {
-  // Bounded: each pass compares one chunk, with memcmp speed.
-  for (let offset = from; offset < contents.length; offset += zeroChunk.length) {
-    const end = Math.min(contents.length, offset + zeroChunk.length)
-    if (!contents.subarray(offset, end).equals(zeroChunk.subarray(0, end - offset))) return false
-  }
+function isZero(bytes: Buffer): boolean {
+  for (const byte of bytes) if (byte !== 0) return false
   return true
 }
 
-/** The offset of the first intact record at or after `from`, if there is one. */
-function findValidRecord(contents: Buffer, from: number): number | undefined {
-  const last = contents.length - recordHeaderBytes
-  const knownKinds = Object.values(RecordKind) as number[]
-  for (let offset = from; offset <= last; offset++) {
-    // Cheap filters first: a valid header has a known kind and zero reserved bytes.
-    if (!knownKinds.includes(contents[offset + 8]!) || contents[offset + 10] !== 0 || contents[offset + 11] !== 0) continue
-    if (decodeIntactRecord(contents, offset) !== undefined) return offset
+/**
+ * Replays the records of one segment's kept bytes (the newest segment is already cut where its
+ * log ends: see `findLogEnd`). Damage is reported and indexed, never dropped: a record whose
+ * header holds but whose payload does not is indexed as damaged; bytes whose header fails are
+ * reported as a range. The records of one write (a batch) are applied together when its last one
+ * is read; what survives of a batch that damage cut was acknowledged (the group after it exists),
+ * and is applied.
+ */
+function replaySegment(
+  segmentNumber: number,
+  contents: Buffer,
+  format: SegmentFormat,
+  replay: Replay,
+  report: RecoveryReport,
+  hint: HintBuilder | undefined,
+): void {
+  let batch: PendingRecord[] = []
+  const applyBatch = (): void => {
+    for (const record of batch) {
+      const start = record.offset + recordHeaderBytes
+      const end = Math.min(contents.length, start + record.header.payloadBytes)
+      const isMeta = record.header.kind === RecordKind.docMeta && !record.corrupt
+      replay.apply(segmentNumber, record, isMeta ? contents.subarray(start, end) : undefined)
+      if (!record.corrupt) hint?.add(contents.subarray(record.offset, end), record.offset)
+    }
+    batch = []
   }
-  return undefined
+  for (const item of scanSegment(contents, format.headerBytes, format.seeds)) {
+    switch (item.type) {
+      case 'record':
+        if (!item.intact) noteDamagedRecord(report, { segmentNumber, offset: item.offset, id: item.header.id, kind: item.header.kind })
+        batch.push({ header: item.header, offset: item.offset, corrupt: !item.intact })
+        if ((item.header.flags & recordFlagBatchContinues) === 0) applyBatch()
+        break
+      case 'pastEnd':
+        // A sealed segment cut short (the newest one is cut before such a record): its header
+        // names what was lost, so reads of it fail with CORRUPTION rather than find nothing.
+        noteDamagedRecord(report, { segmentNumber, offset: item.offset, id: item.header.id, kind: item.header.kind })
+        batch.push({ header: item.header, offset: item.offset, corrupt: true })
+        applyBatch()
+        break
+      case 'range':
+        noteDamagedRange(report, { segmentNumber, offset: item.offset, lengthBytes: item.end - item.offset })
+        applyBatch()
+        break
+      case 'zeros':
+        // Zeros inside a sealed segment, which was cut to its last record when it was sealed.
+        noteDamagedRange(report, { segmentNumber, offset: item.offset, lengthBytes: contents.length - item.offset })
+        applyBatch()
+        break
+    }
+  }
+  applyBatch()
 }
 
 function noteDamagedRecord(report: RecoveryReport, record: DamagedRecord): void {
@@ -453,6 +511,8 @@ class Replay {
   apply(segmentNumber: number, record: PendingRecord, metaPayload: Buffer | undefined): void {
     const { header, offset, corrupt } = record
     this.recordCount++
+    // A sync mark proves durability to the scan; it names no id and takes no sequence number.
+    if (header.kind === RecordKind.syncMark) return
     const local = this.localOf(header.id, 'id')
     this.maxLocalId = Math.max(this.maxLocalId, local)
     this.maxSeq = Math.max(this.maxSeq, header.seq)

@@ -54,7 +54,7 @@ export class SealedHints {
     const builder = new HintBuilder(segmentNumber)
     const reader = new SegmentReader(segmentNumber, sizeBytes, (target, offset) => this.files.read(segmentNumber, offset, target.length, target))
     let sliceStart = performance.now()
-    for (const { offset, record } of intactRecords(reader)) {
+    for (const { offset, record } of intactRecords(reader, this.files.format(segmentNumber))) {
       if (record === undefined) {
         this.onDamage(segmentNumber, offset)
         return undefined

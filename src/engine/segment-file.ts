@@ -2,24 +2,36 @@
  * Segment files: names and the file header. See docs/format.md#segment.
  *
  *   segment file := header, record*
- *   header       := magic: "STRATSEG" (8 bytes), formatVersion: u32, headerCrc: u32 (of bytes 0..11)
+ *   header (3)   := magic: "STRATSEG" (8 bytes), formatVersion: u32, headerCrc: u32 (of bytes 0..11),
+ *                   seeds, seeds                     (two copies: one damaged copy loses nothing)
+ *   seeds        := headerSeed: u32, recordSeed: u32, seedsCrc: u32 (of the 8 seed bytes)
+ *   header (1,2) := magic, formatVersion, headerCrc   (16 bytes; no seeds)
+ *
+ * The seeds are random secrets mixed into the checksums of the segment's records (see record.ts):
+ * a record image stored by a client inside a value cannot pass for a record without them.
  *
  * A segment is named by its number, zero-padded so that names sort in number order:
  * `000000000001.seg`. Numbers start at 1 and are never reused.
  */
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { crc32c } from './crc32c.ts'
 import { syncDirectoryAsync, type FileSystem } from './file-system.ts'
 import { StratumError } from './errors.ts'
-import { segmentHeaderBytes } from './limits.ts'
+import { legacySegmentHeaderBytes, segmentHeaderBytes } from './limits.ts'
+import { legacySeeds, type RecordSeeds } from './record.ts'
 
 export const segmentMagic = Buffer.from('STRATSEG', 'latin1')
 /**
- * Version 2 may hold idWatermark records (written by compaction); version 1, the first format,
- * never does, and is read as it is. Readers refuse versions they do not know.
+ * Version 3 seeds its records' checksums and tags their group commits; version 2 may hold
+ * idWatermark records (written by compaction); version 1, the first format, never does. All three
+ * are read; only version 3 is written. Readers refuse versions they do not know.
  */
-export const segmentFormatVersion = 2
-const readableSegmentFormatVersions: readonly number[] = [1, 2]
+export const segmentFormatVersion = 3
+const readableSegmentFormatVersions: readonly number[] = [1, 2, 3]
+
+const seedsOffsets = [16, 28] as const
+const seedsBytes = 12
 
 const segmentNamePattern = /^(\d{12})\.seg$/
 
@@ -37,25 +49,62 @@ export function parseSegmentFileName(name: string): number | undefined {
   return match === null ? undefined : Number(match[1])
 }
 
-export function encodeSegmentHeader(): Buffer {
-  // Always the current version: a segment is only ever written whole by one version.
+/** What a segment's header says: where its records start and the seeds of their checksums. */
+export interface SegmentFormat {
+  version: number
+  headerBytes: number
+  seeds: RecordSeeds
+  /** Part of the header failed its checksum but another copy gave what was needed. */
+  headerDamaged: boolean
+}
+
+/** Fresh random seeds for a new segment. */
+export function newRecordSeeds(): RecordSeeds {
+  const bytes = randomBytes(8)
+  return { header: bytes.readUInt32LE(0), record: bytes.readUInt32LE(4), legacy: false }
+}
+
+/** The header of a new segment (always the current version) and the seeds it holds. */
+export function encodeSegmentHeader(seeds: RecordSeeds = newRecordSeeds()): { bytes: Buffer; seeds: RecordSeeds } {
   const header = Buffer.alloc(segmentHeaderBytes)
   segmentMagic.copy(header, 0)
   header.writeUInt32LE(segmentFormatVersion, 8)
   header.writeUInt32LE(crc32c(header.subarray(0, 12)), 12)
-  return header
+  for (const offset of seedsOffsets) {
+    header.writeUInt32LE(seeds.header, offset)
+    header.writeUInt32LE(seeds.record, offset + 4)
+    header.writeUInt32LE(crc32c(header.subarray(offset, offset + 8)), offset + 8)
+  }
+  return { bytes: header, seeds }
 }
 
-export type SegmentHeaderCheck = 'ok' | 'short' | 'damaged'
+/** The seeds of the first intact copy in a format-3 header, if one is. */
+function readSeeds(header: Buffer): RecordSeeds | undefined {
+  for (const offset of seedsOffsets) {
+    if (header.length < offset + seedsBytes) return undefined
+    if (crc32c(header.subarray(offset, offset + 8)) !== header.readUInt32LE(offset + 8)) continue
+    return { header: header.readUInt32LE(offset), record: header.readUInt32LE(offset + 4), legacy: false }
+  }
+  return undefined
+}
+
+export type SegmentHeaderCheck = SegmentFormat | 'short' | 'damaged'
 
 /**
- * Checks a segment's header. A header that fails its checksum is 'damaged' (the caller decides,
- * from what follows it, whether that is damage or a foreign file). An intact header of another
- * kind of file or of a newer format throws UNSUPPORTED_FORMAT: guessing would risk serving wrong data.
+ * Reads a segment's header from the first bytes of the file. 'short' when the file is shorter
+ * than any header; 'damaged' when neither the header nor a copy of the seeds can be trusted (the
+ * caller decides, from what follows, whether that is damage or a foreign file). An intact header
+ * of another kind of file or of a newer format throws UNSUPPORTED_FORMAT: guessing would risk
+ * serving wrong data.
  */
-export function checkSegmentHeader(header: Buffer, path: string): SegmentHeaderCheck {
-  if (header.length < segmentHeaderBytes) return 'short'
-  if (crc32c(header.subarray(0, 12)) !== header.readUInt32LE(12)) return 'damaged'
+export function readSegmentHeader(header: Buffer, path: string): SegmentHeaderCheck {
+  if (header.length < legacySegmentHeaderBytes) return 'short'
+  const primaryIntact = crc32c(header.subarray(0, 12)) === header.readUInt32LE(12)
+  if (!primaryIntact) {
+    // The seeds have copies of their own: with one intact, the records can still be checked.
+    const seeds = readSeeds(header)
+    return seeds === undefined ? 'damaged' : { version: 3, headerBytes: segmentHeaderBytes, seeds, headerDamaged: true }
+  }
   if (!header.subarray(0, 8).equals(segmentMagic)) {
     throw new StratumError('UNSUPPORTED_FORMAT', `${path} is not a Stratum segment file (bad magic)`)
   }
@@ -63,25 +112,35 @@ export function checkSegmentHeader(header: Buffer, path: string): SegmentHeaderC
   if (!readableSegmentFormatVersions.includes(version)) {
     throw new StratumError(
       'UNSUPPORTED_FORMAT',
-      `${path} has segment format version ${version}; this version of Stratum reads versions ${readableSegmentFormatVersions.join(' and ')}`,
+      `${path} has segment format version ${version}; this version of Stratum reads versions ${readableSegmentFormatVersions.join(', ')}`,
     )
   }
-  return 'ok'
+  if (version < 3) return { version, headerBytes: legacySegmentHeaderBytes, seeds: legacySeeds, headerDamaged: false }
+  if (header.length < segmentHeaderBytes) return 'short'
+  const seeds = readSeeds(header)
+  if (seeds === undefined) return 'damaged'
+  const copiesIntact = seedsOffsets.every((offset) => crc32c(header.subarray(offset, offset + 8)) === header.readUInt32LE(offset + 8))
+  return { version, headerBytes: segmentHeaderBytes, seeds, headerDamaged: !copiesIntact }
 }
 
 /**
- * Creates segment `segmentNumber` holding only its header and returns a read-write descriptor.
- * The header is written under a temporary name, synced, renamed, and the directory synced, so a
- * crash leaves either no segment or a complete empty one (and perhaps a `.tmp` file that the next
- * open removes). The syncs run on the thread pool: the writer creates segments while requests
- * are served.
+ * Creates segment `segmentNumber` holding only its header and returns a read-write descriptor
+ * and the segment's seeds. The header is written under a temporary name, synced, renamed, and the
+ * directory synced, so a crash leaves either no segment or a complete empty one (and perhaps a
+ * `.tmp` file that the next open removes). The syncs run on the thread pool: the writer creates
+ * segments while requests are served.
  */
-export async function createSegmentFile(fileSystem: FileSystem, dir: string, segmentNumber: number): Promise<number> {
+export async function createSegmentFile(
+  fileSystem: FileSystem,
+  dir: string,
+  segmentNumber: number,
+): Promise<{ fd: number; seeds: RecordSeeds }> {
   const path = segmentPath(dir, segmentNumber)
   const temporaryPath = `${path}.tmp`
+  const header = encodeSegmentHeader()
   const fd = fileSystem.openSync(temporaryPath, 'w+')
   try {
-    fileSystem.writeSync(fd, encodeSegmentHeader(), 0)
+    fileSystem.writeSync(fd, header.bytes, 0)
     await fileSystem.fsync(fd)
     await fileSystem.rename(temporaryPath, path)
   } catch (error) {
@@ -89,5 +148,5 @@ export async function createSegmentFile(fileSystem: FileSystem, dir: string, seg
     throw error
   }
   await syncDirectoryAsync(fileSystem, dir)
-  return fd
+  return { fd, seeds: header.seeds }
 }

@@ -8,22 +8,36 @@
  */
 import { StratumError } from './errors.ts'
 import type { FileSystem } from './file-system.ts'
-import { segmentPath } from './segment-file.ts'
+import type { RecordSeeds } from './record.ts'
+import { segmentPath, type SegmentFormat } from './segment-file.ts'
 
 export class SegmentFiles {
   private readonly descriptors = new Map<number, number>()
   /** Bytes in each segment file, header included, as far as they have been written. */
   readonly sizesBytes = new Map<number, number>()
+  /** What each segment's header says: where its records start and their checksums' seeds. */
+  private readonly formats = new Map<number, SegmentFormat>()
 
   constructor(
     readonly fileSystem: FileSystem,
     readonly dir: string,
   ) {}
 
-  /** Registers a segment with its size; `fd`, when given, is used for reads too. */
-  add(segmentNumber: number, sizeBytes: number, fd?: number): void {
+  /** Registers a segment with its size and format; `fd`, when given, is used for reads too. */
+  add(segmentNumber: number, sizeBytes: number, fd: number | undefined, format: SegmentFormat): void {
     this.sizesBytes.set(segmentNumber, sizeBytes)
+    this.formats.set(segmentNumber, format)
     if (fd !== undefined) this.descriptors.set(segmentNumber, fd)
+  }
+
+  format(segmentNumber: number): SegmentFormat {
+    const format = this.formats.get(segmentNumber)
+    if (format === undefined) throw new Error(`segment ${segmentNumber} is not part of the store`)
+    return format
+  }
+
+  seeds(segmentNumber: number): RecordSeeds {
+    return this.format(segmentNumber).seeds
   }
 
   grow(segmentNumber: number, sizeBytes: number): void {
@@ -75,6 +89,7 @@ export class SegmentFiles {
     if (fd !== undefined) this.fileSystem.closeSync(fd)
     this.descriptors.delete(segmentNumber)
     this.sizesBytes.delete(segmentNumber)
+    this.formats.delete(segmentNumber)
   }
 
   segmentNumbers(): number[] {

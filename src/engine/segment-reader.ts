@@ -7,8 +7,9 @@
  * bytes around them would mostly be thrown away (measured: a 1 MiB window for every record read
  * two thousand times the inputs' bytes); a scan reads in order and gets large reads.
  */
-import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
+import { recordHeaderBytes } from './limits.ts'
 import { decodeIntactRecord } from './record.ts'
+import type { SegmentFormat } from './segment-file.ts'
 
 /** Most bytes read at a time, reached while reads go on in file order. */
 const sequentialWindowBytes = 1024 * 1024
@@ -52,13 +53,13 @@ export class SegmentReader {
  * first record that is not whole and intact ends the walk: it is yielded with `record`
  * undefined, at its offset. `record` is a view, valid until the walk goes on.
  */
-export function* intactRecords(reader: SegmentReader): Generator<{ offset: number; record: Buffer | undefined }> {
-  let offset = segmentHeaderBytes
+export function* intactRecords(reader: SegmentReader, format: SegmentFormat): Generator<{ offset: number; record: Buffer | undefined }> {
+  let offset = format.headerBytes
   // Bounded: each pass moves past one record, or ends the walk.
   while (offset < reader.fileBytes) {
     const recordBytes = offset + recordHeaderBytes <= reader.fileBytes ? recordHeaderBytes + reader.read(offset, recordHeaderBytes).readUInt32LE(12) : 0
     const record = recordBytes === 0 || offset + recordBytes > reader.fileBytes ? undefined : reader.read(offset, recordBytes)
-    if (record === undefined || decodeIntactRecord(record, 0) === undefined) {
+    if (record === undefined || decodeIntactRecord(record, 0, format.seeds) === undefined) {
       yield { offset, record: undefined }
       return
     }

@@ -19,15 +19,23 @@
  *     segment, and the active one on close, are cut back to their last record.
  *   - Every segment it seals is reported to `onSealed` once synced (the store writes its hint
  *     file then: see sealed-hints.ts).
+ *   - Records are sealed (group tag, GROUP_ENDS, seeded checksums: see record.ts) as a pass writes
+ *     them: each pass is one group commit per segment, tagged with the segment's next group number,
+ *     its last record flagged GROUP_ENDS. A pass is written only after the previous pass's sync
+ *     returned, which is what lets recovery tell the tail group from the groups before it.
+ *   - A syncMark follows the last group of a segment when it is sealed and of the active segment
+ *     on close, written only once everything before it is synced (see sync-mark.ts).
  *   - After a failed write or sync the writer is failed for good: the page cache may have dropped
  *     the data (an fsync error is not retryable on Linux), so every later append fails and the
  *     store must be reopened, which recovers from what is really on disk.
  */
 import assert from 'node:assert/strict'
-import { StratumError } from './errors.ts'
+import { failureOf, StratumError } from './errors.ts'
 import type { FileSystem } from './file-system.ts'
 import { segmentHeaderBytes } from './limits.ts'
-import { createSegmentFile, segmentPath } from './segment-file.ts'
+import { recordGroupMask, sealRecord, type RecordSeeds } from './record.ts'
+import { createSegmentFile, segmentFormatVersion, segmentPath } from './segment-file.ts'
+import { encodeSyncMark } from './sync-mark.ts'
 import type { SegmentFiles } from './segment-files.ts'
 import type { SegmentStatsTable } from './segment-stats.ts'
 
@@ -96,6 +104,9 @@ export interface SegmentWriterOptions {
   activeSizeBytes: number
   /** The active file's size on disk, zero-filled tail included (at least `activeSizeBytes`). */
   activeFileBytes: number
+  /** The seeds of the active segment's checksums, and the tag of its last group commit. */
+  activeSeeds: RecordSeeds
+  activeLastGroupTag: number
   /** Per-segment stats, kept up to date with every record appended. */
   segmentStats: SegmentStatsTable
   /** Called when a segment is sealed: cut to its last record and synced, never written again. */
@@ -113,6 +124,11 @@ export class SegmentWriter {
   /** Bytes of `fd`'s file: records up to `fileLogicalBytes`, then zeros. */
   private fileBytes: number
   private fileLogicalBytes: number
+  private fileSeeds: RecordSeeds
+  /** The tag of the last group commit written to `fd`'s segment. */
+  private fileGroupTag: number
+  /** Bytes of `fd`'s file that a syncMark proves durable: a mark is due on close when below the tail. */
+  private fileProvenBytes: number
   private open = new Group()
   /** The group the flush loop is writing, if any. */
   private inFlight: Group | undefined
@@ -133,6 +149,10 @@ export class SegmentWriter {
     this.fd = options.activeFd
     this.fileBytes = options.activeFileBytes
     this.fileLogicalBytes = options.activeSizeBytes
+    this.fileSeeds = options.activeSeeds
+    this.fileGroupTag = options.activeLastGroupTag
+    // Recovery leaves the log of the active segment proven (see recovery.ts `proveTail`).
+    this.fileProvenBytes = options.activeSizeBytes
     if (options.syncMode === 'interval') {
       this.intervalTimer = setInterval(() => {
         if (this.unsyncedBytes === 0) return
@@ -251,21 +271,38 @@ export class SegmentWriter {
     return this.open.done
   }
 
-  /** Flushes, stops the interval timer, and cuts the zero-filled tail off the active segment. */
+  /**
+   * Flushes, stops the interval timer, writes a syncMark after the last group, and cuts the
+   * zero-filled tail off the active segment.
+   */
   async close(): Promise<void> {
     if (this.intervalTimer !== undefined) clearInterval(this.intervalTimer)
     if (this.failure === undefined) {
       await this.flush()
-      this.cutZeroTail()
+      const marked = this.writeSyncMark()
+      if (marked && this.tailSegmentNumber === this.fileSegmentNumber) this.tailOffset = this.fileLogicalBytes
+      if (this.fileBytes !== this.fileLogicalBytes) this.options.fileSystem.ftruncateSync(this.fd, this.fileLogicalBytes)
+      if (marked || this.fileBytes !== this.fileLogicalBytes) this.options.fileSystem.fsyncSync(this.fd)
+      this.fileBytes = this.fileLogicalBytes
     }
   }
 
-  /** Cuts the active file back to its last record and syncs that. */
-  private cutZeroTail(): void {
-    if (this.fileBytes === this.fileLogicalBytes) return
-    this.options.fileSystem.ftruncateSync(this.fd, this.fileLogicalBytes)
-    this.options.fileSystem.fsyncSync(this.fd)
-    this.fileBytes = this.fileLogicalBytes
+  /**
+   * Appends a syncMark to the file segment when records follow the last one. REQUIRES: every byte
+   * before it is synced. Not synced here: the caller syncs. True when a mark was written.
+   */
+  private writeSyncMark(): boolean {
+    if (this.fileLogicalBytes === this.fileProvenBytes) return false
+    assert.equal(this.unsyncedBytes, 0, 'a sync mark follows synced bytes only')
+    this.fileGroupTag = (this.fileGroupTag + 1) & recordGroupMask
+    const mark = encodeSyncMark(this.fileSeeds, this.fileGroupTag)
+    const written = this.options.fileSystem.writeSync(this.fd, mark, this.fileLogicalBytes)
+    assert.equal(written, mark.length, 'a short write of a sync mark')
+    this.fileLogicalBytes += mark.length
+    this.fileProvenBytes = this.fileLogicalBytes
+    this.fileBytes = Math.max(this.fileBytes, this.fileLogicalBytes)
+    this.options.files.grow(this.fileSegmentNumber, this.fileLogicalBytes)
+    return true
   }
 
   private scheduleFlush(): void {
@@ -315,6 +352,9 @@ export class SegmentWriter {
       assert.equal(chunk.position, this.fileLogicalBytes, 'chunks follow each other without gaps')
       const buffers = chunk.buffers
       if (buffers.length === 0) continue // a rotation with no record yet (see `rotate`)
+      // One group commit of this segment: every record tagged with it, the last one ending it.
+      this.fileGroupTag = (this.fileGroupTag + 1) & recordGroupMask
+      for (let index = 0; index < buffers.length; index++) sealRecord(buffers[index]!, this.fileSeeds, this.fileGroupTag, index === buffers.length - 1)
       let zeroBytes = 0
       if (end > this.fileBytes) {
         // Past the zero-filled part: write zeros after the records in the same call, so that
@@ -354,19 +394,28 @@ export class SegmentWriter {
     if (this.fileLogicalBytes === segmentHeaderBytes && this.removeEmptySegment()) {
       // No record was written to it (a `rotate` right after another): nothing to seal.
     } else {
+      // The mark must follow synced bytes (in `always` mode they are; in the others, sync first).
+      if (this.unsyncedBytes > 0) {
+        await fileSystem.fdatasync(this.fd)
+        this.syncCount++
+        this.unsyncedBytes = 0
+      }
+      this.writeSyncMark()
       // Cut the zeros before the sync, so that a sealed segment ends at its last record.
       if (this.fileBytes !== this.fileLogicalBytes) fileSystem.ftruncateSync(this.fd, this.fileLogicalBytes)
       await fileSystem.fsync(this.fd)
       this.syncCount++
-      this.unsyncedBytes = 0
       this.options.onSealed(this.fileSegmentNumber, this.fileLogicalBytes)
     }
-    const fd = await createSegmentFile(fileSystem, dir, segmentNumber)
-    files.add(segmentNumber, segmentHeaderBytes, fd)
+    const { fd, seeds } = await createSegmentFile(fileSystem, dir, segmentNumber)
+    files.add(segmentNumber, segmentHeaderBytes, fd, { version: segmentFormatVersion, headerBytes: segmentHeaderBytes, seeds, headerDamaged: false })
     this.fd = fd
     this.fileSegmentNumber = segmentNumber
     this.fileBytes = segmentHeaderBytes
     this.fileLogicalBytes = segmentHeaderBytes
+    this.fileSeeds = seeds
+    this.fileGroupTag = 0
+    this.fileProvenBytes = segmentHeaderBytes
   }
 
   /**
@@ -385,11 +434,17 @@ export class SegmentWriter {
     return true
   }
 
+  /**
+   * Fails the writer for good. An I/O error (or a failure already classified as one) makes every
+   * later call UNAVAILABLE; a bug (an assertion, any unexpected exception) makes it INTERNAL, with
+   * the error kept as the cause for its stack.
+   */
   private fail(error: unknown): void {
-    this.failure ??= new StratumError(
-      'UNAVAILABLE',
-      `the store failed after an I/O error and must be reopened: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    )
+    if (this.failure !== undefined) return
+    const message = error instanceof Error ? error.message : String(error)
+    this.failure =
+      failureOf(error).code === 'INTERNAL'
+        ? new StratumError('INTERNAL', `the store stopped after an internal error and must be reopened: ${message}`, { cause: error })
+        : new StratumError('UNAVAILABLE', `the store failed after an I/O error and must be reopened: ${message}`, { cause: error })
   }
 }

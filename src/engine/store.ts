@@ -137,6 +137,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       activeSizeBytes: recovered.activeSizeBytes,
       // Recovery cuts any zero-filled tail, so the file ends at its last record.
       activeFileBytes: recovered.activeSizeBytes,
+      activeSeeds: recovered.activeSeeds,
+      activeLastGroupTag: recovered.activeLastGroupTag,
       segmentStats,
       onSealed: (segmentNumber, sizeBytes) => sealedHints.sealed(segmentNumber, sizeBytes),
     })
@@ -182,7 +184,7 @@ export class Store {
     private nextSeq: number,
   ) {
     this.cache = new BlockCache(files, options.cacheSizeBytes)
-    this.reader = new RecordReader(this.cache)
+    this.reader = new RecordReader(this.cache, files)
     this.compactor = new Compactor({
       options,
       keydir,

@@ -32,7 +32,7 @@ export function notFound(message: string): CallError {
 }
 
 /** The statuses that say the server or its disk is in trouble, logged as errors. */
-const troubleStatuses: ReadonlySet<status> = new Set([status.DATA_LOSS, status.UNAVAILABLE, status.FAILED_PRECONDITION])
+const troubleStatuses: ReadonlySet<status> = new Set([status.DATA_LOSS, status.UNAVAILABLE, status.FAILED_PRECONDITION, status.INTERNAL])
 
 export function toStatus(error: unknown, method: string, logger: Logger): ServerErrorResponse {
   if (error instanceof CallError) return { name: error.name, message: error.message, code: error.code, details: error.message }
@@ -43,7 +43,9 @@ export function toStatus(error: unknown, method: string, logger: Logger): Server
     const code = grpcStatusOf(error.code)
     if (troubleStatuses.has(code)) {
       const where = error instanceof CorruptionError ? { segmentNumber: error.segmentNumber, offset: error.offset } : {}
-      logger.error({ method, engineCode: error.code, grpcCode: status[code], ...where, err: error.message }, 'call failed')
+      // A bug (engine code INTERNAL) is logged with its stack and that of its cause.
+      const err = error.code === 'INTERNAL' ? error : error.message
+      logger.error({ method, engineCode: error.code, grpcCode: status[code], ...where, err }, 'call failed')
     } else {
       logger.debug({ method, engineCode: error.code, grpcCode: status[code] }, 'call rejected')
     }

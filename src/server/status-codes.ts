@@ -42,6 +42,10 @@ export function grpcStatusOf(code: ErrorCode): status {
     case 'UNSUPPORTED_FORMAT':
       // The folder holds files this version cannot read: an upgrade or migration is needed first.
       return status.FAILED_PRECONDITION
+    case 'INTERNAL':
+      // A bug inside the engine (a failed assertion in the compaction worker, say): the store
+      // failed closed and must be reopened. Never an answer to bad input.
+      return status.INTERNAL
     default:
       return unmapped(code)
   }

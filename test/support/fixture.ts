@@ -8,8 +8,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { recordHeaderBytes, segmentHeaderBytes } from '../../src/engine/limits.ts'
-import { decodeRecordHeader, recordPayloadIsIntact, type RecordKind } from '../../src/engine/record.ts'
-import { parseSegmentFileName, segmentPath } from '../../src/engine/segment-file.ts'
+import { decodeRecordHeader, RecordKind, recordPayloadIsIntact } from '../../src/engine/record.ts'
+import { parseSegmentFileName, readSegmentHeader, segmentPath } from '../../src/engine/segment-file.ts'
 import type { Store } from '../../src/engine/store.ts'
 import type { Value } from '../../src/engine/values.ts'
 import type { Snapshot } from '../crash/checker.ts'
@@ -48,18 +48,25 @@ export interface ParsedRecord {
   parentId: number
 }
 
-/** Every record of an undamaged store folder, in log order. Throws on any damage. */
+/**
+ * Every record of an undamaged store folder, in log order, but the syncMarks (which are no
+ * write's: see src/engine/sync-mark.ts). Throws on any damage.
+ */
 export function readRecords(dir: string): ParsedRecord[] {
   const records: ParsedRecord[] = []
   for (const segmentNumber of segmentNumbers(dir)) {
     const contents = fs.readFileSync(segmentPath(dir, segmentNumber))
-    let offset = segmentHeaderBytes
+    const format = readSegmentHeader(contents.subarray(0, segmentHeaderBytes), `segment ${segmentNumber}`)
+    assert.ok(typeof format === 'object', `segment ${segmentNumber}: a readable header`)
+    let offset = format.headerBytes
     while (offset < contents.length) {
-      const header = decodeRecordHeader(contents, offset)
+      const header = decodeRecordHeader(contents, offset, format.seeds)
       assert.ok(header !== undefined, `segment ${segmentNumber}: no valid record header at ${offset}`)
-      assert.ok(recordPayloadIsIntact(contents, offset, header), `segment ${segmentNumber}: bad record at ${offset}`)
+      assert.ok(recordPayloadIsIntact(contents, offset, header, format.seeds), `segment ${segmentNumber}: bad record at ${offset}`)
       const sizeBytes = recordHeaderBytes + header.payloadBytes
-      records.push({ segmentNumber, offset, sizeBytes, kind: header.kind, flags: header.flags, seq: header.seq, id: header.id, parentId: header.parentId })
+      if (header.kind !== RecordKind.syncMark) {
+        records.push({ segmentNumber, offset, sizeBytes, kind: header.kind, flags: header.flags, seq: header.seq, id: header.id, parentId: header.parentId })
+      }
       offset += sizeBytes
     }
   }

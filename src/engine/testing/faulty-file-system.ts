@@ -59,6 +59,11 @@ export class FaultyFileSystem implements FileSystem {
     nodeFileSystem.fsyncSync(fd)
     this.markDurable(fd)
   }
+  fdatasyncSync(fd: number): void {
+    this.check('fdatasync')
+    nodeFileSystem.fdatasyncSync(fd)
+    this.markDurable(fd)
+  }
   async writev(fd: number, buffers: Buffer[], position: number): Promise<number> {
     this.check('writev')
     return nodeFileSystem.writev(fd, buffers, position)
