@@ -22,17 +22,26 @@ interface LockHolder {
   host: string
 }
 
-/** The start time of process `pid` in clock ticks since boot, or null where /proc is not there. */
-function processStartTime(fileSystem: FileSystem, pid: number): string | null {
+/** Fields 3 (state) and 22 (start time) of /proc/PID/stat, or null where /proc is not there. */
+function processStat(fileSystem: FileSystem, pid: number): { state: string; startTime: string } | null {
   try {
     const stat = fileSystem.readFileSync(`/proc/${pid}/stat`).toString('latin1')
     // The command name (field 2) is in parentheses and may hold spaces; count after its end.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return fields[19] ?? null
+    const state = fields[0]
+    const startTime = fields[19]
+    return state === undefined || startTime === undefined ? null : { state, startTime }
   } catch {
     return null
   }
 }
+
+/**
+ * A killed process stays in the process table as a zombie (`Z`, then `X` while it is reaped)
+ * until its parent waits for it, and `kill(pid, 0)` succeeds on it all that time. It has closed
+ * its files and will run no more code, so its lock is stale.
+ */
+const deadStates: ReadonlySet<string> = new Set(['Z', 'X'])
 
 function isRunning(fileSystem: FileSystem, holder: LockHolder): boolean {
   if (holder.host !== hostname()) return true // Another machine's process: assume it is alive.
@@ -40,9 +49,14 @@ function isRunning(fileSystem: FileSystem, holder: LockHolder): boolean {
     process.kill(holder.pid, 0)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false
+    // EPERM: the process exists but belongs to another user; /proc tells the rest.
   }
-  const startTime = processStartTime(fileSystem, holder.pid)
-  return holder.startTime === null || startTime === null || startTime === holder.startTime
+  const stat = processStat(fileSystem, holder.pid)
+  // Where /proc is mounted, a pid without an entry has exited since kill(); without /proc,
+  // kill(pid, 0) is all there is to go by.
+  if (stat === null) return !fileSystem.existsSync('/proc/self/stat')
+  if (deadStates.has(stat.state)) return false
+  return holder.startTime === null || stat.startTime === holder.startTime
 }
 
 export class LockFile {
@@ -57,7 +71,7 @@ export class LockFile {
    */
   static acquire(fileSystem: FileSystem, dir: string): LockFile {
     const path = join(dir, lockFileName)
-    const me: LockHolder = { pid: process.pid, startTime: processStartTime(fileSystem, process.pid), host: hostname() }
+    const me: LockHolder = { pid: process.pid, startTime: processStat(fileSystem, process.pid)?.startTime ?? null, host: hostname() }
     const content = Buffer.from(`${JSON.stringify(me)}\n`)
     // Two tries: the second follows the removal of a stale lock.
     for (let attempt = 0; attempt < 2; attempt++) {

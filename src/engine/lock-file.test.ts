@@ -1,0 +1,103 @@
+/**
+ * Tests of the lock file against real processes: a killed holder that its parent has not reaped
+ * (a zombie), and many processes taking over one stale lock at the same instant.
+ * The store-level promises (LOCKED naming the holder, a torn lock, release) are in store.test.ts.
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { hostname, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { StratumError } from './errors.ts'
+import { nodeFileSystem } from './file-system.ts'
+import { LockFile, lockFileName } from './lock-file.ts'
+
+const createdDirs: string[] = []
+const children = new Set<ChildProcess>()
+
+after(() => {
+  for (const child of children) child.kill('SIGKILL')
+  for (const dir of createdDirs) rmSync(dir, { recursive: true, force: true })
+})
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'stratum-lock-test-'))
+  createdDirs.push(dir)
+  return dir
+}
+
+function childExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => child.once('exit', () => resolve()))
+}
+
+/** Fields 3 (state) and 22 (start time) of /proc/PID/stat. */
+function procStat(pid: number): { state: string; startTime: string } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return { state: fields[0]!, startTime: fields[19]! }
+}
+
+/** Waits, a poll at a time, until `condition` holds; fails after `limit` polls rather than hang. */
+async function pollUntil(what: string, condition: () => boolean, limit = 2_000): Promise<void> {
+  for (let poll = 0; !condition(); poll++) {
+    assert.ok(poll < limit, `gave up waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+function lockedHolderPattern(pid: number): RegExp {
+  const host = hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return new RegExp(`is in use by process ${pid} on ${host} \\(lock file .*LOCK\\); stop it first`)
+}
+
+function writeStaleLock(dir: string, pid: number, startTime: string | null): void {
+  writeFileSync(join(dir, lockFileName), `${JSON.stringify({ pid, startTime, host: hostname() })}\n`)
+}
+
+const procMounted = existsSync('/proc/self/stat')
+
+describe('lock file', () => {
+  it('a holder killed but not yet reaped by its parent (a zombie) does not block the lock', { skip: !procMounted }, async () => {
+    const dir = tempDir()
+    // `sh` starts a sleeping child and becomes a `sleep` itself, which never waits for children:
+    // once the child is killed it stays a zombie until this parent goes.
+    const parent = spawn('sh', ['-c', 'sleep 1000 >/dev/null 2>&1 & echo $!; exec sleep 1000 >/dev/null'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    children.add(parent)
+    try {
+      const zombiePid = await new Promise<number>((resolve, reject) => {
+        let text = ''
+        parent.stdout!.on('data', (chunk: Buffer) => {
+          text += chunk.toString()
+          if (text.includes('\n')) resolve(Number.parseInt(text, 10))
+        })
+        parent.once('exit', (code) => reject(new Error(`sh exited early with ${String(code)}`)))
+      })
+      assert.ok(Number.isInteger(zombiePid) && zombiePid > 0, `child pid ${zombiePid}`)
+      // The lock names the child exactly as the child itself would, start time included.
+      writeStaleLock(dir, zombiePid, procStat(zombiePid).startTime)
+      await assert.rejects(
+        async () => LockFile.acquire(nodeFileSystem, dir),
+        (error: unknown) => error instanceof StratumError && error.code === 'LOCKED' && lockedHolderPattern(zombiePid).test(error.message),
+        'while the child runs, its lock holds',
+      )
+      process.kill(zombiePid, 'SIGKILL')
+      await pollUntil(`process ${zombiePid} to become a zombie`, () => procStat(zombiePid).state === 'Z')
+      // kill(pid, 0) still succeeds on a zombie: only its state tells it is gone.
+      assert.doesNotThrow(() => process.kill(zombiePid, 0))
+
+      const lock = await LockFile.acquire(nodeFileSystem, dir)
+      const holder = JSON.parse(readFileSync(join(dir, lockFileName), 'utf8')) as { pid: number }
+      assert.equal(holder.pid, process.pid, 'the lock is ours now')
+      lock.release()
+      assert.equal(existsSync(join(dir, lockFileName)), false, 'release removes the lock file')
+    } finally {
+      parent.kill('SIGKILL')
+      await childExit(parent)
+      children.delete(parent)
+    }
+  })
+})
