@@ -31,6 +31,8 @@ export interface FileSystem {
   unlinkSync(path: string): void
   readFileSync(path: string): Buffer
   existsSync(path: string): boolean
+  /** The device and inode numbers of `path`: what names a folder however it is reached. */
+  identitySync(path: string): { device: bigint; inode: bigint }
 }
 
 export const nodeFileSystem: FileSystem = {
@@ -64,6 +66,10 @@ export const nodeFileSystem: FileSystem = {
   unlinkSync: (path) => fs.unlinkSync(path),
   readFileSync: (path) => fs.readFileSync(path),
   existsSync: (path) => fs.existsSync(path),
+  identitySync: (path) => {
+    const stat = fs.statSync(path, { bigint: true })
+    return { device: stat.dev, inode: stat.ino }
+  },
 }
 
 /** Makes a directory's entries (new, renamed or removed files) durable. */

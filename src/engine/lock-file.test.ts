@@ -100,4 +100,95 @@ describe('lock file', () => {
       children.delete(parent)
     }
   })
+
+  it('of many processes taking over one stale lock at the same instant, exactly one gets it', async () => {
+    const processCount = 8
+    const roundCount = 30
+    const dir = tempDir()
+    const control = join(dir, 'control') // The start and end signals, and each process's outcome.
+    const storeDir = join(dir, 'store')
+    mkdirSync(control)
+    mkdirSync(storeDir)
+    const lockModule = new URL('./lock-file.ts', import.meta.url).href
+    const fileSystemModule = new URL('./file-system.ts', import.meta.url).href
+    // Each process, each round: wait for go-ROUND, try the lock, write its outcome, wait for
+    // end-ROUND, release what it took, say so. fs.watch wakes every waiting process on the same
+    // inotify event, so that they try at the same instant.
+    const script = `
+      import { existsSync, renameSync, watch, writeFileSync } from 'node:fs'
+      import { join } from 'node:path'
+      const { LockFile } = await import(${JSON.stringify(lockModule)})
+      const { nodeFileSystem } = await import(${JSON.stringify(fileSystemModule)})
+      const control = ${JSON.stringify(control)}
+      const index = process.argv[1]
+      function signal(name) {
+        return new Promise((resolve) => {
+          const watcher = watch(control, () => { if (existsSync(join(control, name))) { watcher.close(); resolve() } })
+          if (existsSync(join(control, name))) { watcher.close(); resolve() }
+        })
+      }
+      writeFileSync(join(control, 'ready-' + index), '')
+      for (let round = 0; round < ${roundCount}; round++) {
+        await signal('go-' + round)
+        let lock
+        let outcome
+        try {
+          lock = await LockFile.acquire(nodeFileSystem, ${JSON.stringify(storeDir)})
+          outcome = { kind: 'took', pid: process.pid }
+        } catch (error) {
+          outcome = { kind: error.code === 'LOCKED' ? 'locked' : 'error', pid: process.pid, message: String(error.message ?? error) }
+        }
+        // Written aside and renamed, so that the test never reads half an outcome.
+        writeFileSync(join(control, 'outcome.tmp-' + index), JSON.stringify(outcome))
+        renameSync(join(control, 'outcome.tmp-' + index), join(control, 'outcome-' + round + '-' + index))
+        await signal('end-' + round)
+        lock?.release()
+        writeFileSync(join(control, 'released-' + round + '-' + index), '')
+      }
+    `
+    const racers: ChildProcess[] = []
+    for (let index = 0; index < processCount; index++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, String(index)], {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      })
+      children.add(child)
+      racers.push(child)
+    }
+    const allExist = (prefix: string): boolean => racers.every((_, index) => existsSync(join(control, `${prefix}-${index}`)))
+    await pollUntil('the processes to start', () => allExist('ready'), 12_000)
+
+    // A pid that is surely not running: a process that has exited and been reaped.
+    const dead = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
+    await childExit(dead)
+    const failures: string[] = []
+    for (let round = 0; round < roundCount; round++) {
+      writeStaleLock(storeDir, dead.pid!, null)
+      writeFileSync(join(control, `go-${round}`), '')
+      await pollUntil(`round ${round}'s outcomes`, () => allExist(`outcome-${round}`))
+      const outcomes = racers.map(
+        (_, index) => JSON.parse(readFileSync(join(control, `outcome-${round}-${index}`), 'utf8')) as { kind: string; pid: number; message?: string },
+      )
+      const takers = outcomes.filter((outcome) => outcome.kind === 'took')
+      const others = outcomes.filter((outcome) => outcome.kind !== 'took' && outcome.kind !== 'locked')
+      if (takers.length !== 1 || others.length > 0) {
+        failures.push(`round ${round}: ${takers.length} took the lock, ${others.length} failed otherwise (${others.map((outcome) => outcome.message).join('; ')})`)
+      } else {
+        const holder = JSON.parse(readFileSync(join(storeDir, lockFileName), 'utf8')) as { pid: number }
+        if (holder.pid !== takers[0]!.pid) failures.push(`round ${round}: the lock file names ${holder.pid}, the taker is ${takers[0]!.pid}`)
+        for (const outcome of outcomes) {
+          if (outcome.kind === 'locked' && !lockedHolderPattern(takers[0]!.pid).test(outcome.message!)) {
+            failures.push(`round ${round}: process ${outcome.pid} was refused with "${outcome.message}", which does not name the taker`)
+          }
+        }
+      }
+      writeFileSync(join(control, `end-${round}`), '')
+      await pollUntil(`round ${round}'s releases`, () => allExist(`released-${round}`))
+    }
+    await Promise.all(racers.map(childExit))
+    for (const child of racers) {
+      assert.equal(child.exitCode, 0, `racer ${String(child.pid)} exited with ${String(child.exitCode)}`)
+      children.delete(child)
+    }
+    assert.deepEqual(failures, [], `${failures.length} of ${roundCount} rounds failed`)
+  })
 })

@@ -1,18 +1,41 @@
 /**
- * The lock file that keeps a second process from opening the same store.
+ * The lock that keeps a second process from opening the same store.
  *
- * `LOCK` holds one line of JSON: the holder's pid, its start time as the kernel counts it
- * (/proc/PID/stat field 22, so that a reused pid is not mistaken for the holder), and its host
- * name. The file is created with O_EXCL. A lock whose holder is no longer running is stale (the
- * holder was killed) and is taken over.
+ * Two parts, taken in this order:
  *
- * Known limit: two processes that find the same stale lock at the same instant can both take it
- * over. Opening one store from two processes at once after a crash is the only way to hit it.
+ * 1. A kernel lock (kernel-lock.ts): an abstract unix socket named after the folder's device and
+ *    inode. The kernel grants it to exactly one process at a time and drops it when that process
+ *    dies, so it needs no staleness test and has no takeover race. Every open on this host and
+ *    network namespace takes it first; whoever holds it is alone in looking at `LOCK`.
+ * 2. `LOCK`, one line of JSON: the holder's pid, its start time as the kernel counts it
+ *    (/proc/PID/stat field 22, so that a reused pid is not mistaken for the holder), and its host
+ *    name. It is created with O_EXCL. It names the holder in LOCKED errors, tells apart two opens
+ *    in one process (which share the kernel lock), and guards against processes the kernel lock
+ *    does not reach: other hosts, other network namespaces, and platforms without abstract sockets.
+ *
+ * A `LOCK` whose holder is not running (no such pid, another start time, or a zombie: killed but
+ * not yet reaped by its parent) is stale, as is a torn one, and is taken over: removed and created
+ * anew. Under the kernel lock that is atomic with respect to every other process of this host and
+ * namespace, since none of them can be between reading `LOCK` and replacing it at the same time.
+ * An open that finds the kernel lock held reads `LOCK` to name the holder.
+ *
+ * Why not the alternatives: Node has no flock() or fcntl() locks; the npm packages that offer them
+ * compile native code at install (fs-ext) or decide staleness by timestamps (proper-lockfile). A
+ * compare-and-swap takeover from link() and rename() cannot check that the file it replaces is
+ * still the stale one (there is no "rename if the target is this inode"), so it needs a second
+ * marker file, which can go stale in its turn.
+ *
+ * Remaining limits: between processes the kernel lock does not reach (other hosts sharing a
+ * network file system, other network namespaces, a Stratum older than the kernel lock), `LOCK`
+ * alone guards, and two of them that find the same stale lock at the same instant can both take it
+ * over, as before. Abstract sockets have no permissions: any local process of the namespace that
+ * binds the name keeps the store from opening (LOCKED names the socket, `ss -xlp` its process).
  */
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { StratumError } from './errors.ts'
 import type { FileSystem } from './file-system.ts'
+import { KernelLock } from './kernel-lock.ts'
 
 export const lockFileName = 'LOCK'
 
@@ -59,55 +82,83 @@ function isRunning(fileSystem: FileSystem, holder: LockHolder): boolean {
   return holder.startTime === null || stat.startTime === holder.startTime
 }
 
+/** What LOCK says: its holder, 'torn' when that cannot be read (a crash while it was written), or 'missing'. */
+function readHolder(fileSystem: FileSystem, path: string): LockHolder | 'torn' | 'missing' {
+  let text: string
+  try {
+    text = fileSystem.readFileSync(path).toString('utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing'
+    throw error
+  }
+  try {
+    const holder = JSON.parse(text) as Partial<LockHolder> | null
+    const valid =
+      typeof holder === 'object' &&
+      holder !== null &&
+      Number.isSafeInteger(holder.pid) &&
+      (holder.pid ?? 0) > 0 &&
+      typeof holder.host === 'string' &&
+      (holder.startTime === null || typeof holder.startTime === 'string')
+    return valid ? (holder as LockHolder) : 'torn'
+  } catch {
+    return 'torn'
+  }
+}
+
+function heldBy(dir: string, path: string, holder: LockHolder): StratumError {
+  return new StratumError('LOCKED', `${dir} is in use by process ${holder.pid} on ${holder.host} (lock file ${path}); stop it first`)
+}
+
+/**
+ * How often, and how long apart, an open that finds the kernel lock held but no live holder in
+ * LOCK looks again: the holder may be between binding its socket and writing LOCK, or between
+ * removing LOCK and closing its socket. Both take a few file operations; 2 s in all is plenty.
+ */
+const busyAttempts = 100
+const busyRetryMs = 20
+
 export class LockFile {
   private constructor(
     private readonly fileSystem: FileSystem,
     readonly path: string,
+    private readonly kernelLock: KernelLock,
   ) {}
 
   /**
    * Takes the lock of `dir`, taking over a stale one.
    * Throws LOCKED, naming the holder, while another live process holds it.
    */
-  static acquire(fileSystem: FileSystem, dir: string): LockFile {
+  static async acquire(fileSystem: FileSystem, dir: string): Promise<LockFile> {
     const path = join(dir, lockFileName)
-    const me: LockHolder = { pid: process.pid, startTime: processStat(fileSystem, process.pid)?.startTime ?? null, host: hostname() }
-    const content = Buffer.from(`${JSON.stringify(me)}\n`)
-    // Two tries: the second follows the removal of a stale lock.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      let fd: number
-      try {
-        fd = fileSystem.openSync(path, 'wx')
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-        const existing = fileSystem.readFileSync(path).toString('utf8')
-        let holder: LockHolder | undefined
+    // Named after the folder's device and inode, so that every path to it finds the same lock.
+    const { device, inode } = fileSystem.identitySync(dir)
+    const kernelLockName = `stratum-lock:${device}:${inode}`
+    for (let attempt = 1; ; attempt++) {
+      const kernelLock = await KernelLock.take(kernelLockName)
+      if (kernelLock !== 'busy') {
         try {
-          holder = JSON.parse(existing) as LockHolder
-        } catch {
-          holder = undefined // A lock torn by a crash while it was written: its writer is gone.
+          takeLockFile(fileSystem, dir, path)
+        } catch (error) {
+          kernelLock.release()
+          throw error
         }
-        if (holder !== undefined && holder.pid === process.pid && holder.host === me.host) {
-          throw new StratumError('LOCKED', `${dir} is already open in this process (pid ${process.pid})`)
-        }
-        if (holder !== undefined && isRunning(fileSystem, holder)) {
-          throw new StratumError(
-            'LOCKED',
-            `${dir} is in use by process ${holder.pid} on ${holder.host} (lock file ${path}); stop it first`,
-          )
-        }
-        fileSystem.unlinkSync(path)
-        continue
+        return new LockFile(fileSystem, path, kernelLock)
       }
-      try {
-        fileSystem.writeSync(fd, content, 0)
-        fileSystem.fsyncSync(fd)
-      } finally {
-        fileSystem.closeSync(fd)
+      // Another process of this host holds the folder, or is taking or dropping it right now.
+      const holder = readHolder(fileSystem, path)
+      if (typeof holder === 'object' && holder.pid !== process.pid && isRunning(fileSystem, holder)) {
+        throw heldBy(dir, path, holder)
       }
-      return new LockFile(fileSystem, path)
+      if (attempt >= busyAttempts) {
+        throw new StratumError(
+          'LOCKED',
+          `${dir} is in use by another process: it holds the folder's socket @${kernelLockName}, but lock file ${path} ` +
+            'names no live holder (was it deleted by hand?); stop that process first (ss -xlp shows it)',
+        )
+      }
+      await new Promise((resolve) => setTimeout(resolve, busyRetryMs))
     }
-    throw new StratumError('LOCKED', `${dir}: another process took the lock ${path} while it was being taken over`)
   }
 
   release(): void {
@@ -115,6 +166,51 @@ export class LockFile {
       this.fileSystem.unlinkSync(this.path)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    } finally {
+      // After the file: a process that then takes the socket finds no LOCK naming this one.
+      this.kernelLock.release()
     }
   }
+}
+
+/**
+ * Creates LOCK naming this process, taking over a stale one. The caller holds the kernel lock, so
+ * no other process of this host and network namespace is in here at the same time: removing a
+ * stale LOCK and creating ours cannot interleave with another takeover of theirs.
+ */
+function takeLockFile(fileSystem: FileSystem, dir: string, path: string): void {
+  const me: LockHolder = { pid: process.pid, startTime: processStat(fileSystem, process.pid)?.startTime ?? null, host: hostname() }
+  const content = Buffer.from(`${JSON.stringify(me)}\n`)
+  // Two tries: the second follows the removal of a stale lock.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let fd: number
+    try {
+      fd = fileSystem.openSync(path, 'wx')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const holder = readHolder(fileSystem, path)
+      if (typeof holder === 'object') {
+        if (holder.pid === process.pid && holder.host === me.host) {
+          throw new StratumError('LOCKED', `${dir} is already open in this process (pid ${process.pid})`)
+        }
+        if (isRunning(fileSystem, holder)) throw heldBy(dir, path, holder)
+      }
+      // Stale or torn (its writer crashed while writing it): remove it. 'missing' means a process
+      // the kernel lock does not see (another namespace) removed it first.
+      try {
+        fileSystem.unlinkSync(path)
+      } catch (unlinkError) {
+        if ((unlinkError as NodeJS.ErrnoException).code !== 'ENOENT') throw unlinkError
+      }
+      continue
+    }
+    try {
+      fileSystem.writeSync(fd, content, 0)
+      fileSystem.fsyncSync(fd)
+    } finally {
+      fileSystem.closeSync(fd)
+    }
+    return
+  }
+  throw new StratumError('LOCKED', `${dir}: another process took the lock ${path} while it was being taken over`)
 }

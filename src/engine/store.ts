@@ -108,7 +108,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     if (!resolved.createIfMissing) throw notFound(`store folder ${dir} does not exist and createIfMissing is false`)
     fileSystem.mkdirSync(dir)
   }
-  const lock = LockFile.acquire(fileSystem, dir)
+  const lock = await LockFile.acquire(fileSystem, dir)
   const files = new SegmentFiles(fileSystem, dir)
   try {
     const keydir = new Keydir()

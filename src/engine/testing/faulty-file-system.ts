@@ -114,6 +114,9 @@ export class FaultyFileSystem implements FileSystem {
   existsSync(path: string): boolean {
     return nodeFileSystem.existsSync(path)
   }
+  identitySync(path: string): { device: bigint; inode: bigint } {
+    return nodeFileSystem.identitySync(path)
+  }
 
   /** Closes every descriptor still open through this file system (a dead store's, say). */
   closeAll(): void {
