@@ -191,4 +191,39 @@ describe('lock file', () => {
     }
     assert.deepEqual(failures, [], `${failures.length} of ${roundCount} rounds failed`)
   })
+
+  it('a LOCK deleted by hand under a live holder of this host lets nobody else in', { skip: process.platform !== 'linux' }, async () => {
+    const dir = tempDir()
+    const script = `
+      const { LockFile } = await import(${JSON.stringify(new URL('./lock-file.ts', import.meta.url).href)})
+      const { nodeFileSystem } = await import(${JSON.stringify(new URL('./file-system.ts', import.meta.url).href)})
+      await LockFile.acquire(nodeFileSystem, ${JSON.stringify(dir)})
+      process.stdout.write('ready\\n')
+      setInterval(() => {}, 1000)
+    `
+    const holder = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    children.add(holder)
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout!.on('data', (chunk: Buffer) => {
+          if (chunk.toString().includes('ready')) resolve()
+        })
+        holder.once('exit', (code) => reject(new Error(`the holder exited early with ${String(code)}`)))
+      })
+      rmSync(join(dir, lockFileName))
+      await assert.rejects(
+        async () => LockFile.acquire(nodeFileSystem, dir),
+        (error: unknown) =>
+          error instanceof StratumError && error.code === 'LOCKED' && /is in use by another process: it holds the folder's socket @stratum-lock:/.test(error.message),
+      )
+      assert.equal(existsSync(join(dir, lockFileName)), false, 'the refused open wrote no LOCK')
+    } finally {
+      holder.kill('SIGKILL')
+      await childExit(holder)
+      children.delete(holder)
+    }
+    // Its holder dead, the kernel has dropped its lock, and there is no LOCK to judge.
+    const lock = await LockFile.acquire(nodeFileSystem, dir)
+    lock.release()
+  })
 })
