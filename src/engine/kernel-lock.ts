@@ -58,11 +58,6 @@ export class KernelLock {
     private readonly binding: Binding,
   ) {}
 
-  /** Whether the kernel holds this lock (false where only the lock file can guard). */
-  get kernelHeld(): boolean {
-    return this.binding.server !== null
-  }
-
   /**
    * Takes the lock `name` (at most 107 bytes), or answers 'busy' while another process holds it.
    * Taking it again in the process that holds it succeeds.
