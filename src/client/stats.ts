@@ -74,7 +74,9 @@ export interface ServerStats {
   /** 'unspecified' only from a server newer than this client. */
   syncMode: 'always' | 'interval' | 'none' | 'unspecified'
   syncCount: number
-  storeStatus: 'open' | 'closing' | 'closed' | 'unspecified'
+  storeStatus: 'open' | 'disk-full' | 'failed' | 'closing' | 'closed' | 'unspecified'
+  /** While writes are refused for a full disk: the file and the bytes the write needed. */
+  diskFull: { path: string; bytesNeeded: number; sinceUnixMs: number } | null
   lastRecovery: RecoverySummary
   uptimeMs: number
   compaction: CompactionSummary
@@ -92,6 +94,8 @@ const storeStatuses: Record<WireStoreStatus, ServerStats['storeStatus']> = {
   STORE_STATUS_OPEN: 'open',
   STORE_STATUS_CLOSING: 'closing',
   STORE_STATUS_CLOSED: 'closed',
+  STORE_STATUS_DISK_FULL: 'disk-full',
+  STORE_STATUS_FAILED: 'failed',
 }
 
 export function statsFromWire(wire: GetStatsResponse): ServerStats {
@@ -113,6 +117,10 @@ export function statsFromWire(wire: GetStatsResponse): ServerStats {
     syncMode: syncModes[wire.syncMode] ?? 'unspecified',
     syncCount: Number(wire.syncCount),
     storeStatus: storeStatuses[wire.storeStatus] ?? 'unspecified',
+    diskFull:
+      wire.diskFull === null || wire.diskFull === undefined
+        ? null
+        : { path: wire.diskFull.path, bytesNeeded: Number(wire.diskFull.bytesNeeded), sinceUnixMs: Number(wire.diskFull.sinceUnixMs) },
     lastRecovery: {
       segmentCount: Number(recovery?.segmentCount ?? 0),
       recordCount: Number(recovery?.recordCount ?? 0),

@@ -31,6 +31,11 @@ export const errorCodes = [
   'UNSUPPORTED_FORMAT',
   /** A bug: an assertion or unexpected exception inside the engine. The store fails closed. */
   'INTERNAL',
+  /**
+   * The disk has no room for this write. Nothing of it was written; reads go on, and writes are
+   * accepted again as soon as there is room (no reopen needed).
+   */
+  'DISK_FULL',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]
@@ -58,6 +63,28 @@ export class CorruptionError extends StratumError {
     this.segmentNumber = where?.segmentNumber
     this.offset = where?.offset
   }
+}
+
+/** A write refused because the disk is full: it names the file and the bytes it needed. */
+export class DiskFullError extends StratumError {
+  constructor(
+    readonly path: string,
+    readonly bytesNeeded: number,
+    cause: unknown,
+  ) {
+    super(
+      'DISK_FULL',
+      `disk full: ${path} needs ${bytesNeeded} more bytes; free space on its volume (writes resume by themselves) ` +
+        'or move the data folder',
+      { cause },
+    )
+  }
+}
+
+/** True for an error saying the disk (or the user's quota on it) has no room. */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT'
 }
 
 export function isStratumError(error: unknown): error is StratumError {

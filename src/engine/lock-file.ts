@@ -33,7 +33,7 @@
  */
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { StratumError } from './errors.ts'
+import { isDiskFull, StratumError } from './errors.ts'
 import type { FileSystem } from './file-system.ts'
 import { KernelLock } from './kernel-lock.ts'
 
@@ -207,6 +207,10 @@ function takeLockFile(fileSystem: FileSystem, dir: string, path: string): void {
     try {
       fileSystem.writeSync(fd, content, 0)
       fileSystem.fsyncSync(fd)
+    } catch (error) {
+      // On a full disk the lock is held all the same (the file exists, and the kernel lock is
+      // taken); it only cannot name its holder, so others see it as a torn lock.
+      if (!isDiskFull(error)) throw error
     } finally {
       fileSystem.closeSync(fd)
     }

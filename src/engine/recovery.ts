@@ -21,7 +21,7 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { StratumError } from './errors.ts'
+import { isDiskFull, StratumError } from './errors.ts'
 import { syncDirectory, type FileSystem } from './file-system.ts'
 import { localIdOf, shardOf } from './ids.ts'
 import { Keydir, pageBits, pageSlots, SlotKind, type Column, type Location } from './keydir.ts'
@@ -133,6 +133,8 @@ export interface RecoveredStore {
   /** The seeds of the segment to append to, and the tag of its last group commit. */
   activeSeeds: RecordSeeds
   activeLastGroupTag: number
+  /** False when the open could not append the syncMark that proves the active segment's log. */
+  activeProven: boolean
   report: RecoveryReport
   /** The next local id to issue: above every id found in any record. */
   nextLocalId: number
@@ -242,8 +244,7 @@ export async function recover(options: {
       const stats = options.segmentStats.get(segmentNumber)
       replay.finishSegment(stats)
       stats.damaged = damaged
-      if (hint !== undefined && !damaged) {
-        await writeHintFile(fileSystem, dir, segmentNumber, hint.finish(sizeBytes))
+      if (hint !== undefined && !damaged && (await tryWriteHintFile(fileSystem, dir, segmentNumber, hint.finish(sizeBytes)))) {
         report.hintsWritten++
       }
       if (opened.keptBytes < sizeBytes) {
@@ -272,9 +273,9 @@ export async function recover(options: {
       active = await startSegment(options, segmentNumber + 1)
       continue
     }
-    active = { segmentNumber, fd, sizeBytes: opened.keptBytes, seeds: opened.format.seeds, lastGroupTag: opened.logEnd!.lastGroupTag }
+    active = { segmentNumber, fd, sizeBytes: opened.keptBytes, seeds: opened.format.seeds, lastGroupTag: opened.logEnd!.lastGroupTag, proven: true }
     if (!opened.logEnd!.proven && opened.keptBytes > opened.format.headerBytes) {
-      proveTail(fileSystem, active)
+      active.proven = proveTail(fileSystem, active)
       options.files.grow(segmentNumber, active.sizeBytes)
     }
   }
@@ -295,6 +296,7 @@ export async function recover(options: {
     activeSizeBytes: active.sizeBytes,
     activeSeeds: active.seeds,
     activeLastGroupTag: active.lastGroupTag,
+    activeProven: active.proven,
   }
 }
 
@@ -304,6 +306,8 @@ interface ActiveSegment {
   sizeBytes: number
   seeds: RecordSeeds
   lastGroupTag: number
+  /** The log ends with an intact syncMark (or holds nothing): nothing of it can be a torn tail. */
+  proven: boolean
 }
 
 /** Creates a new, empty segment to append to. */
@@ -311,7 +315,7 @@ async function startSegment(options: { fileSystem: FileSystem; dir: string; file
   const { fd, seeds } = await createSegmentFile(options.fileSystem, options.dir, segmentNumber)
   options.files.add(segmentNumber, segmentHeaderBytes, fd, { version: segmentFormatVersion, headerBytes: segmentHeaderBytes, seeds, headerDamaged: false })
   options.segmentStats.set(segmentNumber, { minSeq: Number.POSITIVE_INFINITY, tombstoneBytes: 0, damaged: false })
-  return { segmentNumber, fd, sizeBytes: segmentHeaderBytes, seeds, lastGroupTag: 0 }
+  return { segmentNumber, fd, sizeBytes: segmentHeaderBytes, seeds, lastGroupTag: 0, proven: true }
 }
 
 /**
@@ -321,14 +325,40 @@ async function startSegment(options: { fileSystem: FileSystem; dir: string; file
  * reach the disk while these bytes did not, and recovery would take their loss for corruption;
  * without the mark, damage to the last group before the next write would look like a torn tail.
  */
-function proveTail(fileSystem: FileSystem, active: ActiveSegment): void {
+function proveTail(fileSystem: FileSystem, active: ActiveSegment): boolean {
   fileSystem.fdatasyncSync(active.fd)
-  active.lastGroupTag = (active.lastGroupTag + 1) & recordGroupMask
-  const mark = encodeSyncMark(active.seeds, active.lastGroupTag)
-  const written = fileSystem.writeSync(active.fd, mark, active.sizeBytes)
+  const groupTag = (active.lastGroupTag + 1) & recordGroupMask
+  const mark = encodeSyncMark(active.seeds, groupTag)
+  let written: number
+  try {
+    written = fileSystem.writeSync(active.fd, mark, active.sizeBytes)
+  } catch (error) {
+    // A full disk must not keep the store from opening: the mark is a defence against damage,
+    // not a need. Zeros, or a mark cut short, after the log are its end for the next open.
+    if (isDiskFull(error)) return false
+    throw error
+  }
   assert.equal(written, mark.length, 'a short write of a sync mark')
   fileSystem.fdatasyncSync(active.fd)
+  active.lastGroupTag = groupTag
   active.sizeBytes += mark.length
+  return true
+}
+
+/**
+ * Writes a hint file; false when the disk has no room for it. A hint only saves the next open a
+ * scan, so a full disk must not keep the store from opening.
+ */
+async function tryWriteHintFile(fileSystem: FileSystem, dir: string, segmentNumber: number, bytes: Buffer): Promise<boolean> {
+  try {
+    await writeHintFile(fileSystem, dir, segmentNumber, bytes)
+    return true
+  } catch (error) {
+    if (!isDiskFull(error)) throw error
+    const temporaryPath = join(dir, `${hintFileName(segmentNumber)}.tmp`)
+    if (fileSystem.existsSync(temporaryPath)) fileSystem.unlinkSync(temporaryPath)
+    return false
+  }
 }
 
 /** Reads the first `sizeBytes` of a file. */

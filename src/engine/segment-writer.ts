@@ -12,11 +12,17 @@
  *   - Bytes reach each file in offset order, with no gaps; a sealed segment is synced before the
  *     next one is created, so only the newest segment can have a torn tail after a crash.
  *   - The records of one `append` (one write of the API) never span two segments.
- *   - The active segment is kept zero-filled ahead of the tail (`zeroAheadBytes`), so that most
- *     syncs flush data only: appending would change the file size at every sync, and on ext4 that
- *     costs a journal commit each time (measured: 1.66× fewer syncs a second for 64-record passes).
- *     Recovery reads an all-zero tail of the newest segment as the end of the log. A sealed
- *     segment, and the active one on close, are cut back to their last record.
+ *   - Space is reserved before a write is accepted: `append` makes sure the bytes its records will
+ *     take (and a syncMark's after them) are already in the file, zero-filled, writing zeros
+ *     ahead of the tail (`zeroAheadBytes`, fewer when the disk is nearly full), and a write that
+ *     would need a new segment gets it prepared (created, header written) first. On a full disk
+ *     `append` throws DISK_FULL before anything is queued: the store keeps serving reads, and the
+ *     next write tries again, so writing resumes by itself once space is freed. Records are then
+ *     written over reserved zeros, which needs no new space on ext4, XFS or tmpfs. The zeros also
+ *     keep most syncs data-only: appending would change the file size at every sync, and on ext4
+ *     that costs a journal commit each time (measured: 1.66× fewer syncs a second for 64-record
+ *     passes). Recovery reads an all-zero tail of the newest segment as the end of the log. A
+ *     sealed segment, and the active one on close, are cut back to their last record.
  *   - Every segment it seals is reported to `onSealed` once synced (the store writes its hint
  *     file then: see sealed-hints.ts).
  *   - Records are sealed (group tag, GROUP_ENDS, seeded checksums: see record.ts) as a pass writes
@@ -30,11 +36,11 @@
  *     store must be reopened, which recovers from what is really on disk.
  */
 import assert from 'node:assert/strict'
-import { failureOf, StratumError } from './errors.ts'
-import type { FileSystem } from './file-system.ts'
-import { segmentHeaderBytes } from './limits.ts'
+import { DiskFullError, failureOf, isDiskFull, StratumError } from './errors.ts'
+import { syncDirectoryAsync, type FileSystem } from './file-system.ts'
+import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
 import { recordGroupMask, sealRecord, type RecordSeeds } from './record.ts'
-import { createSegmentFile, segmentFormatVersion, segmentPath } from './segment-file.ts'
+import { encodeSegmentHeader, segmentFormatVersion, segmentPath } from './segment-file.ts'
 import { encodeSyncMark } from './sync-mark.ts'
 import type { SegmentFiles } from './segment-files.ts'
 import type { SegmentStatsTable } from './segment-stats.ts'
@@ -50,6 +56,24 @@ const zeros = Buffer.alloc(zeroAheadBytes)
 
 /** Passes up to this many bytes are written from the event loop; see `writeGroup`. */
 const syncWriteMaxBytes = 256 * 1024
+
+/** Bytes kept free after the reserved records for the syncMark that may follow them. */
+const syncMarkBytes = recordHeaderBytes
+
+/** A segment prepared for the tail to move into: created under its temporary name, not yet renamed. */
+interface PreparedSegment {
+  fd: number
+  seeds: RecordSeeds
+  /** Bytes of the file: the header, then zeros. */
+  fileBytes: number
+}
+
+/** Why writes are refused while the disk is full: what was being written, and how much more it needed. */
+export interface DiskFullState {
+  path: string
+  bytesNeeded: number
+  since: Date
+}
 export const syncModes: readonly SyncMode[] = ['always', 'interval', 'none']
 
 interface Chunk {
@@ -107,10 +131,16 @@ export interface SegmentWriterOptions {
   /** The seeds of the active segment's checksums, and the tag of its last group commit. */
   activeSeeds: RecordSeeds
   activeLastGroupTag: number
+  /** Whether the active segment's log ends with a syncMark (or holds no record). */
+  activeProven: boolean
   /** Per-segment stats, kept up to date with every record appended. */
   segmentStats: SegmentStatsTable
   /** Called when a segment is sealed: cut to its last record and synced, never written again. */
   onSealed: (segmentNumber: number, sizeBytes: number) => void
+  /** Called when writes start being refused for a full disk, and when they are accepted again. */
+  onDiskFull: (state: DiskFullState | undefined) => void
+  /** Called once, when the writer fails for good. */
+  onFailed: (error: StratumError) => void
 }
 
 export class SegmentWriter {
@@ -139,6 +169,9 @@ export class SegmentWriter {
   private intervalSyncDue = false
   private readonly intervalTimer: NodeJS.Timeout | undefined
   private failure: StratumError | undefined
+  private diskFullState: DiskFullState | undefined
+  /** Segments created ahead of the flush loop for the tail to move into, by number. */
+  private readonly prepared = new Map<number, PreparedSegment>()
   syncCount = 0
 
   constructor(options: SegmentWriterOptions) {
@@ -151,8 +184,9 @@ export class SegmentWriter {
     this.fileLogicalBytes = options.activeSizeBytes
     this.fileSeeds = options.activeSeeds
     this.fileGroupTag = options.activeLastGroupTag
-    // Recovery leaves the log of the active segment proven (see recovery.ts `proveTail`).
-    this.fileProvenBytes = options.activeSizeBytes
+    // Recovery leaves the log of the active segment proven (see recovery.ts `proveTail`), unless
+    // the disk had no room for the mark: then the first seal or close writes one.
+    this.fileProvenBytes = options.activeProven ? options.activeSizeBytes : -1
     if (options.syncMode === 'interval') {
       this.intervalTimer = setInterval(() => {
         if (this.unsyncedBytes === 0) return
@@ -185,6 +219,11 @@ export class SegmentWriter {
     return this.failure
   }
 
+  /** Set while writes are refused because the disk is full. */
+  get diskFull(): DiskFullState | undefined {
+    return this.diskFullState
+  }
+
   /**
    * Places `records` (the whole of one API write, in order) at the tail and queues them.
    * Rotates to a new segment first when they would not fit in the active one, unless it is empty.
@@ -195,7 +234,12 @@ export class SegmentWriter {
     let totalBytes = 0
     for (const record of records) totalBytes += record.length
     const segmentIsEmpty = this.tailOffset === segmentHeaderBytes
-    if (!segmentIsEmpty && this.tailOffset + totalBytes > this.options.segmentSizeBytes) this.moveTail(this.tailSegmentNumber + 1)
+    if (!segmentIsEmpty && this.tailOffset + totalBytes > this.options.segmentSizeBytes) {
+      // Throws DISK_FULL (the tail stays where it is) when the next segment cannot be created.
+      this.prepareSegment(this.tailSegmentNumber + 1, segmentHeaderBytes + totalBytes)
+      this.moveTail(this.tailSegmentNumber + 1)
+    }
+    this.reserve(this.tailSegmentNumber, this.tailOffset + totalBytes)
     const offset = this.tailOffset
     const chunk = this.tailChunk()
     for (const record of records) {
@@ -219,6 +263,7 @@ export class SegmentWriter {
     if (this.failure !== undefined) throw this.failure
     if (skipNumbers === 0 && this.tailOffset === segmentHeaderBytes) return this.tailSegmentNumber
     const firstFree = this.tailSegmentNumber + 1
+    this.prepareSegment(this.tailSegmentNumber + 1 + skipNumbers, segmentHeaderBytes)
     this.moveTail(this.tailSegmentNumber + 1 + skipNumbers)
     // An empty chunk: the flush loop creates the segment even though no record goes to it yet.
     this.tailChunk()
@@ -234,6 +279,141 @@ export class SegmentWriter {
    */
   failWith(error: unknown): void {
     this.fail(error)
+  }
+
+  /**
+   * Makes sure segment `segmentNumber` (the file segment or a prepared one) has its bytes up to
+   * `endOffset`, and room for a syncMark after them, in the file: zeros are written ahead, up to
+   * `zeroAheadBytes` past the end, or just what is needed when the disk has no room for more.
+   * Throws DISK_FULL when even that does not fit; fails the writer on any other error.
+   */
+  private reserve(segmentNumber: number, endOffset: number): void {
+    const prepared = this.prepared.get(segmentNumber)
+    assert(prepared !== undefined || segmentNumber === this.fileSegmentNumber, 'space is reserved in the tail segment')
+    const fd = prepared?.fd ?? this.fd
+    const fileBytes = prepared?.fileBytes ?? this.fileBytes
+    const neededBytes = endOffset + syncMarkBytes
+    if (neededBytes <= fileBytes) {
+      // A write accepted: whatever was refused before, writes are going through.
+      this.setDiskFull(undefined)
+      return
+    }
+    const wantedBytes = Math.max(neededBytes, Math.min(this.options.segmentSizeBytes, endOffset + zeroAheadBytes))
+    const path = `${segmentPath(this.options.dir, segmentNumber)}${prepared === undefined ? '' : '.tmp'}`
+    let reachedBytes = fileBytes
+    try {
+      reachedBytes = this.writeZeros(fd, fileBytes, wantedBytes)
+    } catch (error) {
+      reachedBytes = (error as { reachedBytes?: number }).reachedBytes ?? fileBytes
+      // A nearly full disk: the zeros ahead are a saving, not a need.
+      if (isDiskFull(error) && reachedBytes < neededBytes) {
+        try {
+          reachedBytes = this.writeZeros(fd, reachedBytes, neededBytes)
+        } catch (again) {
+          reachedBytes = (again as { reachedBytes?: number }).reachedBytes ?? reachedBytes
+          this.noteAllocated(segmentNumber, reachedBytes)
+          this.refuseForDiskFull(again, path, neededBytes - reachedBytes)
+        }
+      } else if (!isDiskFull(error)) {
+        this.fail(error)
+        throw this.failure!
+      }
+    }
+    this.noteAllocated(segmentNumber, reachedBytes)
+    this.setDiskFull(undefined)
+  }
+
+  private noteAllocated(segmentNumber: number, fileBytes: number): void {
+    const prepared = this.prepared.get(segmentNumber)
+    if (prepared !== undefined) prepared.fileBytes = Math.max(prepared.fileBytes, fileBytes)
+    else this.fileBytes = Math.max(this.fileBytes, fileBytes)
+  }
+
+  /**
+   * Writes zeros to `fd` from `fromBytes` to `toBytes` and returns `toBytes`. On failure the error
+   * carries `reachedBytes`, how far the zeros got.
+   */
+  private writeZeros(fd: number, fromBytes: number, toBytes: number): number {
+    let position = fromBytes
+    // Bounded: each pass writes at least one chunk or throws.
+    while (position < toBytes) position = this.writeBytes(fd, zeros.subarray(0, Math.min(zeros.length, toBytes - position)), position)
+    return toBytes
+  }
+
+  /**
+   * Writes all of `bytes` at `position` of `fd`, going on after short writes, and returns where
+   * they end. On failure the error carries `reachedBytes`, how far the bytes got.
+   */
+  private writeBytes(fd: number, bytes: Buffer, position: number): number {
+    let done = 0
+    // Bounded: each pass writes at least one byte or throws.
+    while (done < bytes.length) {
+      try {
+        const written = this.options.fileSystem.writeSync(fd, done === 0 ? bytes : bytes.subarray(done), position + done)
+        if (written <= 0) throw new StratumError('IO_ERROR', `a write of ${bytes.length - done} bytes at ${position + done} wrote nothing`)
+        done += written
+      } catch (error) {
+        throw Object.assign(error as object, { reachedBytes: position + done })
+      }
+    }
+    return position + bytes.length
+  }
+
+  /** Refuses the write at hand for a full disk, noting the state (reported once per change). */
+  private refuseForDiskFull(cause: unknown, path: string, bytesNeeded: number): never {
+    const state = this.diskFullState ?? { path, bytesNeeded, since: new Date() }
+    this.setDiskFull({ ...state, path, bytesNeeded })
+    throw new DiskFullError(path, bytesNeeded, cause)
+  }
+
+  private setDiskFull(state: DiskFullState | undefined): void {
+    const changed = (state === undefined) !== (this.diskFullState === undefined)
+    this.diskFullState = state
+    if (changed) this.options.onDiskFull(state)
+  }
+
+  /**
+   * Creates segment `segmentNumber` under its temporary name, writes its header and reserves
+   * `endOffset` bytes of it, so that the tail can move into it: the flush loop syncs it and
+   * renames it into place when it gets there (see `rotateTo`). Throws DISK_FULL, leaving nothing
+   * behind, when the disk has no room for it. Synchronous, so that `append` knows at once; no
+   * sync here (the flush loop does it).
+   */
+  private prepareSegment(segmentNumber: number, endOffset: number): void {
+    assert(!this.prepared.has(segmentNumber), 'a segment is prepared once')
+    const { fileSystem, dir } = this.options
+    const path = `${segmentPath(dir, segmentNumber)}.tmp`
+    const header = encodeSegmentHeader()
+    let fd: number
+    try {
+      fd = fileSystem.openSync(path, 'w+')
+    } catch (error) {
+      if (isDiskFull(error)) this.refuseForDiskFull(error, path, endOffset + syncMarkBytes)
+      this.fail(error)
+      throw this.failure!
+    }
+    this.prepared.set(segmentNumber, { fd, seeds: header.seeds, fileBytes: 0 })
+    try {
+      this.noteAllocated(segmentNumber, this.writeBytes(fd, header.bytes, 0))
+      this.reserve(segmentNumber, endOffset)
+    } catch (error) {
+      this.prepared.delete(segmentNumber)
+      this.discardPrepared(fd, path)
+      if (isDiskFull(error) && !(error instanceof DiskFullError)) this.refuseForDiskFull(error, path, endOffset + syncMarkBytes)
+      if (!(error instanceof DiskFullError) && this.failure === undefined) this.fail(error)
+      throw error instanceof DiskFullError ? error : this.failure!
+    }
+  }
+
+  /** Closes and removes a prepared segment that will not be used; a leftover is removed on open. */
+  private discardPrepared(fd: number, path: string): void {
+    const { fileSystem } = this.options
+    try {
+      fileSystem.closeSync(fd)
+      fileSystem.unlinkSync(path)
+    } catch {
+      // The next open removes `.seg.tmp` files.
+    }
   }
 
   private moveTail(segmentNumber: number): void {
@@ -285,6 +465,9 @@ export class SegmentWriter {
       if (marked || this.fileBytes !== this.fileLogicalBytes) this.options.fileSystem.fsyncSync(this.fd)
       this.fileBytes = this.fileLogicalBytes
     }
+    // Only a failed writer can leave a prepared segment unused.
+    for (const [segmentNumber, prepared] of this.prepared) this.discardPrepared(prepared.fd, `${segmentPath(this.options.dir, segmentNumber)}.tmp`)
+    this.prepared.clear()
   }
 
   /**
@@ -294,10 +477,19 @@ export class SegmentWriter {
   private writeSyncMark(): boolean {
     if (this.fileLogicalBytes === this.fileProvenBytes) return false
     assert.equal(this.unsyncedBytes, 0, 'a sync mark follows synced bytes only')
-    this.fileGroupTag = (this.fileGroupTag + 1) & recordGroupMask
-    const mark = encodeSyncMark(this.fileSeeds, this.fileGroupTag)
-    const written = this.options.fileSystem.writeSync(this.fd, mark, this.fileLogicalBytes)
+    const groupTag = (this.fileGroupTag + 1) & recordGroupMask
+    const mark = encodeSyncMark(this.fileSeeds, groupTag)
+    let written: number
+    try {
+      // Within the space `reserve` kept for it, unless nothing was appended since the open.
+      written = this.options.fileSystem.writeSync(this.fd, mark, this.fileLogicalBytes)
+    } catch (error) {
+      // The mark is a defence against damage, not a need: a full disk only does without it.
+      if (isDiskFull(error)) return false
+      throw error
+    }
     assert.equal(written, mark.length, 'a short write of a sync mark')
+    this.fileGroupTag = groupTag
     this.fileLogicalBytes += mark.length
     this.fileProvenBytes = this.fileLogicalBytes
     this.fileBytes = Math.max(this.fileBytes, this.fileLogicalBytes)
@@ -355,26 +547,11 @@ export class SegmentWriter {
       // One group commit of this segment: every record tagged with it, the last one ending it.
       this.fileGroupTag = (this.fileGroupTag + 1) & recordGroupMask
       for (let index = 0; index < buffers.length; index++) sealRecord(buffers[index]!, this.fileSeeds, this.fileGroupTag, index === buffers.length - 1)
-      let zeroBytes = 0
-      if (end > this.fileBytes) {
-        // Past the zero-filled part: write zeros after the records in the same call, so that
-        // the next passes overwrite in place and their syncs need not change the file's size.
-        const target = Math.max(end, Math.min(this.options.segmentSizeBytes, end + zeroAheadBytes))
-        zeroBytes = target - end
-        if (zeroBytes > 0) buffers.push(zeros.subarray(0, zeroBytes))
-      }
-      // A pass's records go to the page cache in microseconds, less than a round trip through the
-      // thread pool costs, and the sync that follows waits for them anyway; only big passes (large
-      // blobs, or the zero fill) are handed to the thread pool, so as not to stall the event loop.
-      const written =
-        recordBytes + zeroBytes <= syncWriteMaxBytes
-          ? fileSystem.writevSync(this.fd, buffers, chunk.position)
-          : await fileSystem.writev(this.fd, buffers, chunk.position)
-      // libuv's writev writes everything for regular files or fails; a short count is a bug.
-      assert.equal(written, recordBytes + zeroBytes, 'a short writev')
-      this.unsyncedBytes += written
+      // `append` reserved these bytes: they overwrite zeros already in the file.
+      assert(end + syncMarkBytes <= this.fileBytes, 'records are written over reserved space')
+      await this.writeAll(buffers, chunk.position, recordBytes)
+      this.unsyncedBytes += recordBytes
       this.fileLogicalBytes = end
-      this.fileBytes = Math.max(this.fileBytes, end + zeroBytes)
       this.options.files.grow(chunk.segmentNumber, end)
     }
     const mustSync = this.options.syncMode === 'always' || group.forceSync || this.intervalSyncDue
@@ -385,6 +562,28 @@ export class SegmentWriter {
       this.unsyncedBytes = 0
     }
     this.intervalSyncDue = false
+  }
+
+  /**
+   * Writes `buffers` at `position`, going on after a short write. A pass's records go to the page
+   * cache in microseconds, less than a round trip through the thread pool costs, and the sync that
+   * follows waits for them anyway; only big passes (large blobs) are handed to the thread pool, so
+   * as not to stall the event loop.
+   */
+  private async writeAll(buffers: Buffer[], position: number, totalBytes: number): Promise<void> {
+    const fileSystem = this.options.fileSystem
+    let done = 0
+    let remaining = buffers
+    // Bounded: each pass writes at least one byte or throws.
+    while (done < totalBytes) {
+      const written =
+        totalBytes - done <= syncWriteMaxBytes
+          ? fileSystem.writevSync(this.fd, remaining, position + done)
+          : await fileSystem.writev(this.fd, remaining, position + done)
+      if (written <= 0) throw new StratumError('IO_ERROR', `a write of ${totalBytes - done} bytes at ${position + done} wrote nothing`)
+      done += written
+      remaining = remainingBuffers(buffers, done)
+    }
   }
 
   /** Seals the current segment (synced, whatever the sync mode) and creates the next one. */
@@ -407,13 +606,21 @@ export class SegmentWriter {
       this.syncCount++
       this.options.onSealed(this.fileSegmentNumber, this.fileLogicalBytes)
     }
-    const { fd, seeds } = await createSegmentFile(fileSystem, dir, segmentNumber)
-    files.add(segmentNumber, segmentHeaderBytes, fd, { version: segmentFormatVersion, headerBytes: segmentHeaderBytes, seeds, headerDamaged: false })
-    this.fd = fd
+    // Prepared by `append` or `rotate` (created, header written, space reserved): now synced and
+    // renamed into place, and the folder synced, so that it exists whole before records go to it.
+    const prepared = this.prepared.get(segmentNumber)
+    assert(prepared !== undefined, `segment ${segmentNumber} was prepared before the tail moved to it`)
+    const path = segmentPath(dir, segmentNumber)
+    await fileSystem.fsync(prepared.fd)
+    await fileSystem.rename(`${path}.tmp`, path)
+    await syncDirectoryAsync(fileSystem, dir)
+    this.prepared.delete(segmentNumber)
+    files.add(segmentNumber, segmentHeaderBytes, prepared.fd, { version: segmentFormatVersion, headerBytes: segmentHeaderBytes, seeds: prepared.seeds, headerDamaged: false })
+    this.fd = prepared.fd
     this.fileSegmentNumber = segmentNumber
-    this.fileBytes = segmentHeaderBytes
+    this.fileBytes = prepared.fileBytes
     this.fileLogicalBytes = segmentHeaderBytes
-    this.fileSeeds = seeds
+    this.fileSeeds = prepared.seeds
     this.fileGroupTag = 0
     this.fileProvenBytes = segmentHeaderBytes
   }
@@ -446,5 +653,21 @@ export class SegmentWriter {
       failureOf(error).code === 'INTERNAL'
         ? new StratumError('INTERNAL', `the store stopped after an internal error and must be reopened: ${message}`, { cause: error })
         : new StratumError('UNAVAILABLE', `the store failed after an I/O error and must be reopened: ${message}`, { cause: error })
+    this.options.onFailed(this.failure)
   }
+}
+
+/** The part of `buffers` after their first `skipBytes` bytes (views, no copy). */
+function remainingBuffers(buffers: readonly Buffer[], skipBytes: number): Buffer[] {
+  const remaining: Buffer[] = []
+  let skipped = 0
+  for (const buffer of buffers) {
+    if (skipped + buffer.length <= skipBytes) {
+      skipped += buffer.length
+      continue
+    }
+    remaining.push(skipped >= skipBytes ? buffer : buffer.subarray(skipBytes - skipped))
+    skipped += buffer.length
+  }
+  return remaining
 }

@@ -65,6 +65,12 @@ export interface StoreOptions {
    * @defaultValue process.emitWarning
    */
   onWarning?: (message: string, details: Record<string, unknown>) => void
+  /**
+   * Called when the store's status changes while it is open: to `disk-full` when a write finds no
+   * room, back to `open` when a later one does, to `failed` (with the error) when an I/O error or
+   * a bug stops it. The server drives its health service with it.
+   */
+  onStatusChange?: (status: 'open' | 'disk-full' | 'failed', error?: Error) => void
   /** @internal For tests: the file system to use, e.g. one that injects faults. */
   fileSystem?: FileSystem
   /**
@@ -74,8 +80,8 @@ export interface StoreOptions {
   onCompactionStep?: (step: CompactionStep) => void
 }
 
-export type ResolvedStoreOptions = Required<Omit<StoreOptions, 'onWarning' | 'onCompactionStep'>> &
-  Pick<StoreOptions, 'onWarning' | 'onCompactionStep'>
+export type ResolvedStoreOptions = Required<Omit<StoreOptions, 'onWarning' | 'onCompactionStep' | 'onStatusChange'>> &
+  Pick<StoreOptions, 'onWarning' | 'onCompactionStep' | 'onStatusChange'>
 
 export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions {
   if (typeof options !== 'object' || options === null) throw invalidArgument('openStore needs an options object { dir }')
@@ -92,6 +98,7 @@ export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions
     shard: options.shard ?? 0,
     onWarning: options.onWarning,
     onCompactionStep: options.onCompactionStep,
+    onStatusChange: options.onStatusChange,
     fileSystem: options.fileSystem ?? nodeFileSystem,
   }
   if (typeof resolved.dir !== 'string' || resolved.dir === '') throw invalidArgument('dir must be a non-empty path')

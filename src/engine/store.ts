@@ -33,11 +33,18 @@ import { Compactor } from './compactor.ts'
 import { SegmentStatsTable } from './segment-stats.ts'
 import { SealedHints } from './sealed-hints.ts'
 import { SegmentFiles } from './segment-files.ts'
-import { SegmentWriter, type SyncMode } from './segment-writer.ts'
+import { SegmentWriter, type DiskFullState, type SyncMode } from './segment-writer.ts'
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts'
 import { checkedUtf8Bytes, decodeValue, encodedValueBytes, writeValue, type Value } from './values.ts'
 
-export type StoreStatus = 'open' | 'closing' | 'closed'
+/**
+ * - `open`: serving reads and writes;
+ * - `disk-full`: serving reads; writes are refused with DISK_FULL until the disk has room again,
+ *   which the next write finds out by itself;
+ * - `failed`: an I/O error (or a bug) stopped the store; every call is refused until it is reopened;
+ * - `closing`, `closed`.
+ */
+export type StoreStatus = 'open' | 'disk-full' | 'failed' | 'closing' | 'closed'
 
 export interface TestCase {
   tcId: number
@@ -94,6 +101,8 @@ export interface StoreStats {
   syncMode: SyncMode
   /** fdatasync/fsync calls made on segments since open. */
   syncCount: number
+  /** While writes are refused for a full disk: the file being written and the bytes it needed. */
+  diskFull: DiskFullState | null
   /** What opening the store found and how long it took (`durationMs`), hints versus scans included. */
   lastRecovery: RecoveryReport
   /** The compactor: runs, bytes reclaimed, the last compaction's result. */
@@ -139,8 +148,15 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       activeFileBytes: recovered.activeSizeBytes,
       activeSeeds: recovered.activeSeeds,
       activeLastGroupTag: recovered.activeLastGroupTag,
+      activeProven: recovered.activeProven,
       segmentStats,
       onSealed: (segmentNumber, sizeBytes) => sealedHints.sealed(segmentNumber, sizeBytes),
+      onDiskFull: (state) => {
+        if (state !== undefined) warn(resolved, 'the disk is full: writes are refused until it has room again; reads go on', { ...state })
+        else warn(resolved, 'the disk has room again: writes are accepted', {})
+        resolved.onStatusChange?.(state === undefined ? 'open' : 'disk-full')
+      },
+      onFailed: (error) => resolved.onStatusChange?.('failed', error),
     })
     const store = new Store(resolved, lock, keydir, files, writer, segmentStats, sealedHints, recovered.report, recovered.nextLocalId, recovered.nextSeq)
     store.reportRecovery()
@@ -203,7 +219,9 @@ export class Store {
   }
 
   get status(): StoreStatus {
-    return this.statusValue
+    if (this.statusValue !== 'open') return this.statusValue
+    if (this.writer.failed !== undefined) return 'failed'
+    return this.writer.diskFull === undefined ? 'open' : 'disk-full'
   }
 
   /** @internal Reports what recovery found through `onWarning`. */
@@ -512,7 +530,7 @@ export class Store {
     for (const bytes of keydir.liveBytesBySegment.values()) liveBytes += bytes
     const diskBytes = this.files.totalBytes()
     return {
-      status: this.statusValue,
+      status: this.status,
       documents: keydir.documentCount,
       inputNodes: keydir.inputCount,
       outputNodes: keydir.outputCount,
@@ -528,6 +546,7 @@ export class Store {
       cacheMisses: this.cache.misses,
       syncMode: this.options.syncMode,
       syncCount: this.writer.syncCount,
+      diskFull: this.writer.diskFull ?? null,
       lastRecovery: this.recovery,
       compaction: this.compactor.stats(),
     }

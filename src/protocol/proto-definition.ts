@@ -23,6 +23,11 @@ export const lseProtoPath = path.join(protoDir, lseProtoFileName)
 
 export const lsePackageName = 'lse.v1'
 export const lseServiceName = `${lsePackageName}.LseService`
+/**
+ * The health-checking name that says whether writes are accepted: NOT_SERVING while the disk is
+ * full (reads are still served, and '' and `lseServiceName` stay SERVING) or the store failed.
+ */
+export const writesHealthName = `${lseServiceName}.Writes`
 
 export const protoLoaderOptions: protoLoader.Options = {
   keepCase: false,

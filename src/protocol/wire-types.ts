@@ -115,7 +115,19 @@ export interface GetAllTestCasesResponse {
 }
 
 export type WireSyncMode = 'SYNC_MODE_UNSPECIFIED' | 'SYNC_MODE_ALWAYS' | 'SYNC_MODE_INTERVAL' | 'SYNC_MODE_NONE'
-export type WireStoreStatus = 'STORE_STATUS_UNSPECIFIED' | 'STORE_STATUS_OPEN' | 'STORE_STATUS_CLOSING' | 'STORE_STATUS_CLOSED'
+export type WireStoreStatus =
+  | 'STORE_STATUS_UNSPECIFIED'
+  | 'STORE_STATUS_OPEN'
+  | 'STORE_STATUS_CLOSING'
+  | 'STORE_STATUS_CLOSED'
+  | 'STORE_STATUS_DISK_FULL'
+  | 'STORE_STATUS_FAILED'
+
+export interface WireDiskFullSummary {
+  path: string
+  bytesNeeded: WireInt64
+  sinceUnixMs: WireInt64
+}
 
 export interface WireRecoverySummary {
   segmentCount: WireInt64
@@ -180,6 +192,7 @@ export interface GetStatsResponse {
   syncCount: WireInt64
   storeStatus: WireStoreStatus
   lastRecovery: WireRecoverySummary | null
+  diskFull?: WireDiskFullSummary | null
   uptimeMs: WireInt64
   compaction: WireCompactionSummary | null
 }

@@ -37,6 +37,10 @@ export function statsResponse(stats: StoreStats, uptimeMs: number): GetStatsResp
     },
     uptimeMs: String(Math.max(0, Math.round(uptimeMs))),
     compaction: compactionSummary(stats.compaction),
+    diskFull:
+      stats.diskFull === null
+        ? null
+        : { path: stats.diskFull.path, bytesNeeded: String(stats.diskFull.bytesNeeded), sinceUnixMs: String(stats.diskFull.since.getTime()) },
   }
 }
 
@@ -87,6 +91,10 @@ function wireStoreStatus(status: StoreStatus): WireStoreStatus {
       return 'STORE_STATUS_CLOSING'
     case 'closed':
       return 'STORE_STATUS_CLOSED'
+    case 'disk-full':
+      return 'STORE_STATUS_DISK_FULL'
+    case 'failed':
+      return 'STORE_STATUS_FAILED'
     default:
       return unknownCase(status)
   }

@@ -42,6 +42,10 @@ export function grpcStatusOf(code: ErrorCode): status {
     case 'UNSUPPORTED_FORMAT':
       // The folder holds files this version cannot read: an upgrade or migration is needed first.
       return status.FAILED_PRECONDITION
+    case 'DISK_FULL':
+      // No room on the disk for this write: like a limit, the request cannot be served now; reads
+      // still are, and writes are accepted again once the disk has room (no restart).
+      return status.RESOURCE_EXHAUSTED
     case 'INTERNAL':
       // A bug inside the engine (a failed assertion in the compaction worker, say): the store
       // failed closed and must be reopened. Never an answer to bad input.

@@ -17,6 +17,7 @@ import {
   lseMethods,
   lseProtoFileName,
   lseServiceName,
+  writesHealthName,
   protoDir,
   protoLoaderOptions,
 } from '../protocol/proto-definition.ts'
@@ -58,9 +59,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const logger = options.logger ?? pino({ level: 'silent' })
   const host = options.host ?? defaultHost
   const requestedPort = options.port ?? defaultPort
+  // Health: '' and the service follow whether calls can be served at all; the writes entry also
+  // goes NOT_SERVING while the disk is full (reads are still served then).
+  const health = new HealthImplementation({ '': 'SERVING', [lseServiceName]: 'SERVING', [writesHealthName]: 'SERVING' })
   const store = await openStore({
     ...options.store,
     onWarning: (message, details) => logger.warn({ details }, message),
+    onStatusChange: (status, error) => {
+      // Once per change: calls refused meanwhile are not logged one by one.
+      if (status === 'failed') logger.error({ err: error }, 'the store failed: every call is refused until the server is restarted')
+      else logger.info({ status }, 'store status changed')
+      const serving = status === 'failed' ? 'NOT_SERVING' : 'SERVING'
+      health.setStatus('', serving)
+      health.setStatus(lseServiceName, serving)
+      health.setStatus(writesHealthName, status === 'open' ? 'SERVING' : 'NOT_SERVING')
+    },
   })
   const startedAtMs = Date.now()
   const gate = new ShutdownGate()
@@ -69,7 +82,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     'grpc.max_send_message_length': responseMaxBytes,
   })
   addLseService(server, store, startedAtMs, gate, logger)
-  const health = new HealthImplementation({ '': 'SERVING', [lseServiceName]: 'SERVING' })
   health.addToServer(server)
   new ReflectionService(reflectedDefinition()).addToServer(server)
 
@@ -89,6 +101,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger.info({ reason, callsInFlight: gate.callsInFlight }, 'shutting down')
     health.setStatus('', 'NOT_SERVING')
     health.setStatus(lseServiceName, 'NOT_SERVING')
+    health.setStatus(writesHealthName, 'NOT_SERVING')
     // The transport refuses new calls at once (GOAWAY, and the listener is closed) and lets the
     // calls it has received finish; the gate then waits for any handler still running (after a
     // forced stop) and refuses whatever might still reach it, before the store is closed.

@@ -7,6 +7,8 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 STORE_STATUS_CLOSED: StoreStatus
 STORE_STATUS_CLOSING: StoreStatus
+STORE_STATUS_DISK_FULL: StoreStatus
+STORE_STATUS_FAILED: StoreStatus
 STORE_STATUS_OPEN: StoreStatus
 STORE_STATUS_UNSPECIFIED: StoreStatus
 SYNC_MODE_ALWAYS: SyncMode
@@ -132,6 +134,16 @@ class DeleteTestCaseResponse(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
 
+class DiskFullSummary(_message.Message):
+    __slots__ = ["bytes_needed", "path", "since_unix_ms"]
+    BYTES_NEEDED_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SINCE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    bytes_needed: int
+    path: str
+    since_unix_ms: int
+    def __init__(self, path: _Optional[str] = ..., bytes_needed: _Optional[int] = ..., since_unix_ms: _Optional[int] = ...) -> None: ...
+
 class FlushRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
@@ -203,7 +215,7 @@ class GetStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ["active_segment_bytes", "active_segment_number", "cache_bytes", "cache_hits", "cache_misses", "compaction", "dead_bytes", "disk_bytes", "expected_outputs_in_index", "index_bytes", "last_recovery", "live_bytes", "problems_in_index", "segment_count", "store_status", "sync_count", "sync_mode", "test_cases_in_index", "uptime_ms"]
+    __slots__ = ["active_segment_bytes", "active_segment_number", "cache_bytes", "cache_hits", "cache_misses", "compaction", "dead_bytes", "disk_bytes", "disk_full", "expected_outputs_in_index", "index_bytes", "last_recovery", "live_bytes", "problems_in_index", "segment_count", "store_status", "sync_count", "sync_mode", "test_cases_in_index", "uptime_ms"]
     ACTIVE_SEGMENT_BYTES_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_SEGMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -212,6 +224,7 @@ class GetStatsResponse(_message.Message):
     COMPACTION_FIELD_NUMBER: _ClassVar[int]
     DEAD_BYTES_FIELD_NUMBER: _ClassVar[int]
     DISK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DISK_FULL_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_OUTPUTS_IN_INDEX_FIELD_NUMBER: _ClassVar[int]
     INDEX_BYTES_FIELD_NUMBER: _ClassVar[int]
     LAST_RECOVERY_FIELD_NUMBER: _ClassVar[int]
@@ -231,6 +244,7 @@ class GetStatsResponse(_message.Message):
     compaction: CompactionSummary
     dead_bytes: int
     disk_bytes: int
+    disk_full: DiskFullSummary
     expected_outputs_in_index: int
     index_bytes: int
     last_recovery: RecoverySummary
@@ -242,7 +256,7 @@ class GetStatsResponse(_message.Message):
     sync_mode: SyncMode
     test_cases_in_index: int
     uptime_ms: int
-    def __init__(self, problems_in_index: _Optional[int] = ..., test_cases_in_index: _Optional[int] = ..., expected_outputs_in_index: _Optional[int] = ..., segment_count: _Optional[int] = ..., active_segment_number: _Optional[int] = ..., active_segment_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., live_bytes: _Optional[int] = ..., dead_bytes: _Optional[int] = ..., index_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., sync_mode: _Optional[_Union[SyncMode, str]] = ..., sync_count: _Optional[int] = ..., store_status: _Optional[_Union[StoreStatus, str]] = ..., last_recovery: _Optional[_Union[RecoverySummary, _Mapping]] = ..., uptime_ms: _Optional[int] = ..., compaction: _Optional[_Union[CompactionSummary, _Mapping]] = ...) -> None: ...
+    def __init__(self, problems_in_index: _Optional[int] = ..., test_cases_in_index: _Optional[int] = ..., expected_outputs_in_index: _Optional[int] = ..., segment_count: _Optional[int] = ..., active_segment_number: _Optional[int] = ..., active_segment_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., live_bytes: _Optional[int] = ..., dead_bytes: _Optional[int] = ..., index_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., sync_mode: _Optional[_Union[SyncMode, str]] = ..., sync_count: _Optional[int] = ..., store_status: _Optional[_Union[StoreStatus, str]] = ..., last_recovery: _Optional[_Union[RecoverySummary, _Mapping]] = ..., uptime_ms: _Optional[int] = ..., compaction: _Optional[_Union[CompactionSummary, _Mapping]] = ..., disk_full: _Optional[_Union[DiskFullSummary, _Mapping]] = ...) -> None: ...
 
 class GetTestCaseRequest(_message.Message):
     __slots__ = ["problem_id", "tc_id"]
