@@ -114,7 +114,9 @@ function shortHtml(html: string): string {
 }
 
 function describeOp(op: Op): string {
-  return JSON.stringify(op, (key, value: unknown) => (typeof value === 'bigint' ? String(value) : key === 'html' ? shortHtml(String(value)) : value))
+  const { kind, ...fields } = op
+  const described = Object.entries(fields).map(([key, value]) => `${key}=${key === 'html' ? shortHtml(String(value)) : JSON.stringify(value, (_key, inner: unknown) => (typeof inner === 'bigint' ? String(inner) : inner))}`)
+  return `${kind}(${described.join(', ')})`
 }
 
 class Writer {
@@ -452,8 +454,8 @@ async function runCutIn(dir: string, options: CutRunOptions): Promise<CutRunResu
   let paused = false
   let resume: () => void = () => undefined
   let resumed = Promise.resolve()
-  const running = (): boolean => !fileSystem.isCut && writers.some((writer) => !writerDone.has(writer))
   const writerDone = new Set<Writer>()
+  const running = (): boolean => !fileSystem.isCut && writers.some((writer) => !writerDone.has(writer))
 
   const writerLoop = async (writer: Writer): Promise<void> => {
     // Bounded: a cut ends it far sooner in any plan.
