@@ -255,11 +255,13 @@ type Unreadable = typeof unreadable
 interface Observed {
   /** Every document by id, read with every read the API has for it. */
   docs: Map<number, DocModel | Unreadable | undefined>
+  /** Why each unreadable document could not be read. */
+  readErrors: Map<number, string>
   listed: number[]
   problems: string[]
 }
 
-async function readDoc(store: Store, docId: number, problems: string[]): Promise<DocModel | Unreadable | undefined> {
+async function readDoc(store: Store, docId: number, problems: string[], readErrors: Map<number, string>): Promise<DocModel | Unreadable | undefined> {
   try {
     const html = await store.getProblemHtml(docId)
     const meta = await store.getProblemMeta(docId)
@@ -281,7 +283,7 @@ async function readDoc(store: Store, docId: number, problems: string[]): Promise
     return { html, meta, nodes }
   } catch (error) {
     const code = isStratumError(error) ? error.code : 'non-Stratum error'
-    problems.push(`reading document ${docId} failed (${code}): ${error instanceof Error ? error.message : String(error)}`)
+    readErrors.set(docId, `${code}: ${error instanceof Error ? error.message : String(error)}`)
     return unreadable
   }
 }
@@ -302,12 +304,13 @@ async function observe(store: Store, knownDocIds: Iterable<number>): Promise<Obs
     problems.push(`listing documents failed: ${error instanceof Error ? error.message : String(error)}`)
   }
   const docs = new Map<number, DocModel | Unreadable | undefined>()
-  for (const docId of new Set([...knownDocIds, ...listed])) docs.set(docId, await readDoc(store, docId, problems))
+  const readErrors = new Map<number, string>()
+  for (const docId of new Set([...knownDocIds, ...listed])) docs.set(docId, await readDoc(store, docId, problems, readErrors))
   for (const [docId, doc] of docs) {
     if (doc === unreadable || (doc !== undefined) === listed.includes(docId)) continue
     problems.push(`document ${docId} is ${doc === undefined ? '' : 'not '}listed but reads as ${renderDoc(doc)}`)
   }
-  return { docs, listed, problems }
+  return { docs, readErrors, listed, problems }
 }
 
 function renderObserved(observed: Observed): string {
@@ -340,7 +343,11 @@ function check(writers: readonly Writer[], observed: Observed, label: string): C
     for (const docId of [...writer.docs.keys(), ...writer.deletedDocs]) {
       const expected = writer.docs.get(docId)
       const found = observed.docs.get(docId)
-      if (found === unreadable) continue // reported by `observe`
+      const inFlight = op === undefined ? '' : `, in flight ${describeOp(op)}`
+      if (found === unreadable) {
+        violations.push(`${label}: writer ${writer.index}, document ${docId}: read failed (${observed.readErrors.get(docId)}); acknowledged ${renderDoc(expected)}${inFlight}`)
+        continue
+      }
       const foundText = renderDoc(found)
       if (foundText === renderDoc(expected)) continue
       if (op !== undefined && op.kind !== 'create' && op.docId === docId) {
@@ -361,10 +368,7 @@ function check(writers: readonly Writer[], observed: Observed, label: string): C
           continue
         }
       }
-      violations.push(
-        `${label}: writer ${writer.index}, document ${docId} reads ${foundText}; acknowledged ${renderDoc(expected)}` +
-          (op === undefined ? '' : `, in flight ${describeOp(op)}`),
-      )
+      violations.push(`${label}: writer ${writer.index}, document ${docId} reads ${foundText}; acknowledged ${renderDoc(expected)}${inFlight}`)
     }
     if (op?.kind === 'create') {
       // A create in flight may have made one document, whole, under an id nobody was given.
@@ -381,8 +385,15 @@ function check(writers: readonly Writer[], observed: Observed, label: string): C
       else inFlightNotApplied++
     }
   }
+  const creates = writers.flatMap((writer) => (writer.inFlight?.kind === 'create' ? [`writer ${writer.index}: ${describeOp(writer.inFlight)}`] : []))
   for (const docId of extraDocs) {
-    if (observed.docs.get(docId) === unreadable) continue // reported by `observe`
+    if (observed.docs.get(docId) === unreadable) {
+      violations.push(
+        `${label}: document ${docId}, made by no acknowledged create: read failed (${observed.readErrors.get(docId)}); ` +
+          `creates in flight: ${creates.length === 0 ? 'none' : creates.join('; ')}`,
+      )
+      continue
+    }
     violations.push(`${label}: document ${docId} reads ${renderDoc(observed.docs.get(docId))}, which no create made`)
   }
   return { violations, inFlightApplied, inFlightNotApplied }
