@@ -2,7 +2,7 @@
  * Power cuts under a whole store, with the strict simulator (see test/power-cut/harness.ts for the
  * workload and the property, src/engine/testing/power-cut-file-system.ts for the model).
  *
- * Short mode (here, in CI): STRATUM_POWERCUT_CUTS cuts (default 200), seeds 1 to N, half of them
+ * Short mode (here, in CI): STRATUM_POWERCUT_CUTS cuts (default 150), seeds 1 to N, half of them
  * with 512-byte sectors and half with 4096-byte ones. The long mode is
  * `npm run powercut -- --cuts 5000`, the same runs from the same seeds.
  *
@@ -17,7 +17,7 @@ import { describe, it } from 'node:test'
 import type { PowerCutMutant } from '../src/engine/testing/power-cut-file-system.ts'
 import { describeRun, planOfSeed, runCut } from './power-cut/harness.ts'
 
-const cuts = Number(process.env.STRATUM_POWERCUT_CUTS ?? 200)
+const cuts = Number(process.env.STRATUM_POWERCUT_CUTS ?? 150)
 
 describe('power cut (strict model)', () => {
   it(`reopens to the acknowledged state plus whole in-flight writes, after each of ${cuts} cuts`, async () => {
