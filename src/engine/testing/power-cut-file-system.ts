@@ -62,12 +62,15 @@ interface SimFile {
   dirty: Map<number, number>
   /** Counts writes, so that a sync can tell which writes it covered. */
   writeCount: number
+  /** The writes the durable image covers. */
+  durableWriteCount: number
 }
 
+/** `seq` numbers the operations, so that a directory sync can tell which ones it covered. */
 type DirectoryOp =
-  | { kind: 'create'; name: string; fileId: number }
-  | { kind: 'rename'; from: string; to: string; fileId: number }
-  | { kind: 'unlink'; name: string; fileId: number }
+  | { seq: number; kind: 'create'; name: string; fileId: number }
+  | { seq: number; kind: 'rename'; from: string; to: string; fileId: number }
+  | { seq: number; kind: 'unlink'; name: string; fileId: number }
 
 interface Descriptor {
   /** Undefined for a descriptor of the folder itself, or of a path outside it. */
@@ -100,6 +103,9 @@ export class PowerCutFileSystem implements FileSystem {
   private durableNamespace = new Map<string, number>()
   /** Directory operations since that sync, in order. */
   private pendingOps: DirectoryOp[] = []
+  private lastOpSeq = 0
+  /** The operations the durable namespace covers. */
+  private durableOpSeq = 0
   private readonly descriptors = new Map<number, Descriptor>()
   /**
    * For reports: the call the cut failed first (method and path or descriptor's file), and the
@@ -156,7 +162,7 @@ export class PowerCutFileSystem implements FileSystem {
   }
 
   private newFile(content: Buffer, durable: Buffer): SimFile {
-    const file: SimFile = { id: this.nextFileId++, current: content, durable, dirty: new Map(), writeCount: 0 }
+    const file: SimFile = { id: this.nextFileId++, current: content, durable, dirty: new Map(), writeCount: 0, durableWriteCount: 0 }
     this.files.set(file.id, file)
     return file
   }
@@ -215,19 +221,22 @@ export class PowerCutFileSystem implements FileSystem {
     const image = Buffer.from(file.current)
     const covered = file.writeCount
     return () => {
-      if (this.mutant === 'ignore-fdatasync') return
+      // Syncs that overlap may complete out of order: an older image never replaces a newer one.
+      if (this.mutant === 'ignore-fdatasync' || covered < file.durableWriteCount) return
       file.durable = image
+      file.durableWriteCount = covered
       for (const [sector, writeCount] of file.dirty) if (writeCount <= covered) file.dirty.delete(sector)
     }
   }
 
   private startDirectorySync(): () => void {
     const image = new Map(this.namespace)
-    const covered = this.pendingOps.length
+    const covered = this.lastOpSeq
     return () => {
-      if (this.mutant === 'ignore-directory-fsync') return
+      if (this.mutant === 'ignore-directory-fsync' || covered < this.durableOpSeq) return
       this.durableNamespace = image
-      this.pendingOps = this.pendingOps.slice(covered)
+      this.durableOpSeq = covered
+      this.pendingOps = this.pendingOps.filter((op) => op.seq > covered)
     }
   }
 
@@ -264,7 +273,7 @@ export class PowerCutFileSystem implements FileSystem {
       // A create: a new file, and a directory entry that is not durable until `dir` is synced.
       file = this.newFile(Buffer.alloc(0), Buffer.alloc(0))
       this.namespace.set(name, file.id)
-      this.pendingOps.push({ kind: 'create', name, fileId: file.id })
+      this.pendingOps.push({ seq: ++this.lastOpSeq, kind: 'create', name, fileId: file.id })
     } else if (flags.startsWith('w')) {
       this.noteTruncate(file, 0) // 'w' of an existing file truncates it: a write until synced
     }
@@ -379,7 +388,7 @@ export class PowerCutFileSystem implements FileSystem {
     if (file === undefined || fromName === undefined || toName === undefined) return
     this.namespace.delete(fromName)
     this.namespace.set(toName, file.id)
-    this.pendingOps.push({ kind: 'rename', from: fromName, to: toName, fileId: file.id })
+    this.pendingOps.push({ seq: ++this.lastOpSeq, kind: 'rename', from: fromName, to: toName, fileId: file.id })
   }
 
   unlinkSync(path: string): void {
@@ -389,7 +398,7 @@ export class PowerCutFileSystem implements FileSystem {
     fs.unlinkSync(path)
     if (file === undefined || name === undefined) return
     this.namespace.delete(name)
-    this.pendingOps.push({ kind: 'unlink', name, fileId: file.id })
+    this.pendingOps.push({ seq: ++this.lastOpSeq, kind: 'unlink', name, fileId: file.id })
   }
 
   readFileSync(path: string): Buffer {
