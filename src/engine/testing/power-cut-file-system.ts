@@ -38,7 +38,7 @@
  */
 import fs from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import type { FileSystem } from '../file-system.ts'
+import { nodeFileSystem, type FileSystem } from '../file-system.ts'
 
 export type PowerCutMutant = 'ignore-fdatasync' | 'ignore-directory-fsync'
 
@@ -409,6 +409,11 @@ export class PowerCutFileSystem implements FileSystem {
   existsSync(path: string): boolean {
     this.enter(() => `existsSync ${path}`)
     return fs.existsSync(path)
+  }
+
+  identitySync(path: string): { device: bigint; inode: bigint } {
+    this.enter(() => `identitySync ${path}`)
+    return nodeFileSystem.identitySync(path)
   }
 
   // ---------------------------------------------------------------- the cut
