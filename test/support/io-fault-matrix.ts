@@ -12,7 +12,8 @@
  *     acknowledged write is there with its exact value; a rejected write is there whole or not at
  *     all (a document's create is two records: both or neither); a write rejected with the
  *     disk-full code is not there at all (it failed before anything was queued); nothing else is.
- *   - The reopen succeeds; a reopen refused with a StratumError code (LOCKED when the fault hit
+ *   - An open through the faulty file system may fail, but only with a StratumError code.
+ *   - The final reopen succeeds; a reopen refused with a StratumError code (LOCKED when the fault hit
  *     the lock's release) is counted and listed, and the folder is then checked with the stale
  *     lock file removed.
  */
@@ -43,6 +44,17 @@ export const diskFullCode: string | undefined = ['DISK_FULL', 'RESOURCE_EXHAUSTE
 const servingCodes = new Set<string>(['IO_ERROR', ...(diskFullCode === undefined ? [] : [diskFullCode])])
 /** Codes that mean the store failed closed. */
 const closedCodes = new Set<string>(['UNAVAILABLE', 'INTERNAL'])
+
+/** Where in the engine a raw error came from: its innermost engine frames, for the report. */
+function engineFrames(error: unknown): string {
+  const stack = error instanceof Error ? (error.stack ?? '') : ''
+  const frames = stack
+    .split('\n')
+    .filter((line) => line.includes('/src/engine/') && !line.includes('/testing/'))
+    .slice(0, 3)
+    .map((line) => line.trim().replace(/^at /, '').replace(/\(.*\/src\/engine\//, '(').replace(/^.*\/src\/engine\//, ''))
+  return frames.length === 0 ? '' : ` [${frames.join(' < ')}]`
+}
 
 // ------------------------------------------------------------------------------------- model
 
@@ -127,7 +139,8 @@ function candidateStates(slot: Slot): (DocState | undefined)[] {
 
 // ---------------------------------------------------------------------------------- results
 
-export type Outcome = 'not fired' | 'kept serving' | 'failed closed' | 'reopen refused'
+/** `open failed`: an open through the faulty file system (the first or the middle one) was refused. */
+export type Outcome = 'not fired' | 'kept serving' | 'failed closed' | 'open failed' | 'reopen refused'
 
 export interface RunResult {
   fault: Fault | undefined
@@ -186,7 +199,7 @@ class Run {
     } catch (error) {
       if (!isStratumError(error)) {
         const code = (error as NodeJS.ErrnoException | undefined)?.code
-        this.violations.push(`${what} rejected with a raw ${code ?? 'error'} (no StratumError code): ${String(error)}`)
+        this.violations.push(`${what} rejected with a raw ${code ?? 'error'} (no StratumError code): ${String(error)}${engineFrames(error)}`)
         this.count(`raw ${code ?? 'error'}`)
         return { ok: false, code: `raw ${code ?? 'error'}` }
       }
@@ -517,6 +530,7 @@ export async function runWorkload({ dir, fault }: WorkloadOptions): Promise<RunR
   const fileSystem = new CountingFaultFileSystem(fault)
   const run = new Run(fileSystem)
   let reopenRefused = false
+  let openFailed = false
 
   const openSession = async (what: string): Promise<boolean> => {
     try {
@@ -524,8 +538,9 @@ export async function runWorkload({ dir, fault }: WorkloadOptions): Promise<RunR
       return true
     } catch (error) {
       run.session = undefined
+      openFailed = true
       if (!isStratumError(error)) {
-        run.violations.push(`${what}: openStore rejected with a raw ${(error as NodeJS.ErrnoException).code ?? 'error'}: ${String(error)}`)
+        run.violations.push(`${what}: openStore rejected with a raw ${(error as NodeJS.ErrnoException).code ?? 'error'}: ${String(error)}${engineFrames(error)}`)
       } else {
         run.notes.push(`${what}: openStore rejected ${error.code}: ${error.message}`)
       }
@@ -674,7 +689,9 @@ export async function runWorkload({ dir, fault }: WorkloadOptions): Promise<RunR
       ? 'reopen refused'
       : run.failedClosedSeen
         ? 'failed closed'
-        : 'kept serving'
+        : openFailed
+          ? 'open failed'
+          : 'kept serving'
   return { fault, outcome, rejections: run.rejections, notes: run.notes, violations: run.violations, counts: fileSystem.counts }
 }
 
