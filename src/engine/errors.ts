@@ -133,3 +133,16 @@ export function isSystemError(error: unknown): error is NodeJS.ErrnoException {
   const code = (error as NodeJS.ErrnoException).code
   return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)
 }
+
+/**
+ * An error caught at the edge of the engine's API as a StratumError: a StratumError as it is; an
+ * error of the operating system as IO_ERROR (DISK_FULL for no room), and anything else (a bug)
+ * as INTERNAL; `doing` says what was being done. The original is kept as the cause.
+ */
+export function asStratumError(error: unknown, doing: string): StratumError {
+  if (error instanceof StratumError) return error
+  const message = error instanceof Error ? error.message : String(error)
+  if (isDiskFull(error)) return new StratumError('DISK_FULL', `disk full while ${doing}: ${message}`, { cause: error })
+  if (isSystemError(error)) return new StratumError('IO_ERROR', `${doing}: ${message}`, { cause: error })
+  return new StratumError('INTERNAL', `internal error while ${doing}: ${message}`, { cause: error })
+}

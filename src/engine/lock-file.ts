@@ -118,11 +118,19 @@ function heldBy(dir: string, path: string, holder: LockHolder): StratumError {
 const busyAttempts = 100
 const busyRetryMs = 20
 
+/**
+ * The folders (by kernel lock name) this process has open now. A LOCK naming this process for a
+ * folder not in it was left behind by a release that failed (its removal did): stale, not a
+ * second open.
+ */
+const openHere = new Map<string, number>()
+
 export class LockFile {
   private constructor(
     private readonly fileSystem: FileSystem,
     readonly path: string,
     private readonly kernelLock: KernelLock,
+    private readonly kernelLockName: string,
   ) {}
 
   /**
@@ -138,12 +146,13 @@ export class LockFile {
       const kernelLock = await KernelLock.take(kernelLockName)
       if (kernelLock !== 'busy') {
         try {
-          takeLockFile(fileSystem, dir, path)
+          takeLockFile(fileSystem, dir, path, (openHere.get(kernelLockName) ?? 0) > 0)
         } catch (error) {
           kernelLock.release()
           throw error
         }
-        return new LockFile(fileSystem, path, kernelLock)
+        openHere.set(kernelLockName, (openHere.get(kernelLockName) ?? 0) + 1)
+        return new LockFile(fileSystem, path, kernelLock, kernelLockName)
       }
       // Another process of this host holds the folder, or is taking or dropping it right now.
       const holder = readHolder(fileSystem, path)
@@ -162,6 +171,9 @@ export class LockFile {
   }
 
   release(): void {
+    const opens = (openHere.get(this.kernelLockName) ?? 1) - 1
+    if (opens > 0) openHere.set(this.kernelLockName, opens)
+    else openHere.delete(this.kernelLockName)
     try {
       this.fileSystem.unlinkSync(this.path)
     } catch (error) {
@@ -178,7 +190,7 @@ export class LockFile {
  * no other process of this host and network namespace is in here at the same time: removing a
  * stale LOCK and creating ours cannot interleave with another takeover of theirs.
  */
-function takeLockFile(fileSystem: FileSystem, dir: string, path: string): void {
+function takeLockFile(fileSystem: FileSystem, dir: string, path: string, openInThisProcess: boolean): void {
   const me: LockHolder = { pid: process.pid, startTime: processStat(fileSystem, process.pid)?.startTime ?? null, host: hostname() }
   const content = Buffer.from(`${JSON.stringify(me)}\n`)
   // Two tries: the second follows the removal of a stale lock.
@@ -190,10 +202,9 @@ function takeLockFile(fileSystem: FileSystem, dir: string, path: string): void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       const holder = readHolder(fileSystem, path)
       if (typeof holder === 'object') {
-        if (holder.pid === process.pid && holder.host === me.host) {
-          throw new StratumError('LOCKED', `${dir} is already open in this process (pid ${process.pid})`)
-        }
-        if (isRunning(fileSystem, holder)) throw heldBy(dir, path, holder)
+        const mine = holder.pid === process.pid && holder.host === me.host
+        if (mine && openInThisProcess) throw new StratumError('LOCKED', `${dir} is already open in this process (pid ${process.pid})`)
+        if (!mine && isRunning(fileSystem, holder)) throw heldBy(dir, path, holder)
       }
       // Stale or torn (its writer crashed while writing it): remove it. 'missing' means a process
       // the kernel lock does not see (another namespace) removed it first.
@@ -204,15 +215,28 @@ function takeLockFile(fileSystem: FileSystem, dir: string, path: string): void {
       }
       continue
     }
+    let failure: unknown
     try {
       fileSystem.writeSync(fd, content, 0)
       fileSystem.fsyncSync(fd)
     } catch (error) {
       // On a full disk the lock is held all the same (the file exists, and the kernel lock is
       // taken); it only cannot name its holder, so others see it as a torn lock.
-      if (!isDiskFull(error)) throw error
-    } finally {
+      if (!isDiskFull(error)) failure = error
+    }
+    try {
       fileSystem.closeSync(fd)
+    } catch (error) {
+      failure ??= error
+    }
+    if (failure !== undefined) {
+      // Not taken after all: leave no LOCK behind that would keep this process from trying again.
+      try {
+        fileSystem.unlinkSync(path)
+      } catch {
+        // The next open finds it torn or naming this process, and takes it over.
+      }
+      throw failure
     }
     return
   }

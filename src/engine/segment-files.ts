@@ -102,8 +102,17 @@ export class SegmentFiles {
     return total
   }
 
+  /** Closes every descriptor, all of them even when one fails; throws the first failure. */
   closeAll(): void {
-    for (const fd of this.descriptors.values()) this.fileSystem.closeSync(fd)
+    let failure: unknown
+    for (const fd of this.descriptors.values()) {
+      try {
+        this.fileSystem.closeSync(fd)
+      } catch (error) {
+        failure ??= error
+      }
+    }
     this.descriptors.clear()
+    if (failure !== undefined) throw failure
   }
 }

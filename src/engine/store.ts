@@ -19,7 +19,7 @@
  */
 import assert from 'node:assert/strict'
 import { checkColumnName, checkMetaSize, toMetaMap, writeMeta, type MetaInput } from './document-meta.ts'
-import { CorruptionError, invalidArgument, limitExceeded, notFound, StratumError } from './errors.ts'
+import { asStratumError, CorruptionError, invalidArgument, limitExceeded, notFound, StratumError } from './errors.ts'
 import { isWellFormedId, localIdOf, makeId, shardOf } from './ids.ts'
 import { Keydir, SlotKind, type Column, type Location } from './keydir.ts'
 import { blobMaxBytes, chainMaxNodes, listProblemsDefaultLimit, localIdMax, pageMaxBytes, pageMaxItems, recordHeaderBytes } from './limits.ts'
@@ -109,9 +109,21 @@ export interface StoreStats {
   compaction: CompactionStats
 }
 
-/** Opens (or creates) the store in `options.dir`. Throws LOCKED if another process has it open. */
+/**
+ * Opens (or creates) the store in `options.dir`. Throws LOCKED if another process has it open;
+ * an error of the operating system while opening is IO_ERROR (DISK_FULL when the disk is full),
+ * naming what was being done.
+ */
 export async function openStore(options: StoreOptions): Promise<Store> {
   const resolved = resolveStoreOptions(options)
+  try {
+    return await openResolved(resolved)
+  } catch (error) {
+    throw asStratumError(error, `opening the store in ${resolved.dir}`)
+  }
+}
+
+async function openResolved(resolved: ResolvedStoreOptions): Promise<Store> {
   const { fileSystem, dir } = resolved
   if (!fileSystem.existsSync(dir)) {
     if (!resolved.createIfMissing) throw notFound(`store folder ${dir} does not exist and createIfMissing is false`)
@@ -162,8 +174,11 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     store.reportRecovery()
     return store
   } catch (error) {
-    files.closeAll() // the segments recovery opened
-    lock.release()
+    try {
+      files.closeAll() // the segments recovery opened
+    } finally {
+      lock.release()
+    }
     throw error
   }
 }
@@ -559,7 +574,11 @@ export class Store {
    */
   async compactNow(): Promise<CompactionResult> {
     this.checkOpen()
-    return this.compactor.compactNow()
+    try {
+      return await this.compactor.compactNow()
+    } catch (error) {
+      throw asStratumError(error, 'compacting')
+    }
   }
 
   /** Writes and syncs every write made so far, whatever the sync mode. */
@@ -586,9 +605,13 @@ export class Store {
       // finished rather than left to the next open's scan.
       await this.sealedHints.whenWritten()
     } finally {
-      this.files.closeAll()
-      this.lock.release()
-      this.statusValue = 'closed'
+      try {
+        this.files.closeAll()
+      } finally {
+        // Released whatever closing the files did: a store this process cannot reopen is worse.
+        this.lock.release()
+        this.statusValue = 'closed'
+      }
     }
   }
 
