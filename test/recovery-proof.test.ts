@@ -86,7 +86,11 @@ describe('recovery proves what it applies', () => {
       const store = await openStore({ dir, onWarning: () => undefined })
       await assertVictimIntact(store, victim, victimNode, `cut at ${cutAt}`)
       const report = (await store.stats()).lastRecovery
-      assert.deepEqual(report.tornTail, { segmentNumber: newest, offset: carrierOffset, droppedBytes: cutAt - carrierOffset }, `cut at ${cutAt}`)
+      assert.deepEqual(
+        report.tornTail,
+        { segmentNumber: newest, offset: carrierOffset, droppedBytes: cutAt - carrierOffset, keptIn: `${path.basename(segmentPath(dir, newest))}.torn-${carrierOffset}` },
+        `cut at ${cutAt}`,
+      )
       assert.equal(report.damagedRecordCount + report.damagedRangeCount, 0, `cut at ${cutAt}: a torn tail is not damage`)
       await store.close()
     }
@@ -171,6 +175,29 @@ describe('recovery proves what it applies', () => {
     assert.deepEqual(report.damagedRecords, [{ segmentNumber: last.segmentNumber, offset: last.offset, id: tcId, kind: kind.inputPut }])
     await expectCode(reopened.getTestCase(docId, tcId), 'CORRUPTION', 'the damaged update')
     assert.equal(fs.statSync(file).size, sizeBytes, 'the damaged bytes are still there')
+    await reopened.close()
+  })
+
+  it('never cuts an acknowledged group that follows damage in the one before it, after a crash', async () => {
+    // Two creates, each acknowledged in a group commit of its own; a crash (no close, so no sync
+    // mark at the end); then bit rot in a header of the first create's group. The second group is
+    // whole and must stay: the damage is corruption, not a torn tail.
+    const dir = newFolder()
+    const store = await openStore({ dir })
+    const first = await store.createProblem('first')
+    const second = await store.createProblem('second')
+    const crashed = newFolder()
+    copyStore(dir, crashed)
+    await store.close()
+    const records = readRecords(dir)
+    const firstMeta = records.find((record) => record.id === first && record.kind === kind.docMeta)!
+    flipByte(segmentPath(crashed, firstMeta.segmentNumber), firstMeta.offset + 20)
+    const reopened = await openStore({ dir: crashed, onWarning: () => undefined })
+    const report = (await reopened.stats()).lastRecovery
+    assert.equal(report.tornTail, null, 'damage before a whole group is not a torn tail')
+    assert.equal(report.damagedRangeCount, 1)
+    assert.equal(await reopened.getProblemHtml(second), 'second')
+    await expectCode(reopened.getProblemMeta(first), 'CORRUPTION', 'the damaged metadata')
     await reopened.close()
   })
 

@@ -109,11 +109,14 @@ async function checkRecovered(
     const markBytes = keptBytes === fixture.newestSizeBytes || keptBytes === segmentHeaderBytes ? 0 : recordHeaderBytes
     assert.equal(fs.statSync(newestPath).size, keptBytes + markBytes, `${context}: the file is cut back to the last whole write (and proven)`)
     const stats = await store.stats()
+    const { keptIn, ...reported } = stats.lastRecovery.tornTail ?? { keptIn: undefined }
     assert.deepEqual(
-      stats.lastRecovery.tornTail,
+      stats.lastRecovery.tornTail === null ? null : reported,
       tornTail === null ? null : { segmentNumber: fixture.newestSegment, ...tornTail },
       `${context}: the torn tail reported`,
     )
+    // What was cut is kept beside the segment (unless it was only zeros), byte for byte.
+    if (keptIn !== undefined) assert.equal(fs.statSync(path.join(dir, keptIn)).size, tornTail?.droppedBytes, `${context}: the torn bytes kept`)
     assert.equal(stats.lastRecovery.damagedRecordCount, 0, `${context}: a torn tail is not damage`)
     assert.equal(stats.lastRecovery.damagedRangeCount, 0, `${context}: a torn tail is not damage`)
     assert.equal(stats.activeSegmentBytes, keptBytes + markBytes, `${context}: appends continue where the kept bytes end`)

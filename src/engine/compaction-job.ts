@@ -225,6 +225,25 @@ function forEachRecord(
 }
 
 /**
+ * The record at `offset` of an input, checked against the input's seeds, its length and (when
+ * given) its kind before it is copied: a copy is sealed again with the output's seeds, so a
+ * damaged record copied unchecked would come out looking whole. A mismatch is CORRUPTION (the
+ * input is then left out of compactions).
+ */
+function checkedRecord(input: Input, offset: number, sizeBytes: number, kind: number | undefined): Buffer {
+  const record = input.reader.read(offset, sizeBytes)
+  const header = decodeIntactRecord(record, 0, input.format.seeds)
+  if (header === undefined || recordHeaderBytes + header.payloadBytes !== sizeBytes || (kind !== undefined && header.kind !== kind)) {
+    const segmentNumber = input.reader.segmentNumber
+    throw new CorruptionError(
+      `the record at offset ${offset} of segment ${segmentNumber} no longer matches its checksum; the segment is left uncompacted`,
+      { segmentNumber, offset },
+    )
+  }
+  return record
+}
+
+/**
  * Runs one compaction job through `fileSystem`. `onWriting` is called once the first bytes are in
  * an output file (a step for tests).
  */
@@ -249,16 +268,7 @@ export function compact(job: CompactionJob, fileSystem: FileSystem, onWriting: (
         const segmentNumber = block.segments[inBlock]!
         const offset = block.offsets[inBlock]!
         const sizeBytes = block.sizes[inBlock]!
-        const input = inputs.get(segmentNumber)!
-        const record = input.reader.read(offset, sizeBytes)
-        const header = decodeIntactRecord(record, 0, input.format.seeds)
-        if (header === undefined || recordHeaderBytes + header.payloadBytes !== sizeBytes) {
-          throw new CorruptionError(
-            `the record at offset ${offset} of segment ${segmentNumber} no longer matches its checksum; the segment is left uncompacted`,
-            { segmentNumber, offset },
-          )
-        }
-        const placed = output.append(record)
+        const placed = output.append(checkedRecord(inputs.get(segmentNumber)!, offset, sizeBytes, undefined))
         newSegments[index] = placed.segmentNumber
         newOffsets[index] = placed.offset
       }
@@ -270,7 +280,7 @@ export function compact(job: CompactionJob, fileSystem: FileSystem, onWriting: (
         if (!isTombstoneKind(kind)) return
         // Kept while a segment outside this compaction may hold a record older than it.
         if (seq > job.oldestSeqOutside) {
-          output.append(input.reader.read(offset, sizeBytes))
+          output.append(checkedRecord(input, offset, sizeBytes, kind))
           tombstonesKept++
         } else tombstonesDropped++
       })

@@ -115,15 +115,15 @@ export interface Failure {
 
 /**
  * Classifies an error caught inside the engine: a StratumError keeps its code; an error of the
- * operating system (it has an errno code such as ENOSPC or EIO) is IO_ERROR; anything else (a
- * failed assertion, a TypeError) is a bug: INTERNAL, with its stack.
+ * operating system (it has an errno code such as ENOSPC or EIO) is IO_ERROR, DISK_FULL for no
+ * room; anything else (a failed assertion, a TypeError) is a bug: INTERNAL, with its stack.
  */
 export function failureOf(error: unknown): Failure {
   const message = error instanceof Error ? error.message : String(error)
   if (error instanceof StratumError) {
     return { code: error.code, message, stack: undefined, segmentNumber: error instanceof CorruptionError ? error.segmentNumber : undefined }
   }
-  if (isSystemError(error)) return { code: 'IO_ERROR', message, stack: undefined, segmentNumber: undefined }
+  if (isSystemError(error)) return { code: isDiskFull(error) ? 'DISK_FULL' : 'IO_ERROR', message, stack: undefined, segmentNumber: undefined }
   return { code: 'INTERNAL', message, stack: error instanceof Error ? error.stack : undefined, segmentNumber: undefined }
 }
 

@@ -43,6 +43,7 @@ import type { SegmentStats, SegmentStatsTable } from './segment-stats.ts'
 import {
   createSegmentFile,
   parseSegmentFileName,
+  segmentFileName,
   readSegmentHeader,
   segmentFormatVersion,
   segmentMagic,
@@ -103,8 +104,11 @@ export interface RecoveryReport {
   segmentCount: number
   recordCount: number
   bytesScanned: number
-  /** The torn tail cut from the newest segment, if the last run stopped mid-write. */
-  tornTail: { segmentNumber: number; offset: number; droppedBytes: number } | null
+  /**
+   * The torn tail cut from the newest segment, if the last run stopped mid-write, and the file
+   * its bytes were kept in (`N.seg.torn-OFFSET`, unless they were all zeros or the disk was full).
+   */
+  tornTail: { segmentNumber: number; offset: number; droppedBytes: number; keptIn?: string } | null
   /** Records whose payload failed its checksum (their header, so their id, is intact). */
   damagedRecordCount: number
   damagedRecords: DamagedRecord[]
@@ -249,6 +253,10 @@ export async function recover(options: {
       }
       if (opened.keptBytes < sizeBytes) {
         assert(isNewest, 'only the newest segment is ever cut')
+        if (report.tornTail !== null && report.tornTail.offset === opened.keptBytes) {
+          const kept = await keepTornBytes(fileSystem, dir, segmentNumber, opened.keptBytes, contents.subarray(opened.keptBytes))
+          if (kept !== undefined) report.tornTail.keptIn = kept
+        }
         fileSystem.ftruncateSync(fd, opened.keptBytes)
         fileSystem.fsyncSync(fd)
       }
@@ -343,6 +351,39 @@ function proveTail(fileSystem: FileSystem, active: ActiveSegment): boolean {
   active.lastGroupTag = groupTag
   active.sizeBytes += mark.length
   return true
+}
+
+/**
+ * Keeps the bytes of a torn tail beside the segment, as `N.seg.torn-OFFSET`, before they are cut
+ * (synced, and the folder synced): a torn tail was never acknowledged, but a crash followed by
+ * damage to the last acknowledged write looks the same, and what recovery cuts it never
+ * destroys. Nothing is kept for a tail of zeros (nothing was written there) or when the disk has
+ * no room (the name of the file is returned when one was written). Recovery never reads these
+ * files; an operator may delete them.
+ */
+async function keepTornBytes(fileSystem: FileSystem, dir: string, segmentNumber: number, offset: number, bytes: Buffer): Promise<string | undefined> {
+  if (isZero(bytes)) return undefined
+  const name = `${segmentFileName(segmentNumber)}.torn-${offset}`
+  const path = join(dir, name)
+  const fd = fileSystem.openSync(path, 'w')
+  try {
+    let done = 0
+    // Bounded: each pass writes at least one byte or throws.
+    while (done < bytes.length) {
+      const written = fileSystem.writeSync(fd, bytes.subarray(done), done)
+      if (written <= 0) throw new StratumError('IO_ERROR', `a write to ${path} wrote nothing`)
+      done += written
+    }
+    fileSystem.fsyncSync(fd)
+  } catch (error) {
+    fileSystem.closeSync(fd)
+    fileSystem.unlinkSync(path)
+    if (isDiskFull(error)) return undefined
+    throw error
+  }
+  fileSystem.closeSync(fd)
+  syncDirectory(fileSystem, dir)
+  return name
 }
 
 /**

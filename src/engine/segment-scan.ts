@@ -114,25 +114,21 @@ export function legacyRecordAfter(contents: Buffer, from: number): boolean {
   return false
 }
 
-/** One group commit as the scan sees it. */
-interface GroupSeen {
-  /** Where it starts: right after the group (or sync mark) before it. */
+/**
+ * One sync epoch as the scan sees it: the records of the passes written between two syncs, which
+ * carry one commit-group tag (see segment-writer.ts: the tag moves on only after a sync).
+ */
+interface Epoch {
+  /** Where it starts: after the epoch (or sync mark) before it, or at a range it starts with. */
   start: number
-  /** Its tag, once a record of it with a trusted header is seen. */
-  tag: number | undefined
   hasItems: boolean
   damaged: boolean
-  /** A range was seen in it: what the range held is unknown. */
-  rangeSeen: boolean
-  /**
-   * Set when a range in it must have held whole groups (the tags after it do not follow): the
-   * group proper starts here, and what lies before is durable damage, not part of the tail.
-   */
-  restartAt: number | undefined
+  /** Its last record so far carries GROUP_ENDS: the pass that wrote it was written whole. */
+  ended: boolean
 }
 
-function newGroup(start: number): GroupSeen {
-  return { start, tag: undefined, hasItems: false, damaged: false, rangeSeen: false, restartAt: undefined }
+function newEpoch(start: number): Epoch {
+  return { start, hasItems: false, damaged: false, ended: false }
 }
 
 export interface LogEnd {
@@ -149,76 +145,89 @@ export interface LogEnd {
 /**
  * Where the log of the newest segment ends. `headerBytes` is where its records start.
  *
- * The proof: the writer writes group commit k + 1 only after the fdatasync of group k returned, so
- * any intact piece of a later group shows that every earlier group is whole on disk. The group of
- * the last piece found is the tail group: it is kept when it ended (its last record carries
- * GROUP_ENDS) and nothing in it is damaged; otherwise it was never acknowledged, and it is cut from
- * its start. A range (bytes whose header failed) takes the tag of the group it starts in; tags
- * that do not follow across a range show that the range held whole groups, which are durable,
- * and the cut moves up to the first record after it.
+ * The proof: the writer writes the records of a new sync epoch (a new tag) only after the sync
+ * of the one before returned, so any intact piece of a later epoch shows that every earlier one
+ * is whole on disk. The epoch of the last piece found is the tail: it is kept when its last
+ * record carries GROUP_ENDS and nothing in it is damaged; otherwise it was never acknowledged
+ * (in `always` mode; in the others it is the window a power cut may lose), and it is cut from
+ * its start. A range (bytes whose header failed) belongs to the epoch of the record after it
+ * when that record's tag is the same as the one before the range, or the next one after a
+ * record that ended its pass; otherwise the range held the end of earlier epochs, which are
+ * durable: it is damage, kept, and the tail starts after it.
  */
 export function findLogEnd(contents: Buffer, headerBytes: number, seeds: RecordSeeds): LogEnd {
-  let closed: GroupSeen | undefined
-  let closedTag = 0
   /** Where the last intact syncMark ends: everything before it is proven durable. */
   let provenEnd = -1
-  let open = newGroup(headerBytes)
+  let epoch = newEpoch(headerBytes)
+  // The record before: its tag, and whether it ended its pass. The segment's start (and a sync
+  // mark) act as a record of the tag before the first, which ended.
+  let previousTag = 0
+  let previousEnds = true
+  let rangeStart: number | undefined
   let endOfItems = contents.length
+  let legacyBatch = 0
+  let cutShort = false
   for (const item of scanSegment(contents, headerBytes, seeds)) {
     if (item.type === 'zeros') {
       endOfItems = item.offset
       break
     }
     if (item.type === 'range') {
-      open.hasItems = true
-      open.damaged = true
-      open.rangeSeen = true
+      rangeStart ??= item.offset
       continue
     }
     const header = item.header
     if (item.type === 'record' && item.intact && header.kind === RecordKind.syncMark) {
       // Everything before it was synced before it was written.
-      closed = undefined
-      closedTag = header.group
       provenEnd = item.end
-      open = newGroup(item.end)
+      epoch = newEpoch(item.end)
+      previousTag = header.group
+      previousEnds = true
+      rangeStart = undefined
       continue
     }
-    open.hasItems = true
-    if (!seeds.legacy) {
-      if (open.tag === undefined) {
-        open.tag = header.group
-        if (open.rangeSeen && header.group !== ((closedTag + 1) & recordGroupMask)) open.restartAt = item.offset
-      } else if (header.group !== open.tag) {
-        // A group that began inside damage: the damage before it belongs to earlier groups.
-        open.tag = header.group
-        open.restartAt = item.offset
-      }
-    }
-    if (item.type === 'pastEnd' || !item.intact) open.damaged = true
-    if (item.type === 'pastEnd') break
+    // Segments of format 1 and 2 have no tags: each write (batch) counts as an epoch of its own.
+    const tag = seeds.legacy ? legacyBatch : header.group
     const ends = seeds.legacy ? (header.flags & recordFlagBatchContinues) === 0 : (header.flags & recordFlagGroupEnds) !== 0
-    if (ends) {
-      closed = open
-      closedTag = header.group
-      open = newGroup(item.end)
+    if (seeds.legacy && ends) legacyBatch++
+    const sameEpoch = epoch.hasItems && tag === previousTag
+    if (!sameEpoch) {
+      const next = previousEnds && tag === ((previousTag + 1) & recordGroupMask)
+      // A range right before a new epoch is its start when the tags follow; else it held the
+      // end of earlier epochs, which are durable: damage, and the new epoch starts here.
+      epoch = newEpoch(rangeStart !== undefined && next ? rangeStart : item.offset)
+      if (rangeStart !== undefined && next) epoch.damaged = true
+    } else if (rangeStart !== undefined) {
+      epoch.damaged = true
+    }
+    rangeStart = undefined
+    epoch.hasItems = true
+    if (item.type === 'pastEnd' || !item.intact) epoch.damaged = true
+    epoch.ended = item.type === 'record' && ends
+    previousTag = tag
+    previousEnds = ends
+    if (item.type === 'pastEnd') {
+      cutShort = true
+      break
     }
   }
-  const tail = open.hasItems ? open : closed
-  const isTorn = tail !== undefined && (tail === open || tail.damaged)
-  if (!isTorn) {
-    // Nothing is open: the log ends where the last group (or sync mark) ended; zeros may follow.
-    const keptBytes = Math.min(endOfItems, open.start)
-    return { keptBytes, torn: false, lastGroupTag: closedTag, proven: keptBytes === provenEnd }
+  if (rangeStart !== undefined && !cutShort) {
+    // Damage after the last record: the rest of its epoch, or the start of the next one.
+    if (previousEnds) epoch = { start: rangeStart, hasItems: true, damaged: true, ended: false }
+    else epoch.damaged = true
   }
-  const cutAt = tail.restartAt ?? tail.start
+  const torn = epoch.hasItems && (epoch.damaged || !epoch.ended)
+  if (!torn) {
+    // The log ends where the last epoch (or sync mark) ended; zeros may follow.
+    const keptBytes = Math.min(endOfItems, epoch.hasItems ? endOfItems : epoch.start)
+    return { keptBytes, torn: false, lastGroupTag: seeds.legacy ? 0 : previousTag, proven: keptBytes === provenEnd }
+  }
+  const cutAt = epoch.start
   // Format 1 and 2: an intact record after the damage shows it is not a tail (it is not applied).
-  if (seeds.legacy && tail.rangeSeen && legacyRecordAfter(contents, cutAt + 1)) {
+  if (seeds.legacy && legacyRecordAfter(contents, cutAt + 1)) {
     return { keptBytes: contents.length, torn: false, lastGroupTag: 0, proven: false }
   }
-  // The usual case needs no second look: the tail is the open group, cut where it began.
-  const lastGroupTag = tail === open && tail.restartAt === undefined ? closedTag : tagBefore(contents, headerBytes, cutAt, seeds)
-  return { keptBytes: cutAt, torn: true, lastGroupTag, proven: cutAt === provenEnd }
+  return { keptBytes: cutAt, torn: true, lastGroupTag: seeds.legacy ? 0 : tagBefore(contents, headerBytes, cutAt, seeds), proven: cutAt === provenEnd }
 }
 
 /** The tag of the last record with a trusted header that ends before `cutAt` (0 when none). */

@@ -26,9 +26,11 @@
  *   - Every segment it seals is reported to `onSealed` once synced (the store writes its hint
  *     file then: see sealed-hints.ts).
  *   - Records are sealed (group tag, GROUP_ENDS, seeded checksums: see record.ts) as a pass writes
- *     them: each pass is one group commit per segment, tagged with the segment's next group number,
- *     its last record flagged GROUP_ENDS. A pass is written only after the previous pass's sync
- *     returned, which is what lets recovery tell the tail group from the groups before it.
+ *     them: each pass is one group commit per segment, its last record flagged GROUP_ENDS, tagged
+ *     with the segment's next group number when the segment was synced since the tag last moved
+ *     on, else with the same tag (passes not yet synced share it). Records of a new tag are
+ *     written only after the sync of the tag before returned, which is what lets recovery tell the
+ *     unsynced tail from what is durable.
  *   - A syncMark follows the last group of a segment when it is sealed and of the active segment
  *     on close, written only once everything before it is synced (see sync-mark.ts).
  *   - After a failed write or sync the writer is failed for good: the page cache may have dropped
@@ -59,6 +61,9 @@ const syncWriteMaxBytes = 256 * 1024
 
 /** Bytes kept free after the reserved records for the syncMark that may follow them. */
 const syncMarkBytes = recordHeaderBytes
+
+/** Zeros written ahead, while the disk is full, to find out whether it has room again. */
+const probeBytes = 4096
 
 /** A segment prepared for the tail to move into: created under its temporary name, not yet renamed. */
 interface PreparedSegment {
@@ -157,6 +162,12 @@ export class SegmentWriter {
   private fileSeeds: RecordSeeds
   /** The tag of the last group commit written to `fd`'s segment. */
   private fileGroupTag: number
+  /**
+   * Whether `fd` was synced since its tag last moved on. The tag moves on only then: the passes
+   * written between two syncs (several in the `interval` and `none` modes) share one tag, so that
+   * recovery treats them as one unsynced window (see segment-scan.ts `findLogEnd`).
+   */
+  private syncedSinceTag = true
   /** Bytes of `fd`'s file that a syncMark proves durable: a mark is due on close when below the tail. */
   private fileProvenBytes: number
   private open = new Group()
@@ -294,8 +305,10 @@ export class SegmentWriter {
     const fileBytes = prepared?.fileBytes ?? this.fileBytes
     const neededBytes = endOffset + syncMarkBytes
     if (neededBytes <= fileBytes) {
-      // A write accepted: whatever was refused before, writes are going through.
-      this.setDiskFull(undefined)
+      // It fits in what was reserved. While writes are being refused, this write also probes for
+      // room (a few zeros more), so that the state changes when the disk has room again, not
+      // whenever a small write fits in what is left.
+      if (this.diskFullState !== undefined) this.probeForRoom(segmentNumber, fd, fileBytes)
       return
     }
     const wantedBytes = Math.max(neededBytes, Math.min(this.options.segmentSizeBytes, endOffset + zeroAheadBytes))
@@ -321,6 +334,21 @@ export class SegmentWriter {
     }
     this.noteAllocated(segmentNumber, reachedBytes)
     this.setDiskFull(undefined)
+  }
+
+  /** Tries to reserve a little more of segment `segmentNumber`; clears the disk-full state if it can. */
+  private probeForRoom(segmentNumber: number, fd: number, fileBytes: number): void {
+    const probeEndBytes = Math.min(this.options.segmentSizeBytes + syncMarkBytes, fileBytes + probeBytes)
+    try {
+      if (probeEndBytes > fileBytes) this.noteAllocated(segmentNumber, this.writeZeros(fd, fileBytes, probeEndBytes))
+      this.setDiskFull(undefined)
+    } catch (error) {
+      this.noteAllocated(segmentNumber, (error as { reachedBytes?: number }).reachedBytes ?? fileBytes)
+      if (!isDiskFull(error)) {
+        this.fail(error)
+        throw this.failure!
+      }
+    }
   }
 
   private noteAllocated(segmentNumber: number, fileBytes: number): void {
@@ -545,7 +573,10 @@ export class SegmentWriter {
       const buffers = chunk.buffers
       if (buffers.length === 0) continue // a rotation with no record yet (see `rotate`)
       // One group commit of this segment: every record tagged with it, the last one ending it.
-      this.fileGroupTag = (this.fileGroupTag + 1) & recordGroupMask
+      if (this.syncedSinceTag) {
+        this.fileGroupTag = (this.fileGroupTag + 1) & recordGroupMask
+        this.syncedSinceTag = false
+      }
       for (let index = 0; index < buffers.length; index++) sealRecord(buffers[index]!, this.fileSeeds, this.fileGroupTag, index === buffers.length - 1)
       // `append` reserved these bytes: they overwrite zeros already in the file.
       assert(end + syncMarkBytes <= this.fileBytes, 'records are written over reserved space')
@@ -560,6 +591,7 @@ export class SegmentWriter {
       await fileSystem.fdatasync(this.fd)
       this.syncCount++
       this.unsyncedBytes = 0
+      this.syncedSinceTag = true
     }
     this.intervalSyncDue = false
   }
@@ -622,6 +654,7 @@ export class SegmentWriter {
     this.fileLogicalBytes = segmentHeaderBytes
     this.fileSeeds = prepared.seeds
     this.fileGroupTag = 0
+    this.syncedSinceTag = true
     this.fileProvenBytes = segmentHeaderBytes
   }
 
