@@ -16,6 +16,8 @@ import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { crc32c } from '../src/engine/crc32c.ts'
 import { nodeFileSystem, type FileSystem } from '../src/engine/file-system.ts'
+import { readSegmentHeader } from '../src/engine/segment-file.ts'
+import { scanSegment } from '../src/engine/segment-scan.ts'
 import { openStore, type Store } from '../src/engine/store.ts'
 import { int64, int64List } from '../src/engine/values.ts'
 import { forgedRecord, int64Payload, listHolding, listItemsOffsetInRecord } from './support/forged-record.ts'
@@ -26,7 +28,7 @@ after(() => fs.rmSync(root, { recursive: true, force: true }))
 let folders = 0
 const newFolder = (): string => path.join(root, `store-${++folders}`)
 
-const kind = { docBlob: 1, docMeta: 2, docDelete: 3, inputPut: 4, inputDelete: 5 } as const
+const kind = { docBlob: 1, docMeta: 2, docDelete: 3, inputPut: 4, inputDelete: 5, syncMark: 9 } as const
 
 async function expectCode(promise: Promise<unknown>, code: string, context: string): Promise<void> {
   await assert.rejects(promise, (error: Error & { code?: string }) => {
@@ -199,6 +201,26 @@ describe('recovery proves what it applies', () => {
     assert.equal(await reopened.getProblemHtml(second), 'second')
     await expectCode(reopened.getProblemMeta(first), 'CORRUPTION', 'the damaged metadata')
     await reopened.close()
+  })
+
+  it('tags the passes written between two syncs alike (interval mode), so that recovery cuts them as one window', async () => {
+    const dir = newFolder()
+    const store = await openStore({ dir, syncMode: 'interval', syncIntervalMs: 60_000 })
+    const docId = await store.createProblem('doc')
+    await store.flush()
+    for (let value = 0; value < 3; value++) await store.addTestCase(docId, int64(value)) // three passes, no sync
+    await store.flush()
+    await store.addTestCase(docId, int64(3))
+    await store.close()
+    const segment = segmentPath(dir, 1)
+    const bytes = fs.readFileSync(segment)
+    const format = readSegmentHeader(bytes.subarray(0, 40), segment)
+    assert.ok(typeof format === 'object')
+    const tags = [...scanSegment(bytes, format.headerBytes, format.seeds)].flatMap((item) =>
+      item.type === 'record' && item.header.kind !== kind.syncMark ? [item.header.group] : [],
+    )
+    // create (two records), three unsynced adds, one add after the flush.
+    assert.deepEqual(tags, [1, 1, 2, 2, 2, 3])
   })
 
   it('reads a store of segment format 2, appends to a new segment, and resynchronises in it only on what it can prove', async () => {
