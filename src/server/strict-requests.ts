@@ -3,13 +3,15 @@
  *
  * grpc-js answers INTERNAL when a deserializer throws, which would blame the server for a bad
  * request. These check a request's size against its method's limit and its bytes against its
- * type (wire-check.ts) first, and hand the handler a `MalformedRequest` instead of throwing; the
+ * type (wire-check.ts) first, re-encode it canonically by protobuf's parsing rules
+ * (canonical-request.ts) so that protobufjs decodes what the reference implementations would, and hand the handler a `MalformedRequest` instead of throwing; the
  * handler answers it with its status (see unary-call.ts).
  */
 import { status } from '@grpc/grpc-js'
 import type { Deserialize } from '@grpc/proto-loader'
 import { lseServiceName, loadLseRoot, type LseMethodDefinition, type LseMethodName } from '../protocol/proto-definition.ts'
 import { requestMaxBytesByMethod } from './message-limits.ts'
+import { canonicalRequest } from './canonical-request.ts'
 import { findWireProblem } from './wire-check.ts'
 
 export class MalformedRequest {
@@ -31,7 +33,9 @@ export function strictDeserializer(name: LseMethodName, method: LseMethodDefinit
     const problem = findWireProblem(requestType, bytes)
     if (problem !== undefined) return new MalformedRequest(status.INVALID_ARGUMENT, `malformed ${requestType.name}: ${problem}`)
     try {
-      return decode(bytes)
+      // protobufjs misreads some legal encodings (padded varints, repeated oneof members, split
+      // message fields): it decodes the canonical form, which means the same (canonical-request.ts).
+      return decode(Buffer.from(canonicalRequest(requestType, bytes)))
     } catch (error) {
       return new MalformedRequest(status.INVALID_ARGUMENT, `malformed ${requestType.name}: ${(error as Error).message}`)
     }
