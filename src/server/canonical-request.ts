@@ -50,7 +50,7 @@ type FieldValue =
   | { kind: 'repeatedPayload'; items: Uint8Array[] }
 
 /** The canonical encoding of `bytes` as a message of `type`. */
-export function canonicalRequest(type: protobuf.Type, bytes: Uint8Array): Uint8Array {
+export function canonicalRequest(type: protobuf.Type, bytes: Uint8Array): Buffer {
   return encodeFields(type, parseFields(type, bytes))
 }
 
@@ -257,7 +257,7 @@ function parseFields(type: protobuf.Type, bytes: Uint8Array): Map<number, FieldV
   return fields
 }
 
-function encodeFields(type: protobuf.Type, fields: Map<number, FieldValue>): Uint8Array {
+function encodeFields(type: protobuf.Type, fields: Map<number, FieldValue>): Buffer {
   const out: Uint8Array[] = []
   const numbers = [...fields.keys()].sort((a, b) => a - b)
   for (const fieldNumber of numbers) {
@@ -311,6 +311,6 @@ function withLength(payload: Uint8Array): Uint8Array {
   return concat([encodeVarint(BigInt(payload.length)), payload])
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+function concat(parts: Uint8Array[]): Buffer {
   return Buffer.concat(parts)
 }

@@ -35,7 +35,7 @@ export function strictDeserializer(name: LseMethodName, method: LseMethodDefinit
     try {
       // protobufjs misreads some legal encodings (padded varints, repeated oneof members, split
       // message fields): it decodes the canonical form, which means the same (canonical-request.ts).
-      return decode(Buffer.from(canonicalRequest(requestType, bytes)))
+      return decode(canonicalRequest(requestType, bytes))
     } catch (error) {
       return new MalformedRequest(status.INVALID_ARGUMENT, `malformed ${requestType.name}: ${(error as Error).message}`)
     }
