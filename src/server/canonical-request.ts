@@ -42,7 +42,10 @@ const fixed32Types = new Set(['float', 'fixed32', 'sfixed32'])
 type FieldValue =
   /** A scalar: its canonical encoding without the tag (a varint, 4 or 8 bytes, or a length and bytes). */
   | { kind: 'scalar'; bytes: Uint8Array }
-  /** A repeated scalar: each item's canonical encoding. */
+  /**
+   * A repeated scalar: the canonical encodings of its items, in runs (a packed run already
+   * canonical is kept as one view, so a list of millions of items costs no object per item).
+   */
   | { kind: 'repeatedScalar'; items: Uint8Array[] }
   /** A singular message: the bytes of each occurrence, merged by concatenation (protobuf's rule). */
   | { kind: 'message'; parts: Uint8Array[] }
@@ -175,6 +178,27 @@ function is64BitVarint(field: protobuf.Field): boolean {
   return varint64Types.has(field.type) && !isEnumField(field)
 }
 
+/**
+ * Whether a packed run is already canonical as it is: fixed-width items always are (when the run
+ * holds whole items); varints of a 64-bit type are when each is minimal. Checked without an
+ * object per item.
+ */
+function isCanonicalRun(run: Uint8Array, itemWireType: number, field: protobuf.Field): boolean {
+  if (itemWireType === fixed64) return run.length % 8 === 0
+  if (itemWireType === fixed32) return run.length % 4 === 0
+  if (!is64BitVarint(field)) return false
+  let length = 0
+  // Bounded by the run's length.
+  for (let index = 0; index < run.length; index++) {
+    const byte = run[index]!
+    length++
+    if (byte >= 0x80) continue
+    if (length > 1 && (byte === 0 || (length === 10 && byte !== 1))) return false
+    length = 0
+  }
+  return length === 0
+}
+
 function parseFields(type: protobuf.Type, bytes: Uint8Array): Map<number, FieldValue> {
   const fields = new Map<number, FieldValue>()
   const cursor = new Cursor(bytes, 0, bytes.length)
@@ -240,15 +264,17 @@ function parseFields(type: protobuf.Type, bytes: Uint8Array): Map<number, FieldV
       if (!field.repeated) throw new Error(`field ${field.name} is packed but not repeated (unchecked request)`)
       const size = cursor.small()
       const packed = new Cursor(bytes, cursor.offset, cursor.offset + size)
-      cursor.take(size)
+      const run = cursor.take(size)
       const itemWireType = fixed64Types.has(field.type) ? fixed64 : fixed32Types.has(field.type) ? fixed32 : varint
-      while (packed.offset < packed.end) readOne(packed, itemWireType)
+      if (isCanonicalRun(run, itemWireType, field)) items.push(run)
+      else while (packed.offset < packed.end) readOne(packed, itemWireType)
     } else {
       readOne(cursor, wireType)
     }
     if (field.repeated) {
       const current = fields.get(fieldNumber)
-      if (current?.kind === 'repeatedScalar') current.items.push(...items)
+      // One by one: a spread of a long list would overflow the call stack.
+      if (current?.kind === 'repeatedScalar') for (const item of items) current.items.push(item)
       else fields.set(fieldNumber, { kind: 'repeatedScalar', items })
     } else {
       fields.set(fieldNumber, { kind: 'scalar', bytes: items[0]! })
