@@ -25,6 +25,7 @@
  * every length fits, strings are UTF-8, nesting is bounded).
  */
 import type protobuf from 'protobufjs'
+import { limits } from '../engine/index.ts'
 
 const varint = 0
 const fixed64 = 1
@@ -52,9 +53,66 @@ type FieldValue =
   /** A repeated message or repeated string: each item's payload. */
   | { kind: 'repeatedPayload'; items: Uint8Array[] }
 
-/** The canonical encoding of `bytes` as a message of `type`. */
+/**
+ * Most items of repeated fields in one request, nested messages included: the largest list the
+ * engine takes (`listMaxItems`). Counted from the wire bytes before anything is decoded, so that a
+ * request of millions of one-byte items is refused without an object per item.
+ */
+export const requestItemsMax = limits.listMaxItems
+
+/** A request with more repeated items than `requestItemsMax`: refused RESOURCE_EXHAUSTED. */
+export class TooManyItemsError extends Error {}
+
+/**
+ * The canonical encoding of `bytes` as a message of `type`. Throws TooManyItemsError when the
+ * request holds more than `requestItemsMax` items of repeated fields.
+ */
 export function canonicalRequest(type: protobuf.Type, bytes: Uint8Array): Buffer {
+  const items = countItems(type, bytes, requestItemsMax)
+  if (items > requestItemsMax) {
+    throw new TooManyItemsError(`the request holds more than ${requestItemsMax} list, map and column items (requestItemsMax); send fewer`)
+  }
   return encodeFields(type, parseFields(type, bytes))
+}
+
+/**
+ * The items of repeated fields in a message of `type`, nested messages included, counted without
+ * an object per item; stops counting past `budget`.
+ */
+function countItems(type: protobuf.Type, bytes: Uint8Array, budget: number): number {
+  let count = 0
+  const cursor = new Cursor(bytes, 0, bytes.length)
+  // Bounded: each pass moves the cursor past one field.
+  while (cursor.offset < cursor.end && count <= budget) {
+    const tag = cursor.small()
+    const fieldNumber = Math.floor(tag / 8)
+    const wireType = tag % 8
+    const field = type.fieldsById[fieldNumber]
+    if (field === undefined) {
+      cursor.skip(wireType, fieldNumber)
+      continue
+    }
+    if (wireType !== lengthDelimited) {
+      if (field.repeated) count++
+      cursor.skip(wireType, fieldNumber)
+      continue
+    }
+    const payload = cursor.take(cursor.small())
+    if (isMessageField(field)) {
+      if (field.repeated) count++
+      count += countItems(field.resolvedType as protobuf.Type, payload, budget - count)
+    } else if (field.type === 'string' || field.type === 'bytes') {
+      if (field.repeated) count++
+    } else if (fixed64Types.has(field.type)) {
+      count += Math.ceil(payload.length / 8)
+    } else if (fixed32Types.has(field.type)) {
+      count += Math.ceil(payload.length / 4)
+    } else {
+      // Packed varints: one ends at each byte below 0x80.
+      for (const byte of payload) if (byte < 0x80) count++
+    }
+  }
+  return count
 }
 
 function isMessageField(field: protobuf.Field): boolean {

@@ -11,7 +11,7 @@ import { status } from '@grpc/grpc-js'
 import type { Deserialize } from '@grpc/proto-loader'
 import { lseServiceName, loadLseRoot, type LseMethodDefinition, type LseMethodName } from '../protocol/proto-definition.ts'
 import { requestMaxBytesByMethod } from './message-limits.ts'
-import { canonicalRequest } from './canonical-request.ts'
+import { canonicalRequest, TooManyItemsError } from './canonical-request.ts'
 import { findWireProblem } from './wire-check.ts'
 
 export class MalformedRequest {
@@ -37,6 +37,7 @@ export function strictDeserializer(name: LseMethodName, method: LseMethodDefinit
       // message fields): it decodes the canonical form, which means the same (canonical-request.ts).
       return decode(canonicalRequest(requestType, bytes))
     } catch (error) {
+      if (error instanceof TooManyItemsError) return new MalformedRequest(status.RESOURCE_EXHAUSTED, `${requestType.name}: ${error.message}`)
       return new MalformedRequest(status.INVALID_ARGUMENT, `malformed ${requestType.name}: ${(error as Error).message}`)
     }
   }
