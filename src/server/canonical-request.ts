@@ -26,18 +26,11 @@
  */
 import type protobuf from 'protobufjs'
 import { limits } from '../engine/index.ts'
+import { endGroup, fixed32, fixed32Types, fixed64, fixed64Types, lengthDelimited, startGroup, varint } from './wire-format.ts'
 
-const varint = 0
-const fixed64 = 1
-const lengthDelimited = 2
-const startGroup = 3
-const endGroup = 4
-const fixed32 = 5
 
 const twoTo32 = 1n << 32n
 
-const fixed64Types = new Set(['double', 'fixed64', 'sfixed64'])
-const fixed32Types = new Set(['float', 'fixed32', 'sfixed32'])
 
 /** One field's parsed content. */
 type FieldValue =
@@ -83,15 +76,10 @@ function countItems(type: protobuf.Type, bytes: Uint8Array, budget: number): num
   let count = 0
   const cursor = new Cursor(bytes, 0, bytes.length)
   // Bounded: each pass moves the cursor past one field.
-  while (cursor.offset < cursor.end && count <= budget) {
-    const tag = cursor.small()
-    const fieldNumber = Math.floor(tag / 8)
-    const wireType = tag % 8
-    const field = type.fieldsById[fieldNumber]
-    if (field === undefined) {
-      cursor.skip(wireType, fieldNumber)
-      continue
-    }
+  while (count <= budget) {
+    const next = nextKnownField(type, cursor)
+    if (next === undefined) break
+    const { field, fieldNumber, wireType } = next
     if (wireType !== lengthDelimited) {
       if (field.repeated) count++
       cursor.skip(wireType, fieldNumber)
@@ -113,6 +101,23 @@ function countItems(type: protobuf.Type, bytes: Uint8Array, budget: number): num
     }
   }
   return count
+}
+
+/**
+ * Reads tags at `cursor` until one names a field of `type`, skipping unknown fields (and their
+ * values); undefined at the end. The field's value is left for the caller to read.
+ */
+function nextKnownField(type: protobuf.Type, cursor: Cursor): { field: protobuf.Field; fieldNumber: number; wireType: number } | undefined {
+  // Bounded: each pass moves the cursor past one unknown field.
+  while (cursor.offset < cursor.end) {
+    const tag = cursor.small()
+    const fieldNumber = Math.floor(tag / 8)
+    const wireType = tag % 8
+    const field = type.fieldsById[fieldNumber]
+    if (field !== undefined) return { field, fieldNumber, wireType }
+    cursor.skip(wireType, fieldNumber)
+  }
+  return undefined
 }
 
 function isMessageField(field: protobuf.Field): boolean {
@@ -260,15 +265,9 @@ function isCanonicalRun(run: Uint8Array, itemWireType: number, field: protobuf.F
 function parseFields(type: protobuf.Type, bytes: Uint8Array): Map<number, FieldValue> {
   const fields = new Map<number, FieldValue>()
   const cursor = new Cursor(bytes, 0, bytes.length)
-  while (cursor.offset < cursor.end) {
-    const tag = cursor.small()
-    const fieldNumber = Math.floor(tag / 8)
-    const wireType = tag % 8
-    const field = type.fieldsById[fieldNumber]
-    if (field === undefined) {
-      cursor.skip(wireType, fieldNumber)
-      continue
-    }
+  // Bounded: each pass moves the cursor past one field.
+  for (let next = nextKnownField(type, cursor); next !== undefined; next = nextKnownField(type, cursor)) {
+    const { field, fieldNumber, wireType } = next
     // A member of a oneof clears the other members: the last one on the wire wins.
     const oneof = field.partOf
     if (oneof !== null) {

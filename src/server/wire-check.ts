@@ -11,21 +11,13 @@
  */
 import { isUtf8 } from 'node:buffer'
 import type protobuf from 'protobufjs'
+import { endGroup, fixed32, fixed32Types, fixed64, fixed64Types, lengthDelimited, startGroup, varint } from './wire-format.ts'
 
-/** Wire types (the low 3 bits of a tag). */
-const varint = 0
-const fixed64 = 1
-const lengthDelimited = 2
-const startGroup = 3
-const endGroup = 4
-const fixed32 = 5
 
 /** Deeper nesting than any message of the contract needs, bounding unknown groups. */
 const maxDepth = 16
 
 const varintTypes = new Set(['int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'bool'])
-const fixed64Types = new Set(['double', 'fixed64', 'sfixed64'])
-const fixed32Types = new Set(['float', 'fixed32', 'sfixed32'])
 
 /** Describes the first way `bytes` is not a well-formed message of `type`; undefined if it is. */
 export function findWireProblem(type: protobuf.Type, bytes: Uint8Array): string | undefined {
