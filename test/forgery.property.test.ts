@@ -12,7 +12,7 @@
  * values, or fails with CORRUPTION (DATA_LOSS over gRPC), or is absent when the record creating it
  * was lost. No read ever returns a forged value, and no document or node is ever deleted by one.
  *
- * Runs: STRATUM_FORGERY_RUNS (default 60).
+ * Runs: STRATUM_FORGERY_RUNS (default 60 in `npm test`; `npm run forgery` runs 2,000).
  */
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
