@@ -276,9 +276,7 @@ function parseFields(type: protobuf.Type, bytes: Uint8Array): Map<number, FieldV
     if (isMessageField(field)) {
       const payload = cursor.take(cursor.small())
       if (field.repeated) {
-        const current = fields.get(fieldNumber)
-        if (current?.kind === 'repeatedPayload') current.items.push(payload)
-        else fields.set(fieldNumber, { kind: 'repeatedPayload', items: [payload] })
+        addRepeatedPayload(fields, fieldNumber, payload)
       } else {
         const current = fields.get(fieldNumber)
         if (current?.kind === 'message') current.parts.push(payload)
@@ -289,9 +287,7 @@ function parseFields(type: protobuf.Type, bytes: Uint8Array): Map<number, FieldV
     if (field.type === 'string' || field.type === 'bytes') {
       const payload = cursor.take(cursor.small())
       if (field.repeated) {
-        const current = fields.get(fieldNumber)
-        if (current?.kind === 'repeatedPayload') current.items.push(payload)
-        else fields.set(fieldNumber, { kind: 'repeatedPayload', items: [payload] })
+        addRepeatedPayload(fields, fieldNumber, payload)
       } else {
         fields.set(fieldNumber, { kind: 'scalar', bytes: withLength(payload) })
       }
@@ -338,6 +334,13 @@ function parseFields(type: protobuf.Type, bytes: Uint8Array): Map<number, FieldV
     }
   }
   return fields
+}
+
+/** Appends one item (a message's or a string's payload) to repeated field `fieldNumber`. */
+function addRepeatedPayload(fields: Map<number, FieldValue>, fieldNumber: number, payload: Uint8Array): void {
+  const current = fields.get(fieldNumber)
+  if (current?.kind === 'repeatedPayload') current.items.push(payload)
+  else fields.set(fieldNumber, { kind: 'repeatedPayload', items: [payload] })
 }
 
 function encodeFields(type: protobuf.Type, fields: Map<number, FieldValue>): Buffer {
