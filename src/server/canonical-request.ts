@@ -53,18 +53,17 @@ type FieldValue =
  */
 export const requestItemsMax = limits.listMaxItems
 
-/** A request with more repeated items than `requestItemsMax`: refused RESOURCE_EXHAUSTED. */
-export class TooManyItemsError extends Error {}
-
 /**
- * The canonical encoding of `bytes` as a message of `type`. Throws TooManyItemsError when the
- * request holds more than `requestItemsMax` items of repeated fields.
+ * The items of repeated fields in a request of `type` (lists, map entries, columns, nested ones
+ * included), counted from its bytes without decoding them; past `requestItemsMax` it stops
+ * counting and returns requestItemsMax + 1.
  */
+export function countRequestItems(type: protobuf.Type, bytes: Uint8Array): number {
+  return Math.min(countItems(type, bytes, requestItemsMax), requestItemsMax + 1)
+}
+
+/** The canonical encoding of `bytes` as a message of `type`. */
 export function canonicalRequest(type: protobuf.Type, bytes: Uint8Array): Buffer {
-  const items = countItems(type, bytes, requestItemsMax)
-  if (items > requestItemsMax) {
-    throw new TooManyItemsError(`the request holds more than ${requestItemsMax} list, map and column items (requestItemsMax); send fewer`)
-  }
   return encodeFields(type, parseFields(type, bytes))
 }
 

@@ -6,12 +6,17 @@
  * type (wire-check.ts) first, re-encode it canonically by protobuf's parsing rules
  * (canonical-request.ts) so that protobufjs decodes what the reference implementations would, and hand the handler a `MalformedRequest` instead of throwing; the
  * handler answers it with its status (see unary-call.ts).
+ *
+ * Before decoding, a request's list items are counted from its bytes (at most requestItemsMax) and
+ * what it will hold in memory is charged to the budget of all requests in flight; the handler's
+ * caller releases it (unary-call.ts).
  */
 import { status } from '@grpc/grpc-js'
 import type { Deserialize } from '@grpc/proto-loader'
 import { lseServiceName, loadLseRoot, type LseMethodDefinition, type LseMethodName } from '../protocol/proto-definition.ts'
 import { requestMaxBytesByMethod } from './message-limits.ts'
-import { canonicalRequest, TooManyItemsError } from './canonical-request.ts'
+import { canonicalRequest, countRequestItems, requestItemsMax } from './canonical-request.ts'
+import { requestMemoryBytes, type RequestMemoryBudget } from './request-memory.ts'
 import { findWireProblem } from './wire-check.ts'
 
 export class MalformedRequest {
@@ -21,7 +26,7 @@ export class MalformedRequest {
   ) {}
 }
 
-export function strictDeserializer(name: LseMethodName, method: LseMethodDefinition): Deserialize<object> {
+export function strictDeserializer(name: LseMethodName, method: LseMethodDefinition, budget: RequestMemoryBudget): Deserialize<object> {
   const requestType = loadLseRoot().lookupService(lseServiceName).methods[name]?.resolvedRequestType
   if (requestType === undefined || requestType === null) throw new Error(`no request type for ${name}`)
   const maxBytes = requestMaxBytesByMethod[name]
@@ -32,13 +37,31 @@ export function strictDeserializer(name: LseMethodName, method: LseMethodDefinit
     }
     const problem = findWireProblem(requestType, bytes)
     if (problem !== undefined) return new MalformedRequest(status.INVALID_ARGUMENT, `malformed ${requestType.name}: ${problem}`)
+    const items = countRequestItems(requestType, bytes)
+    if (items > requestItemsMax) {
+      return new MalformedRequest(
+        status.RESOURCE_EXHAUSTED,
+        `${requestType.name}: the request holds more than ${requestItemsMax} list, map and column items (requestItemsMax); send fewer`,
+      )
+    }
+    const heldBytes = requestMemoryBytes(bytes.length, items)
+    if (!budget.tryReserve(heldBytes)) {
+      return new MalformedRequest(
+        status.RESOURCE_EXHAUSTED,
+        `the server is busy: requests in flight hold ${budget.held} bytes and this one needs ${heldBytes} more ` +
+          `(requestsInFlightMaxBytes = ${budget.maxBytes}); retry with backoff`,
+      )
+    }
+    let request: object
     try {
       // protobufjs misreads some legal encodings (padded varints, repeated oneof members, split
       // message fields): it decodes the canonical form, which means the same (canonical-request.ts).
-      return decode(canonicalRequest(requestType, bytes))
+      request = decode(canonicalRequest(requestType, bytes))
     } catch (error) {
-      if (error instanceof TooManyItemsError) return new MalformedRequest(status.RESOURCE_EXHAUSTED, `${requestType.name}: ${error.message}`)
+      budget.cancel(heldBytes)
       return new MalformedRequest(status.INVALID_ARGUMENT, `malformed ${requestType.name}: ${(error as Error).message}`)
     }
+    budget.attach(request, heldBytes)
+    return request
   }
 }
