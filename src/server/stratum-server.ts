@@ -22,8 +22,11 @@ import {
   protoLoaderOptions,
 } from '../protocol/proto-definition.ts'
 import { ShutdownGate } from './call-gate.ts'
+import { ConnectionListener, type ConnectionCounts } from './connection-listener.ts'
 import { createLseHandlers } from './lse-handlers.ts'
 import { requestMaxBytes, responseMaxBytes } from './message-limits.ts'
+import { RequestMemoryBudget } from './request-memory.ts'
+import { serverLimits, type ServerLimits } from './server-limits.ts'
 import { strictDeserializer } from './strict-requests.ts'
 import { unaryCall } from './unary-call.ts'
 
@@ -42,6 +45,8 @@ export interface ServerOptions {
   /** Where start, stop and error lines go. @defaultValue a logger that drops everything */
   logger?: Logger
   shutdownGraceMs?: number
+  /** Connection and in-flight limits; each one not given takes its default (server-limits.ts). */
+  limits?: Partial<ServerLimits>
 }
 
 export interface RunningServer {
@@ -51,6 +56,10 @@ export interface RunningServer {
   /** `host:port`, ready for a client. */
   readonly address: string
   readonly store: Store
+  /** What the listener holds and has closed (handshake timeouts, evictions...). */
+  connectionCounts(): ConnectionCounts
+  /** Bytes held by the requests in flight (bounded by requestsInFlightMaxBytes). */
+  requestMemoryHeldBytes(): number
   /** Stops accepting calls, finishes those in flight, flushes and closes the store. Idempotent. */
   shutdown(reason?: string): Promise<void>
 }
@@ -58,41 +67,49 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: 'silent' })
   const host = options.host ?? defaultHost
-  const requestedPort = options.port ?? defaultPort
+  const limits = serverLimits(options.limits)
+  // The port first: a port in use fails in milliseconds, before a store is created or recovered.
+  // Connections made while the store opens wait for it (connection-listener.ts).
+  const listener = await ConnectionListener.listen(host, options.port ?? defaultPort, limits, logger)
+  const port = listener.port
   // Health: '' and the service follow whether calls can be served at all; the writes entry also
   // goes NOT_SERVING while the disk is full (reads are still served then).
   const health = new HealthImplementation({ '': 'SERVING', [lseServiceName]: 'SERVING', [writesHealthName]: 'SERVING' })
-  const store = await openStore({
-    ...options.store,
-    onWarning: (message, details) => logger.warn({ details }, message),
-    onStatusChange: (status, error) => {
-      // Once per change: calls refused meanwhile are not logged one by one.
-      if (status === 'failed') logger.error({ err: error }, 'the store failed: every call is refused until the server is restarted')
-      else logger.info({ status }, 'store status changed')
-      const serving = status === 'failed' ? 'NOT_SERVING' : 'SERVING'
-      health.setStatus('', serving)
-      health.setStatus(lseServiceName, serving)
-      health.setStatus(writesHealthName, status === 'open' ? 'SERVING' : 'NOT_SERVING')
-    },
-  })
+  let store: Store
+  try {
+    store = await openStore({
+      ...options.store,
+      onWarning: (message, details) => logger.warn({ details }, message),
+      onStatusChange: (status, error) => {
+        // Once per change: calls refused meanwhile are not logged one by one.
+        if (status === 'failed') logger.error({ err: error }, 'the store failed: every call is refused until the server is restarted')
+        else logger.info({ status }, 'store status changed')
+        const serving = status === 'failed' ? 'NOT_SERVING' : 'SERVING'
+        health.setStatus('', serving)
+        health.setStatus(lseServiceName, serving)
+        health.setStatus(writesHealthName, status === 'open' ? 'SERVING' : 'NOT_SERVING')
+      },
+    })
+  } catch (error) {
+    listener.close()
+    throw error
+  }
   const startedAtMs = Date.now()
   const gate = new ShutdownGate()
+  const memory = new RequestMemoryBudget(limits.requestsInFlightMaxBytes)
   const server = new grpc.Server({
     'grpc.max_receive_message_length': requestMaxBytes,
     'grpc.max_send_message_length': responseMaxBytes,
+    'grpc.max_concurrent_streams': limits.streamsPerConnectionMax,
+    'grpc.max_connection_idle_ms': limits.connectionIdleMs,
+    'grpc.keepalive_time_ms': limits.keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
   })
-  addLseService(server, store, startedAtMs, gate, logger)
+  addLseService(server, store, startedAtMs, gate, memory, logger)
   health.addToServer(server)
   new ReflectionService(reflectedDefinition()).addToServer(server)
-
-  let port: number
-  try {
-    port = await bind(server, host, requestedPort)
-  } catch (error) {
-    server.forceShutdown()
-    await store.close()
-    throw error
-  }
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure())
+  listener.start((socket) => injector.injectConnection(socket))
   const address = `${formatHost(host)}:${port}`
   logger.info({ host, port, address, dataDir: options.store.dir, syncMode: options.store.syncMode ?? 'always' }, 'listening')
 
@@ -105,6 +122,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // The transport refuses new calls at once (GOAWAY, and the listener is closed) and lets the
     // calls it has received finish; the gate then waits for any handler still running (after a
     // forced stop) and refuses whatever might still reach it, before the store is closed.
+    listener.close()
     await stopServer(server, options.shutdownGraceMs ?? defaultShutdownGraceMs)
     await gate.close()
     try {
@@ -119,6 +137,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port,
     address,
     store,
+    connectionCounts: () => listener.connectionCounts,
+    requestMemoryHeldBytes: () => memory.held,
     shutdown(reason = 'shutdown requested') {
       stopping ??= shutdownOnce(reason)
       return stopping
@@ -126,15 +146,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 }
 
-function addLseService(server: grpc.Server, store: Store, startedAtMs: number, gate: ShutdownGate, logger: Logger): void {
+function addLseService(
+  server: grpc.Server,
+  store: Store,
+  startedAtMs: number,
+  gate: ShutdownGate,
+  memory: RequestMemoryBudget,
+  logger: Logger,
+): void {
   const methods = lseMethods()
   const handlers = createLseHandlers(store, startedAtMs)
   const definition: Record<string, grpc.MethodDefinition<object, object>> = {}
   const implementation: grpc.UntypedServiceImplementation = {}
   for (const name of lseMethodNames) {
-    definition[name] = { ...methods[name], requestDeserialize: strictDeserializer(name, methods[name]) }
+    definition[name] = { ...methods[name], requestDeserialize: strictDeserializer(name, methods[name], memory) }
     const handler = handlers[name] as (request: unknown) => Promise<object>
-    implementation[name] = unaryCall(name, handler, gate, logger)
+    implementation[name] = unaryCall(name, handler, gate, logger, memory)
   }
   server.addService(definition as grpc.ServiceDefinition, implementation)
 }
@@ -150,15 +177,6 @@ function reflectedDefinition(): protoLoader.PackageDefinition {
 
 function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host
-}
-
-function bind(server: grpc.Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(`${formatHost(host)}:${port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {
-      if (error !== null) reject(error)
-      else resolve(boundPort)
-    })
-  })
 }
 
 /** Stops listening and waits for open calls; past `graceMs`, cancels what is left. */

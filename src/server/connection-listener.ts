@@ -1,0 +1,175 @@
+/**
+ * The server's TCP listener: it accepts connections itself and hands grpc-js only those that
+ * have spoken HTTP/2, so that connections cannot hold the server's sockets for nothing.
+ *
+ * grpc-js keeps a TCP connection that never sends the HTTP/2 preface open forever, and takes as
+ * many connections as the process has file descriptors. Here:
+ *
+ * - A new connection has `handshakeTimeoutMs` to send the 24-byte HTTP/2 client preface; then it
+ *   is closed. Bytes that cannot begin the preface close it at once (grpc-js would close it too,
+ *   after setting up an HTTP/2 session for it).
+ * - At most `connectionsMax` connections are held. At the limit, a new connection evicts the
+ *   oldest one still in its handshake (a flood of silent connections then cannot keep clients
+ *   out); when every connection has spoken, the new one is closed at once.
+ * - Connections accepted before `start()` (while the store is still being opened) wait, and their
+ *   handshake time starts when the server is ready: a client that connects during a long
+ *   recovery is served once it ends.
+ *
+ * A connection that has spoken belongs to grpc-js, which closes it after `connectionIdleMs`
+ * without calls and limits its concurrent streams (see stratum-server.ts).
+ *
+ *   const listener = await ConnectionListener.listen('127.0.0.1', 0, limits, logger)
+ *   listener.start((socket) => injector.injectConnection(socket))
+ */
+import net from 'node:net'
+import type { Logger } from 'pino'
+
+/** What every HTTP/2 client sends first (RFC 9113, section 3.4). */
+const http2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1')
+
+export interface ConnectionLimits {
+  /** Time a new connection has to send the HTTP/2 preface before it is closed. */
+  handshakeTimeoutMs: number
+  /** Most connections held at once, in their handshake or not. */
+  connectionsMax: number
+}
+
+export const defaultConnectionLimits: ConnectionLimits = {
+  handshakeTimeoutMs: 10_000,
+  connectionsMax: 4096,
+}
+
+/** Counters of what the listener closed, for stats and tests. */
+export interface ConnectionCounts {
+  /** Connections held now: in their handshake, waiting for the server to be ready, or served. */
+  open: number
+  /** Closed for not sending the preface within handshakeTimeoutMs. */
+  handshakeTimeouts: number
+  /** Closed for sending bytes that are not the HTTP/2 preface. */
+  notHttp2: number
+  /** Closed in their handshake to make room for a new connection at connectionsMax. */
+  evicted: number
+  /** New connections closed at once: connectionsMax were held and all had spoken. */
+  refused: number
+}
+
+type Inject = (socket: net.Socket) => void
+
+export class ConnectionListener {
+  /** Connections that have not yet sent the preface (or wait for start), oldest first. */
+  private readonly handshaking = new Map<net.Socket, NodeJS.Timeout | undefined>()
+  private readonly served = new Set<net.Socket>()
+  private inject: Inject | undefined
+  private readonly counts = { handshakeTimeouts: 0, notHttp2: 0, evicted: 0, refused: 0 }
+
+  private constructor(
+    private readonly server: net.Server,
+    private readonly limits: ConnectionLimits,
+    private readonly logger: Logger,
+  ) {
+    server.on('connection', (socket) => this.accept(socket))
+  }
+
+  /** Binds `host:port` (0 picks a free port); rejects with Node's error (EADDRINUSE, EACCES...). */
+  static listen(host: string, port: number, limits: ConnectionLimits, logger: Logger): Promise<ConnectionListener> {
+    const server = net.createServer({ noDelay: true, pauseOnConnect: false })
+    const listener = new ConnectionListener(server, limits, logger)
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ host, port, exclusive: true }, () => {
+        server.off('error', reject)
+        server.on('error', (error) => logger.error({ err: error }, 'the listener failed'))
+        resolve(listener)
+      })
+    })
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port
+  }
+
+  get connectionCounts(): ConnectionCounts {
+    return { open: this.handshaking.size + this.served.size, ...this.counts }
+  }
+
+  /** Starts handing connections that speak HTTP/2 to `inject`; those already waiting start their handshake time now. */
+  start(inject: Inject): void {
+    this.inject = inject
+    for (const socket of [...this.handshaking.keys()]) this.startHandshake(socket)
+  }
+
+  /**
+   * Stops accepting and closes the connections still in their handshake. Served connections are
+   * left to grpc-js, which lets their calls finish (so this does not wait for them).
+   */
+  close(): void {
+    this.server.close()
+    for (const socket of [...this.handshaking.keys()]) this.drop(socket)
+  }
+
+  private accept(socket: net.Socket): void {
+    // A reset or a broken pipe is the peer's business; without a listener it would throw.
+    socket.on('error', (error) => this.logger.debug({ err: error }, 'connection error'))
+    if (this.handshaking.size + this.served.size >= this.limits.connectionsMax) {
+      const oldest = this.handshaking.keys().next()
+      if (oldest.done === true) {
+        this.counts.refused++
+        this.logger.warn({ connectionsMax: this.limits.connectionsMax }, 'connection refused: connectionsMax connections are open')
+        socket.destroy()
+        return
+      }
+      this.counts.evicted++
+      this.drop(oldest.value)
+    }
+    this.handshaking.set(socket, undefined)
+    socket.once('close', () => {
+      this.forget(socket)
+      this.served.delete(socket)
+    })
+    if (this.inject !== undefined) this.startHandshake(socket)
+  }
+
+  private startHandshake(socket: net.Socket): void {
+    const timer = setTimeout(() => {
+      this.counts.handshakeTimeouts++
+      this.drop(socket)
+    }, this.limits.handshakeTimeoutMs)
+    timer.unref()
+    this.handshaking.set(socket, timer)
+    const received: Buffer[] = []
+    let receivedBytes = 0
+    const onReadable = (): void => {
+      for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) {
+        received.push(chunk)
+        receivedBytes += chunk.length
+      }
+      const head = Buffer.concat(received)
+      const compared = Math.min(head.length, http2Preface.length)
+      if (!head.subarray(0, compared).equals(http2Preface.subarray(0, compared))) {
+        this.counts.notHttp2++
+        this.drop(socket)
+        return
+      }
+      if (receivedBytes < http2Preface.length) return
+      socket.off('readable', onReadable)
+      this.forget(socket)
+      this.served.add(socket)
+      // Node's HTTP/2 session reads what is buffered in the socket before anything else.
+      socket.unshift(head)
+      this.inject!(socket)
+    }
+    socket.on('readable', onReadable)
+  }
+
+  /** No longer in the handshake: served, closed or dropped. */
+  private forget(socket: net.Socket): void {
+    const timer = this.handshaking.get(socket)
+    if (timer !== undefined) clearTimeout(timer)
+    this.handshaking.delete(socket)
+  }
+
+  private drop(socket: net.Socket): void {
+    this.forget(socket)
+    socket.destroy()
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The limits a server puts on its connections and on the requests in flight, with their defaults
+ * (documented in the README's limits table). Message sizes are per method, in message-limits.ts.
+ */
+import { defaultConnectionLimits, type ConnectionLimits } from './connection-listener.ts'
+
+const MiB = 1024 * 1024
+
+export interface ServerLimits extends ConnectionLimits {
+  /** A connection without calls for this long is closed (HTTP/2 GOAWAY); clients reconnect by themselves. */
+  connectionIdleMs: number
+  /** Most calls open at once on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  streamsPerConnectionMax: number
+  /** Memory that the requests in flight may hold all together (see request-memory.ts). */
+  requestsInFlightMaxBytes: number
+  /** The server pings a connection this long without traffic, to find peers that are gone. */
+  keepaliveTimeMs: number
+  /** A ping not answered within this closes the connection. */
+  keepaliveTimeoutMs: number
+}
+
+export const defaultServerLimits: ServerLimits = {
+  ...defaultConnectionLimits,
+  connectionIdleMs: 5 * 60_000,
+  streamsPerConnectionMax: 100,
+  requestsInFlightMaxBytes: 256 * MiB,
+  keepaliveTimeMs: 60_000,
+  keepaliveTimeoutMs: 20_000,
+}
+
+/** The defaults, overridden by what is given; a value that is not a positive integer is refused. */
+export function serverLimits(given: Partial<ServerLimits> = {}): ServerLimits {
+  const chosen = { ...defaultServerLimits, ...given }
+  for (const [name, value] of Object.entries(chosen)) {
+    if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`server limit ${name} must be a positive integer; got ${String(value)}`)
+  }
+  return chosen
+}
