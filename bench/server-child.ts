@@ -1,5 +1,6 @@
 /**
- * A server process of the server benchmark (bench/server.ts), driven over IPC by its parent.
+ * A server process of the server benchmark (bench/server.ts) and of the hostile-input long mode
+ * (test/fuzz/run.ts), driven over IPC by its parent (bench/server-child-process.ts).
  *
  *   node --import tsx bench/server-child.ts stratum <dataDir>   the real server, default sync (always)
  *   node --import tsx bench/server-child.ts noop                 the ceiling: same library, same messages
@@ -10,15 +11,31 @@
  * are taken away.
  *
  * Messages from the parent: { type: 'cpu' } → { type: 'cpu', userMicros, systemMicros } from this
- * process's own process.cpuUsage(); { type: 'stop' } → shuts down and exits. On start it sends
- * { type: 'ready', address }.
+ * process's own process.cpuUsage(); { type: 'health' } → { type: 'health', ...ChildHealth };
+ * { type: 'stop' } → shuts down and exits. On start it sends { type: 'ready', address }.
+ *
+ * Stratum's error log lines go to stderr, and are counted for the health answer: a server that
+ * answers hostile requests properly logs none.
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
+import { Writable } from 'node:stream'
 import * as grpc from '@grpc/grpc-js'
+import { pino } from 'pino'
 import { lseMethodNames, lseMethods } from '../src/protocol/proto-definition.ts'
 import { startServer } from '../src/server/index.ts'
 import { blobBytes, cannedResponses } from './server-workloads.ts'
 
-type ParentMessage = { type: 'cpu' } | { type: 'stop' }
+type ParentMessage = { type: 'cpu' } | { type: 'health' } | { type: 'stop' }
+
+/** What a child says of itself when asked for its health. */
+export interface ChildHealth {
+  rssBytes: number
+  /** The kernel's high-water mark of this process's resident set, peaks between samples included. */
+  maxRssBytes: number
+  /** Event-loop delay since the first health request (none before it, so a benchmark never pays for it). */
+  eventLoopDelay: { maxMs: number; p99Ms: number; meanMs: number }
+  errorLines: number
+}
 
 const [mode, dataDir] = process.argv.slice(2)
 
@@ -43,9 +60,33 @@ async function startNoop(): Promise<{ address: string; stop: () => Promise<void>
   }
 }
 
+let errorLines = 0
+
 async function startStratum(dir: string): Promise<{ address: string; stop: () => Promise<void> }> {
-  const server = await startServer({ host: '127.0.0.1', port: 0, store: { dir } })
-  return { address: server.address, stop: () => server.shutdown('benchmark over') }
+  const errorLog = new Writable({
+    write(chunk, _encoding, callback) {
+      errorLines++
+      process.stderr.write(chunk, callback)
+    },
+  })
+  const server = await startServer({ host: '127.0.0.1', port: 0, store: { dir }, logger: pino({ level: 'error' }, errorLog) })
+  return { address: server.address, stop: () => server.shutdown('stop asked by the parent') }
+}
+
+let loopDelay: IntervalHistogram | undefined
+
+function health(): ChildHealth {
+  if (loopDelay === undefined) {
+    loopDelay = monitorEventLoopDelay()
+    loopDelay.enable()
+  }
+  const ms = (nanoseconds: number): number => (Number.isFinite(nanoseconds) ? nanoseconds / 1e6 : 0)
+  return {
+    rssBytes: process.memoryUsage.rss(),
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    eventLoopDelay: { maxMs: ms(loopDelay.max), p99Ms: ms(loopDelay.percentile(99)), meanMs: ms(loopDelay.mean) },
+    errorLines,
+  }
 }
 
 const running = mode === 'noop' ? await startNoop() : mode === 'stratum' && dataDir !== undefined ? await startStratum(dataDir) : undefined
@@ -57,6 +98,8 @@ process.on('message', (message: ParentMessage) => {
   if (message.type === 'cpu') {
     const usage = process.cpuUsage()
     process.send!({ type: 'cpu', userMicros: usage.user, systemMicros: usage.system })
+  } else if (message.type === 'health') {
+    process.send!({ type: 'health', ...health() })
   } else if (message.type === 'stop') {
     void running.stop().then(() => process.exit(0))
   }

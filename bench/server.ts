@@ -20,16 +20,15 @@
  * time per call (user + system, from the server process's own process.cpuUsage(), read over IPC
  * before and after), with Stratum's ratios to the ceiling. It prints; it asserts nothing.
  */
-import { fork, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import * as grpc from '@grpc/grpc-js'
 import { StratumClient, int64List } from '../src/client/index.ts'
 import { lseMethods, type LseMethodName } from '../src/protocol/proto-definition.ts'
 import { blobBytes, blobText, chainNodes, fixtureProblems, workloads, type Fixture, type Workload } from './server-workloads.ts'
 import { seededRandom } from '../src/engine/testing/seeded-random.ts'
+import { serverCpuMicros, startServerChild, stopServerChild, type ServerChildProcess } from './server-child-process.ts'
 
 const quick = process.argv.includes('--quick')
 const scale = quick ? 0.1 : 1
@@ -39,14 +38,9 @@ const callsAt: Record<(typeof concurrencies)[number], number> = { 1: Math.round(
 const warmUpCalls = quick ? 100 : 500
 const rounds = 4
 
-const benchDir = path.dirname(fileURLToPath(import.meta.url))
-const childScript = path.join(benchDir, 'server-child.ts')
-
-interface ServerChild {
+interface ServerChild extends ServerChildProcess {
   name: 'no-op' | 'stratum'
-  process: ChildProcess
   client: grpc.Client
-  address: string
 }
 
 interface Measurement {
@@ -56,33 +50,15 @@ interface Measurement {
   cpuMicros: number
 }
 
-function startChild(name: ServerChild['name'], args: string[]): Promise<ServerChild> {
-  return new Promise((resolve, reject) => {
-    const child = fork(childScript, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    child.once('error', reject)
-    child.once('exit', (code) => reject(new Error(`${name} server exited with ${code}`)))
-    child.once('message', (message: { type: string; address: string }) => {
-      if (message.type !== 'ready') return reject(new Error(`unexpected message ${JSON.stringify(message)}`))
-      child.removeAllListeners('exit')
-      const client = new grpc.Client(message.address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024 })
-      resolve({ name, process: child, client, address: message.address })
-    })
-  })
+async function startChild(name: ServerChild['name'], args: string[]): Promise<ServerChild> {
+  const child = await startServerChild(name, args)
+  const client = new grpc.Client(child.address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024 })
+  return { ...child, name, client }
 }
 
-function serverCpuMicros(server: ServerChild): Promise<number> {
-  return new Promise((resolve) => {
-    server.process.once('message', (message: { userMicros: number; systemMicros: number }) => resolve(message.userMicros + message.systemMicros))
-    server.process.send({ type: 'cpu' })
-  })
-}
-
-function stopChild(server: ServerChild): Promise<void> {
+async function stopChild(server: ServerChild): Promise<void> {
   server.client.close()
-  return new Promise((resolve) => {
-    server.process.once('exit', () => resolve())
-    server.process.send({ type: 'stop' })
-  })
+  await stopServerChild(server)
 }
 
 const methods = lseMethods()
