@@ -1,7 +1,9 @@
 /**
  * Timing helpers of the benchmarks: run a workload with N concurrent loops, record the latency of
- * every operation, and summarize it as throughput and percentiles. Also the table printer.
+ * every operation, and summarize it as throughput and percentiles; watch the event loop's delay.
+ * Also the table printer.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 
 export interface Summary {
   operations: number
@@ -88,6 +90,26 @@ export function percentile(sorted: Float64Array, fraction: number): number {
   if (sorted.length === 0) return Number.NaN
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))
   return sorted[rank]!
+}
+
+export interface EventLoopDelay {
+  maxMs: number
+  p99Ms: number
+  meanMs: number
+}
+
+const loopDelayResolutionMs = 10
+
+/**
+ * Watches this process's event loop from now on; the function returned reads the figures so far.
+ * The histogram records the time between ticks of a timer of `loopDelayResolutionMs`, so that an
+ * idle loop reads about 10 ms: the figures take it off, leaving how late each tick came.
+ */
+export function watchEventLoopDelay(): () => EventLoopDelay {
+  const histogram = monitorEventLoopDelay({ resolution: loopDelayResolutionMs })
+  histogram.enable()
+  const lateMs = (nanoseconds: number): number => (Number.isFinite(nanoseconds) ? Math.max(0, nanoseconds / 1e6 - loopDelayResolutionMs) : 0)
+  return () => ({ maxMs: lateMs(histogram.max), p99Ms: lateMs(histogram.percentile(99)), meanMs: lateMs(histogram.mean) })
 }
 
 /** Lets pending I/O callbacks and timers run: used between phases. */

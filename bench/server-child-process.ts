@@ -29,17 +29,17 @@ export function startServerChild(name: string, args: readonly string[]): Promise
   })
 }
 
-/** Sends `{ type }` and resolves to the child's answer, which has the same type. */
+/** Sends `{ type }` and resolves to the child's answer (a message of the same type), without its type. */
 function ask<T>(child: ServerChildProcess, type: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
       child.process.off('message', onMessage)
       reject(new Error(`${child.name} server exited (${signal ?? code}) before answering ${type}`))
     }
-    const onMessage = (message: { type: string } & T): void => {
-      if (message.type !== type) return
+    const onMessage = ({ type: answered, ...answer }: { type: string }): void => {
+      if (answered !== type) return
       child.process.off('message', onMessage).off('exit', onExit)
-      resolve(message)
+      resolve(answer as T)
     }
     child.process.on('message', onMessage).once('exit', onExit)
     child.process.send({ type })

@@ -17,12 +17,12 @@
  * Stratum's error log lines go to stderr, and are counted for the health answer: a server that
  * answers hostile requests properly logs none.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { Writable } from 'node:stream'
 import * as grpc from '@grpc/grpc-js'
 import { pino } from 'pino'
 import { lseMethodNames, lseMethods } from '../src/protocol/proto-definition.ts'
 import { startServer } from '../src/server/index.ts'
+import { watchEventLoopDelay, type EventLoopDelay } from './measure.ts'
 import { blobBytes, cannedResponses } from './server-workloads.ts'
 
 type ParentMessage = { type: 'cpu' } | { type: 'health' } | { type: 'stop' }
@@ -33,7 +33,7 @@ export interface ChildHealth {
   /** The kernel's high-water mark of this process's resident set, peaks between samples included. */
   maxRssBytes: number
   /** Event-loop delay since the first health request (none before it, so a benchmark never pays for it). */
-  eventLoopDelay: { maxMs: number; p99Ms: number; meanMs: number }
+  eventLoopDelay: EventLoopDelay
   errorLines: number
 }
 
@@ -73,18 +73,14 @@ async function startStratum(dir: string): Promise<{ address: string; stop: () =>
   return { address: server.address, stop: () => server.shutdown('stop asked by the parent') }
 }
 
-let loopDelay: IntervalHistogram | undefined
+let loopDelay: (() => EventLoopDelay) | undefined
 
 function health(): ChildHealth {
-  if (loopDelay === undefined) {
-    loopDelay = monitorEventLoopDelay()
-    loopDelay.enable()
-  }
-  const ms = (nanoseconds: number): number => (Number.isFinite(nanoseconds) ? nanoseconds / 1e6 : 0)
+  loopDelay ??= watchEventLoopDelay()
   return {
     rssBytes: process.memoryUsage.rss(),
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
-    eventLoopDelay: { maxMs: ms(loopDelay.max), p99Ms: ms(loopDelay.percentile(99)), meanMs: ms(loopDelay.mean) },
+    eventLoopDelay: loopDelay(),
     errorLines,
   }
 }
