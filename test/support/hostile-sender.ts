@@ -35,6 +35,24 @@ export interface SendOptions {
   deadlineMs: number
   /** Asked before each request; true ends the run early (the requests in flight still finish). */
   shouldStop?: () => boolean
+  /**
+   * When set, each request over the transport's limit goes on a connection of its own to this
+   * address, closed on its answer, so that the rest of its body does not crawl through the shared
+   * connection behind every later call. Over a long run those bodies add up to more than one
+   * connection carries (32 MiB a block, through a 64 KiB flow-control window), and the 6 MiB
+   * requests of later blocks time out behind them.
+   */
+  ownConnectionAddress?: string
+}
+
+async function sendOnOwnConnection(address: string, request: HostileRequest, deadlineMs: number): Promise<HostileOutcome> {
+  // A local subchannel pool: grpc-js would otherwise share the connection of the other clients.
+  const own = rawClient(address, { 'grpc.use_local_subchannel_pool': 1 })
+  try {
+    return await sendHostile(own, request, deadlineMs)
+  } finally {
+    own.close()
+  }
 }
 
 /** Sends up to `count` requests from `requests`, `concurrency` at a time; resolves to the number sent. */
@@ -50,7 +68,13 @@ export async function sendAll(
       const next = requests.next()
       if (next.done === true) return
       sent++
-      onOutcome(await sendHostile(raw, next.value, options.deadlineMs))
+      const request = next.value
+      const { ownConnectionAddress } = options
+      onOutcome(
+        await (request.overTransportLimit === true && ownConnectionAddress !== undefined
+          ? sendOnOwnConnection(ownConnectionAddress, request, options.deadlineMs)
+          : sendHostile(raw, request, options.deadlineMs)),
+      )
     }
   }
   await Promise.all(Array.from({ length: options.concurrency }, worker))
