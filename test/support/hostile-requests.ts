@@ -73,15 +73,8 @@ const writeMethods = new Set<LseMethodName>([
   'DeleteExpectedOutput',
 ])
 
-const testCaseMethods: LseMethodName[] = [
-  'GetTestCase',
-  'UpdateTestCase',
-  'DeleteTestCase',
-  'SetExpectedOutput',
-  'GetExpectedOutput',
-  'UpdateExpectedOutput',
-  'DeleteExpectedOutput',
-]
+/** The methods that name a test case, in the proto's order. */
+const testCaseMethods: LseMethodName[] = lseMethodNames.filter((name) => requestTypeOf(name).fields.tcId !== undefined)
 
 function encode(method: LseMethodName, fields: Record<string, unknown>): Buffer {
   const type = requestTypeOf(method)
