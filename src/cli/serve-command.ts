@@ -7,6 +7,7 @@ import { pino } from 'pino'
 import { limits } from '../engine/index.ts'
 import { defaultHost, defaultPort, defaultShutdownGraceMs, startServer } from '../server/index.ts'
 import { bytesIn, formatBytes, integerIn, numberIn } from './option-parsers.ts'
+import { listenForStopSignals } from './stop-signals.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -138,23 +139,15 @@ export async function serve(options: ServeOptions): Promise<number> {
     logger.error({ err: error }, 'could not start')
     return 1
   }
-  const running = server
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'))
-    process.once('SIGINT', () => resolve('SIGINT'))
-  })
-  // A second signal while shutting down is noted, not obeyed: closing the store must finish.
-  const ignoreRepeat = (repeat: NodeJS.Signals): void => {
-    logger.warn({ signal: repeat }, 'already shutting down')
-  }
-  process.on('SIGTERM', ignoreRepeat).on('SIGINT', ignoreRepeat)
+  const stop = listenForStopSignals((repeat) => logger.warn({ signal: repeat }, 'already shutting down'))
   try {
-    await running.shutdown(signal)
+    // A second signal while shutting down is noted, not obeyed: closing the store must finish.
+    await server.shutdown(await stop.first)
     return 0
   } catch (error) {
     logger.error({ err: error }, 'shutdown failed')
     return 1
   } finally {
-    process.off('SIGTERM', ignoreRepeat).off('SIGINT', ignoreRepeat)
+    stop.dispose()
   }
 }
