@@ -38,13 +38,14 @@ function codeBlocks(text: string, language: string): string[] {
 }
 
 describe('README.md', () => {
-  it('gives the two quick-start commands, and npm start runs stratum serve', () => {
+  it('gives the two quick-start commands, and npm start execs stratum serve', () => {
     const quickStart = section('## Quick start')
     assert.ok(quickStart.includes('npm ci && npm start'))
     assert.ok(quickStart.includes('npm ci && npm test'))
     assert.ok(quickStart.includes('127.0.0.1:50051') && quickStart.includes('./data'))
     const scripts = JSON.parse(fs.readFileSync(path.join(repoDir, 'package.json'), 'utf8')).scripts as Record<string, string>
-    assert.equal(scripts.start, 'node bin/stratum.mjs serve')
+    // exec: the shell npm runs the script in becomes the server, so that npm's signals reach it.
+    assert.equal(scripts.start, 'exec node bin/stratum.mjs serve')
     assert.equal(scripts['lint:proto'], 'buf lint')
   })
 

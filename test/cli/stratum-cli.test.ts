@@ -4,35 +4,11 @@
  * against it, then a graceful stop on SIGTERM.
  */
 import assert from 'node:assert/strict'
-import { execFile, spawn } from 'node:child_process'
 import fs from 'node:fs'
-import path from 'node:path'
 import { describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { StratumClient } from '../../src/client/index.ts'
 import { makeTempDir } from '../support/fixture.ts'
-
-const repoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-const stratumBin = path.join(repoDir, 'bin', 'stratum.mjs')
-
-interface Finished {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** Runs `stratum args…` with `env` added to a copy of this process's environment without LSE_*. */
-function stratum(args: string[], env: Record<string, string> = {}): Promise<Finished> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [stratumBin, ...args], { cwd: repoDir, env: { ...cleanEnv(), ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr })
-    })
-  })
-}
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LSE_')))
-}
+import { cleanEnv, logLine, startCollecting, stratum, stratumBin, waitFor } from '../support/stratum-cli.ts'
 
 describe('stratum command', () => {
   it('documents every serve option with its variable and default in --help', async () => {
@@ -91,8 +67,7 @@ describe('stratum command', () => {
     // Settings from the environment, except the port, given as a flag over LSE_PORT. Small
     // segments, so that there is something to compact; no background compaction, so that
     // `stratum compact` runs the only one.
-    const child = spawn(process.execPath, [stratumBin, 'serve', '--port', '0', '--compaction-dead-ratio', '0.25'], {
-      cwd: repoDir,
+    const server = startCollecting(process.execPath, [stratumBin, 'serve', '--port', '0', '--compaction-dead-ratio', '0.25'], {
       env: {
         ...cleanEnv(),
         LSE_PORT: '1',
@@ -103,16 +78,10 @@ describe('stratum command', () => {
         LSE_COMPACTION_INTERVAL_MS: '0',
         LSE_COMPACTION_DEAD_BYTES: '1MiB',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
     try {
-      const listening = await waitFor(() => stdout.split('\n').find((line) => line.includes('"msg":"listening"')), 20_000, () => stderr)
-      const line = JSON.parse(listening) as { port: number; host: string; address: string; dataDir: string; syncMode: string }
+      type Listening = { port: number; host: string; address: string; dataDir: string; syncMode: string }
+      const line = await waitFor(() => logLine<Listening>(server.stdout(), 'listening'), 20_000, server.stderr)
       assert.ok(line.port > 0 && line.port !== 1, 'the log line names the port picked')
       assert.equal(line.host, '127.0.0.1')
       assert.equal(line.address, `127.0.0.1:${line.port}`)
@@ -175,10 +144,11 @@ describe('stratum command', () => {
         check.close()
       }
     } finally {
-      child.kill('SIGTERM')
+      server.child.kill('SIGTERM')
     }
-    assert.equal(await exited, 0, stderr)
-    const messages = stdout
+    assert.equal(await server.exited, 0, server.stderr())
+    const messages = server
+      .stdout()
       .split('\n')
       .filter(Boolean)
       .map((line) => (JSON.parse(line) as { msg: string }).msg)
@@ -192,14 +162,3 @@ describe('stratum command', () => {
     assert.match(unreachable.stderr, /^stratum stats: .*UNAVAILABLE/)
   })
 })
-
-async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, context: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  // Bounded by the deadline.
-  while (Date.now() < deadline) {
-    const found = probe()
-    if (found !== undefined) return found
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`timed out; stderr: ${context()}`)
-}
