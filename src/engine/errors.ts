@@ -65,6 +65,25 @@ export class CorruptionError extends StratumError {
   }
 }
 
+/** The process that holds a store's lock, as its lock file names it. */
+export interface LockHolder {
+  pid: number
+  /** The host it runs on. */
+  host: string
+  /** When it started, where this host can tell (the holder runs here, and /proc is mounted). */
+  startedAt: Date | undefined
+}
+
+/** LOCKED: another process holds the store. Names it when the lock file does (`holder`). */
+export class LockedError extends StratumError {
+  constructor(
+    message: string,
+    readonly holder: LockHolder | undefined,
+  ) {
+    super('LOCKED', message)
+  }
+}
+
 /** A write refused because the disk is full: it names the file and the bytes it needed. */
 export class DiskFullError extends StratumError {
   constructor(

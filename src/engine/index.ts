@@ -8,8 +8,8 @@ export type { CompactionResult, CompactionStats } from './compaction-result.ts'
 export type { SyncMode } from './segment-writer.ts'
 export type { RecoveryReport, DamagedRecord, DamagedRange } from './recovery.ts'
 export type { MetaInput } from './document-meta.ts'
-export { StratumError, CorruptionError, errorCodes, isStratumError } from './errors.ts'
-export type { ErrorCode } from './errors.ts'
+export { StratumError, CorruptionError, LockedError, errorCodes, isStratumError } from './errors.ts'
+export type { ErrorCode, LockHolder } from './errors.ts'
 export { double, int64, int64List, string, stringList, stringMap, valueTags } from './values.ts'
 export type {
   DoubleValue,

@@ -33,13 +33,14 @@
  */
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { isDiskFull, StratumError } from './errors.ts'
+import { isDiskFull, LockedError } from './errors.ts'
 import type { FileSystem } from './file-system.ts'
 import { KernelLock } from './kernel-lock.ts'
 
 export const lockFileName = 'LOCK'
 
-interface LockHolder {
+/** What LOCK holds. */
+interface LockRecord {
   pid: number
   startTime: string | null
   host: string
@@ -66,7 +67,7 @@ function processStat(fileSystem: FileSystem, pid: number): { state: string; star
  */
 const deadStates: ReadonlySet<string> = new Set(['Z', 'X'])
 
-function isRunning(fileSystem: FileSystem, holder: LockHolder): boolean {
+function isRunning(fileSystem: FileSystem, holder: LockRecord): boolean {
   if (holder.host !== hostname()) return true // Another machine's process: assume it is alive.
   try {
     process.kill(holder.pid, 0)
@@ -83,7 +84,7 @@ function isRunning(fileSystem: FileSystem, holder: LockHolder): boolean {
 }
 
 /** What LOCK says: its holder, 'torn' when that cannot be read (a crash while it was written), or 'missing'. */
-function readHolder(fileSystem: FileSystem, path: string): LockHolder | 'torn' | 'missing' {
+function readHolder(fileSystem: FileSystem, path: string): LockRecord | 'torn' | 'missing' {
   let text: string
   try {
     text = fileSystem.readFileSync(path).toString('utf8')
@@ -92,7 +93,7 @@ function readHolder(fileSystem: FileSystem, path: string): LockHolder | 'torn' |
     throw error
   }
   try {
-    const holder = JSON.parse(text) as Partial<LockHolder> | null
+    const holder = JSON.parse(text) as Partial<LockRecord> | null
     const valid =
       typeof holder === 'object' &&
       holder !== null &&
@@ -100,14 +101,36 @@ function readHolder(fileSystem: FileSystem, path: string): LockHolder | 'torn' |
       (holder.pid ?? 0) > 0 &&
       typeof holder.host === 'string' &&
       (holder.startTime === null || typeof holder.startTime === 'string')
-    return valid ? (holder as LockHolder) : 'torn'
+    return valid ? (holder as LockRecord) : 'torn'
   } catch {
     return 'torn'
   }
 }
 
-function heldBy(dir: string, path: string, holder: LockHolder): StratumError {
-  return new StratumError('LOCKED', `${dir} is in use by process ${holder.pid} on ${holder.host} (lock file ${path}); stop it first`)
+/**
+ * Linux counts a process's start time (/proc/PID/stat field 22) in clock ticks since boot, of
+ * USER_HZ: 100 on every architecture Node runs on.
+ */
+const clockTicksPerSecond = 100
+
+/** The wall-clock time of a start time of this host, or undefined where /proc cannot tell. */
+function startDate(fileSystem: FileSystem, startTime: string): Date | undefined {
+  try {
+    const bootTime = /^btime (\d+)$/m.exec(fileSystem.readFileSync('/proc/stat').toString('latin1'))?.[1]
+    const ticks = Number(startTime)
+    return bootTime === undefined || !Number.isSafeInteger(ticks) ? undefined : new Date((Number(bootTime) + ticks / clockTicksPerSecond) * 1000)
+  } catch {
+    return undefined
+  }
+}
+
+function heldBy(fileSystem: FileSystem, dir: string, path: string, holder: LockRecord): LockedError {
+  const startedAt = holder.startTime !== null && holder.host === hostname() ? startDate(fileSystem, holder.startTime) : undefined
+  return new LockedError(`${dir} is in use by process ${holder.pid} on ${holder.host} (lock file ${path}); stop it first`, {
+    pid: holder.pid,
+    host: holder.host,
+    startedAt,
+  })
 }
 
 /**
@@ -157,13 +180,13 @@ export class LockFile {
       // Another process of this host holds the folder, or is taking or dropping it right now.
       const holder = readHolder(fileSystem, path)
       if (typeof holder === 'object' && holder.pid !== process.pid && isRunning(fileSystem, holder)) {
-        throw heldBy(dir, path, holder)
+        throw heldBy(fileSystem, dir, path, holder)
       }
       if (attempt >= busyAttempts) {
-        throw new StratumError(
-          'LOCKED',
+        throw new LockedError(
           `${dir} is in use by another process: it holds the folder's socket @${kernelLockName}, but lock file ${path} ` +
             'names no live holder (was it deleted by hand?); stop that process first (ss -xlp shows it)',
+          undefined,
         )
       }
       await new Promise((resolve) => setTimeout(resolve, busyRetryMs))
@@ -191,7 +214,7 @@ export class LockFile {
  * stale LOCK and creating ours cannot interleave with another takeover of theirs.
  */
 function takeLockFile(fileSystem: FileSystem, dir: string, path: string, openInThisProcess: boolean): void {
-  const me: LockHolder = { pid: process.pid, startTime: processStat(fileSystem, process.pid)?.startTime ?? null, host: hostname() }
+  const me: LockRecord = { pid: process.pid, startTime: processStat(fileSystem, process.pid)?.startTime ?? null, host: hostname() }
   const content = Buffer.from(`${JSON.stringify(me)}\n`)
   // Two tries: the second follows the removal of a stale lock.
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -203,8 +226,10 @@ function takeLockFile(fileSystem: FileSystem, dir: string, path: string, openInT
       const holder = readHolder(fileSystem, path)
       if (typeof holder === 'object') {
         const mine = holder.pid === process.pid && holder.host === me.host
-        if (mine && openInThisProcess) throw new StratumError('LOCKED', `${dir} is already open in this process (pid ${process.pid})`)
-        if (!mine && isRunning(fileSystem, holder)) throw heldBy(dir, path, holder)
+        if (mine && openInThisProcess) {
+          throw new LockedError(`${dir} is already open in this process (pid ${process.pid})`, { pid: process.pid, host: me.host, startedAt: undefined })
+        }
+        if (!mine && isRunning(fileSystem, holder)) throw heldBy(fileSystem, dir, path, holder)
       }
       // Stale or torn (its writer crashed while writing it): remove it. 'missing' means a process
       // the kernel lock does not see (another namespace) removed it first.
@@ -240,5 +265,5 @@ function takeLockFile(fileSystem: FileSystem, dir: string, path: string, openInT
     }
     return
   }
-  throw new StratumError('LOCKED', `${dir}: another process took the lock ${path} while it was being taken over`)
+  throw new LockedError(`${dir}: another process took the lock ${path} while it was being taken over`, undefined)
 }

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { StratumError, type ErrorCode } from './errors.ts'
+import { LockedError, StratumError, type ErrorCode } from './errors.ts'
 import { nodeFileSystem, type FileSystem } from './file-system.ts'
 import {
   blobMaxBytes,
@@ -629,6 +629,7 @@ describe('the lock file', () => {
 
   it('a store held by another process is LOCKED naming that process, until it dies', async () => {
     const dir = tempDir()
+    const spawnedAtMs = Date.now()
     const storeModule = new URL('./store.ts', import.meta.url).href
     const script = `
       const { openStore } = await import(${JSON.stringify(storeModule)})
@@ -652,6 +653,16 @@ describe('the lock file', () => {
         'LOCKED',
         new RegExp(`is in use by process ${child.pid} on ${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
       )
+      // The holder, for a caller to report: its pid, host, and start time (to the second: the boot
+      // time the kernel gives is in whole seconds).
+      await assert.rejects(openStore({ dir }), (error: unknown) => {
+        assert.ok(error instanceof LockedError)
+        assert.equal(error.holder?.pid, child.pid)
+        assert.equal(error.holder?.host, hostname())
+        const startedAtMs = error.holder?.startedAt?.getTime() ?? NaN
+        assert.ok(Math.abs(startedAtMs - spawnedAtMs) < 2_000, `started at ${startedAtMs}, spawned at ${spawnedAtMs}`)
+        return true
+      })
     } finally {
       child.kill('SIGKILL')
       await childExit(child)
