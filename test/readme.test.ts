@@ -12,6 +12,7 @@ import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import type { Option } from 'commander'
+import { exitCodeMeanings, exitCodes } from '../src/cli/exit-codes.ts'
 import { serveCommand } from '../src/cli/serve-command.ts'
 import { lseMethodNames } from '../src/protocol/proto-definition.ts'
 import { requestMaxBytesByMethod, valueRequestMaxBytes } from '../src/server/message-limits.ts'
@@ -66,6 +67,15 @@ describe('README.md', () => {
       assert.equal(option.envVar, variable, flag)
       assert.equal(String(option.defaultValue), defaultValue, flag)
     }
+  })
+
+  it('lists every exit code of the command with its meaning', () => {
+    const rows = [...section('### Exit codes').matchAll(/^\| (\d+) \| (.+) \|$/gm)].map((match) => [Number(match[1]), match[2]])
+    const names = Object.keys(exitCodes) as (keyof typeof exitCodes)[]
+    assert.deepEqual(
+      rows,
+      names.map((name) => [exitCodes[name], exitCodeMeanings[name]]),
+    )
   })
 
   it('states the message size limits the server enforces', () => {

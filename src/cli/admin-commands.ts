@@ -1,9 +1,10 @@
 /**
  * Commands that talk to a running server: `stratum stats`, `stratum flush`, `stratum compact`.
- * Each prints its result on stdout and exits 0, or prints one line on stderr and exits 1.
+ * Each prints its result on stdout and exits 0, or prints one line on stderr and exits 1 (exit-codes.ts).
  */
 import { Command, Option } from 'commander'
 import { StratumClient, StratumClientError, type CompactionResult } from '../client/index.ts'
+import { exitCodes } from './exit-codes.ts'
 import { address, integerIn } from './option-parsers.ts'
 
 /** Default time limit of an admin call, in ms. */
@@ -71,11 +72,11 @@ function runWith(name: string, setExitCode: (code: number) => void): (options: A
     const client = new StratumClient(options.address)
     try {
       await actions.get(name)!(client, options.deadlineMs)
-      setExitCode(0)
+      setExitCode(exitCodes.ok)
     } catch (error) {
       const reason = error instanceof StratumClientError ? `${error.details} (${error.codeName})` : String(error)
       process.stderr.write(`stratum ${name}: ${reason.replace(/\s*\n\s*/g, ' ')}\n`)
-      setExitCode(1)
+      setExitCode(exitCodes.failed)
     } finally {
       client.close()
     }

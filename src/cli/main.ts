@@ -1,14 +1,13 @@
 /**
  * The `stratum` command: `serve`, and the admin commands `stats`, `flush` and `compact`.
  *
- * Exit codes: 0 success; 1 the command failed (the server could not start, or a call failed);
- * 2 bad usage (an unknown flag, a bad value), reported on one line of stderr.
+ * Exit codes are in exit-codes.ts: 0 success; 1 the command failed; 2 bad usage (an unknown
+ * flag, a bad value), reported on one line of stderr; 3 and up, the causes of a failed start.
  */
 import { Command, CommanderError } from 'commander'
 import { adminCommands } from './admin-commands.ts'
+import { exitCodes } from './exit-codes.ts'
 import { serveCommand } from './serve-command.ts'
-
-export const usageExitCode = 2
 
 /** Runs the command line `argv` (without node and the script); resolves to the exit code. */
 export async function runCli(argv: readonly string[]): Promise<number> {
@@ -34,6 +33,6 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error
     // Help and version exit 0; every other commander error is bad usage.
-    return error.exitCode === 0 ? 0 : usageExitCode
+    return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage
   }
 }

@@ -1,12 +1,16 @@
 /**
  * `stratum serve`: runs the gRPC server until SIGTERM or SIGINT, then shuts down gracefully
- * (stop accepting, finish calls in flight, flush, close the store) and exits 0.
+ * (stop accepting, finish calls in flight, flush, close the store) and exits 0. A failed start
+ * is one line on stderr, naming the cause and its fix, and an exit code of that cause.
  */
 import { Command, Option } from 'commander'
-import { pino } from 'pino'
 import { limits } from '../engine/index.ts'
 import { defaultHost, defaultPort, defaultShutdownGraceMs, startServer } from '../server/index.ts'
+import { exitCodes, type ExitCode } from './exit-codes.ts'
+import { routeGrpcLogs } from './grpc-log.ts'
+import { createLogger, logLevels } from './logger.ts'
 import { bytesIn, formatBytes, integerIn, numberIn } from './option-parsers.ts'
+import { startFailure } from './start-failure.ts'
 import { listenForStopSignals } from './stop-signals.ts'
 
 const KiB = 1024
@@ -96,9 +100,9 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
         .argParser(integerIn(0, limits.shardMax)),
     )
     .addOption(
-      new Option('--log-level <level>', 'least severe log lines written (JSON lines on stdout)')
+      new Option('--log-level <level>', 'least severe log lines written (JSON lines on stdout); debug also logs the stack of a failed start')
         .env('LSE_LOG_LEVEL')
-        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .choices(logLevels)
         .default('info'),
     )
     .addOption(
@@ -114,8 +118,9 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
 }
 
 /** Runs the server until a signal; resolves to the exit code. */
-export async function serve(options: ServeOptions): Promise<number> {
-  const logger = pino({ base: { service: 'stratum' }, level: options.logLevel }, pino.destination({ dest: 1, sync: true }))
+export async function serve(options: ServeOptions): Promise<ExitCode> {
+  const logger = createLogger(options.logLevel)
+  const grpcLogs = routeGrpcLogs(logger)
   let server
   try {
     server = await startServer({
@@ -136,17 +141,20 @@ export async function serve(options: ServeOptions): Promise<number> {
       },
     })
   } catch (error) {
-    logger.error({ err: error }, 'could not start')
-    return 1
+    const failure = startFailure(error, options)
+    process.stderr.write(`stratum serve: ${failure.line}\n`)
+    logger.debug({ err: error }, 'could not start')
+    return failure.exitCode
   }
+  grpcLogs.started()
   const stop = listenForStopSignals((repeat) => logger.warn({ signal: repeat }, 'already shutting down'))
   try {
     // A second signal while shutting down is noted, not obeyed: closing the store must finish.
     await server.shutdown(await stop.first)
-    return 0
+    return exitCodes.ok
   } catch (error) {
     logger.error({ err: error }, 'shutdown failed')
-    return 1
+    return exitCodes.failed
   } finally {
     stop.dispose()
   }

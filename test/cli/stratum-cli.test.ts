@@ -1,7 +1,8 @@
 /**
  * The `stratum` command as a user runs it: `node bin/stratum.mjs …` in child processes. Help,
  * bad usage (one line, exit 2), and `serve` on an ephemeral loopback port with the admin commands
- * against it, then a graceful stop on SIGTERM.
+ * against it, then a graceful stop on SIGTERM. Failed starts are in start-failures.test.ts,
+ * `npm start` in npm-start.test.ts.
  */
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
