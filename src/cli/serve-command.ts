@@ -8,7 +8,7 @@ import { limits } from '../engine/index.ts'
 import { defaultHost, defaultPort, defaultShutdownGraceMs, startServer } from '../server/index.ts'
 import { exitCodes, type ExitCode } from './exit-codes.ts'
 import { routeGrpcLogs } from './grpc-log.ts'
-import { createLogger, logLevels } from './logger.ts'
+import { createLogger, logFormats, logLevels, type LogFormat } from './logger.ts'
 import { bytesIn, formatBytes, integerIn, numberIn } from './option-parsers.ts'
 import { startFailure } from './start-failure.ts'
 import { listenForStopSignals } from './stop-signals.ts'
@@ -37,6 +37,7 @@ export interface ServeOptions {
   compactionDeadBytes: number
   shard: number
   logLevel: string
+  logFormat: LogFormat
   shutdownGraceMs: number
 }
 
@@ -100,10 +101,16 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
         .argParser(integerIn(0, limits.shardMax)),
     )
     .addOption(
-      new Option('--log-level <level>', 'least severe log lines written (JSON lines on stdout); debug also logs the stack of a failed start')
+      new Option('--log-level <level>', 'least severe log lines written (on stdout); debug also logs the stack of a failed start')
         .env('LSE_LOG_LEVEL')
         .choices(logLevels)
         .default('info'),
+    )
+    .addOption(
+      new Option('--log-format <format>', 'json: one JSON object a line, for log collectors; pretty: readable lines, for a terminal')
+        .env('LSE_LOG_FORMAT')
+        .choices(logFormats)
+        .default('json'),
     )
     .addOption(
       new Option('--shutdown-grace-ms <ms>', 'how long shutdown waits for calls in flight before cancelling them')
@@ -119,7 +126,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
 
 /** Runs the server until a signal; resolves to the exit code. */
 export async function serve(options: ServeOptions): Promise<ExitCode> {
-  const logger = createLogger(options.logLevel)
+  const logger = createLogger(options.logLevel, options.logFormat)
   const grpcLogs = routeGrpcLogs(logger)
   let server
   try {

@@ -1,12 +1,13 @@
 /**
  * The `stratum` command as a user runs it: `node bin/stratum.mjs …` in child processes. Help,
- * bad usage (one line, exit 2), and `serve` on an ephemeral loopback port with the admin commands
- * against it, then a graceful stop on SIGTERM. Failed starts are in start-failures.test.ts,
- * `npm start` in npm-start.test.ts.
+ * readable logs, bad usage (one line, exit 2), and `serve` on an ephemeral loopback port with the
+ * admin commands against it, then a graceful stop on SIGTERM. Failed starts are in
+ * start-failures.test.ts, `npm start` in npm-start.test.ts.
  */
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import { describe, it } from 'node:test'
+import { exitCodes } from '../../src/cli/exit-codes.ts'
 import { StratumClient } from '../../src/client/index.ts'
 import { makeTempDir } from '../support/fixture.ts'
 import { cleanEnv, logLine, startCollecting, stratum, stratumBin, waitFor } from '../support/stratum-cli.ts'
@@ -29,12 +30,20 @@ describe('stratum command', () => {
       ['--compaction-dead-bytes', 'LSE_COMPACTION_DEAD_BYTES', '1073741824 (1GiB)'],
       ['--shard', 'LSE_SHARD', '0'],
       ['--log-level', 'LSE_LOG_LEVEL', '"info"'],
+      ['--log-format', 'LSE_LOG_FORMAT', '"json"'],
       ['--shutdown-grace-ms', 'LSE_SHUTDOWN_GRACE_MS', '10000'],
     ]) {
       assert.ok(help.includes(`${flag} <`), flag)
       assert.ok(help.includes(`default: ${defaultValue}`), `${flag} default ${defaultValue}`)
       assert.ok(help.includes(`env: ${variable}`), variable)
     }
+  })
+
+  it('writes readable log lines with --log-format pretty', async () => {
+    // A start that fails at once, logged at debug level: a log line without a server to stop.
+    const { code, stdout } = await stratum(['serve', '--port', '0', '--data-dir', stratumBin, '--log-level', 'debug', '--log-format', 'pretty'])
+    assert.equal(code, exitCodes.dataDirIsFile)
+    assert.match(stdout, /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] DEBUG: could not start\n/)
   })
 
   it('reports bad usage on one line with exit code 2', async () => {
@@ -52,6 +61,7 @@ describe('stratum command', () => {
       [['serve'], { LSE_PORT: '70000' }, /LSE_PORT.*invalid/],
       [['stats', '--address', 'nope'], {}, /--address/],
       [['frobnicate'], {}, /unknown command 'frobnicate'/],
+      [['serve', '--log-format', 'xml'], {}, /--log-format.*'xml' is invalid.*json, pretty/],
     ] as const
     const results = await Promise.all(cases.map(([args, env]) => stratum([...args], env)))
     for (const [index, [args, , pattern]] of cases.entries()) {
