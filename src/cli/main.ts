@@ -5,9 +5,15 @@
  * flag, a bad value), reported on one line of stderr; 3 and up, the causes of a failed start.
  */
 import { Command, CommanderError } from 'commander'
+import fs from 'node:fs'
 import { adminCommands } from './admin-commands.ts'
 import { exitCodes } from './exit-codes.ts'
 import { serveCommand } from './serve-command.ts'
+
+/** The package's version, for `stratum --version`. */
+function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+}
 
 /** Runs the command line `argv` (without node and the script); resolves to the exit code. */
 export async function runCli(argv: readonly string[]): Promise<number> {
@@ -19,6 +25,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .description('Stratum, a log-structured storage engine served over gRPC')
     .showHelpAfterError(false)
     .enablePositionalOptions()
+    .version(packageVersion(), '-V, --version', 'print the version')
   program.addCommand(serveCommand(setExitCode))
   for (const command of adminCommands(setExitCode)) program.addCommand(command)
   for (const command of [program, ...program.commands]) {

@@ -1,16 +1,17 @@
 /**
  * The `stratum` command as a user runs it: `node bin/stratum.mjs …` in child processes. Help,
- * readable logs, bad usage (one line, exit 2), and `serve` on an ephemeral loopback port with the
- * admin commands against it, then a graceful stop on SIGTERM. Failed starts are in
+ * the version, readable logs, bad usage (one line, exit 2), and `serve` on an ephemeral loopback
+ * port with the admin commands against it, then a graceful stop on SIGTERM. Failed starts are in
  * start-failures.test.ts, `npm start` in npm-start.test.ts.
  */
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import path from 'node:path'
 import { describe, it } from 'node:test'
 import { exitCodes } from '../../src/cli/exit-codes.ts'
 import { StratumClient } from '../../src/client/index.ts'
 import { makeTempDir } from '../support/fixture.ts'
-import { cleanEnv, logLine, startCollecting, stratum, stratumBin, waitFor } from '../support/stratum-cli.ts'
+import { cleanEnv, logLine, repoDir, startCollecting, stratum, stratumBin, waitFor } from '../support/stratum-cli.ts'
 
 describe('stratum command', () => {
   it('documents every serve option with its variable and default in --help', async () => {
@@ -37,6 +38,11 @@ describe('stratum command', () => {
       assert.ok(help.includes(`default: ${defaultValue}`), `${flag} default ${defaultValue}`)
       assert.ok(help.includes(`env: ${variable}`), variable)
     }
+  })
+
+  it('prints the package version with --version', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(repoDir, 'package.json'), 'utf8')) as { version: string }
+    for (const flag of ['--version', '-V']) assert.deepEqual(await stratum([flag]), { code: 0, stdout: `${version}\n`, stderr: '' })
   })
 
   it('writes readable log lines with --log-format pretty', async () => {
