@@ -20,15 +20,11 @@ function opening(cause: unknown): StratumError {
 }
 
 describe('startFailure', () => {
-  it('reads the errno code of a listen error from its code, or from the message grpc-js makes of it', () => {
-    const fromNode = startFailure(systemError('EADDRINUSE', 'listen', 'address already in use ::1:50051'), settings)
-    const fromGrpc = startFailure(new Error('No address added out of total 1 resolved errors: [listen EADDRINUSE: address already in use ::1:50051]'), settings)
-    for (const failure of [fromNode, fromGrpc]) {
-      assert.deepEqual(failure, {
-        exitCode: exitCodes.portInUse,
-        line: 'port 50051 is in use (on ::1); stop the process listening on it, or choose another --port',
-      })
-    }
+  it('reads the errno code of a listen error from its code', () => {
+    assert.deepEqual(startFailure(systemError('EADDRINUSE', 'listen', 'address already in use ::1:50051'), settings), {
+      exitCode: exitCodes.portInUse,
+      line: 'port 50051 is in use (on ::1); stop the process listening on it, or choose another --port',
+    })
   })
 
   it('names an address family the machine lacks, and any other listen error with its address', () => {

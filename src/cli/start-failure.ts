@@ -3,10 +3,9 @@
  * the exit code of that cause (exit-codes.ts).
  *
  * Errors from listening are told apart by their errno code (EADDRINUSE, EACCES, …), which Node
- * gives as `code` on an error of `listen`; grpc-js gives it only inside its message ("No address
- * added out of total 1 resolved errors: [listen EADDRINUSE: address already in use …]"), where it
- * is read as well. Errors from opening the store are StratumErrors, with the error of the
- * operating system as their cause.
+ * gives as `code` on an error of `listen` (or `getaddrinfo`, for a host that does not resolve).
+ * Errors from opening the store are StratumErrors, with the error of the operating system as their
+ * cause.
  */
 import fs from 'node:fs'
 import { hostname } from 'node:os'
@@ -53,10 +52,6 @@ function listenErrorCode(error: unknown): string | undefined {
   if (isStratumError(error)) return undefined
   const system = systemErrorIn(error)
   if (system !== undefined && ['listen', 'bind', 'getaddrinfo'].includes(system.syscall ?? '')) return system.code
-  const message = messageOf(error)
-  const inMessage = /\blisten (E[A-Z0-9_]+)\b/.exec(message)?.[1]
-  if (inMessage !== undefined) return inMessage
-  if (/^Name resolution failed for target /.test(message)) return 'ENOTFOUND'
   return undefined
 }
 
