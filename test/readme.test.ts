@@ -16,7 +16,9 @@ import { exitCodeMeanings, exitCodes } from '../src/cli/exit-codes.ts'
 import { serveCommand } from '../src/cli/serve-command.ts'
 import { lseMethodNames } from '../src/protocol/proto-definition.ts'
 import { requestMaxBytesByMethod, valueRequestMaxBytes } from '../src/server/message-limits.ts'
-import { requestMaxBytes, responseMaxBytes } from '../src/server/index.ts'
+import { defaultServerLimits, requestMaxBytes, responseMaxBytes } from '../src/server/index.ts'
+import { requestItemsMax } from '../src/server/canonical-request.ts'
+import { requestItemCostBytes } from '../src/server/request-memory.ts'
 import { startTestServer } from './support/test-server.ts'
 
 const run = promisify(execFile)
@@ -92,6 +94,27 @@ describe('README.md', () => {
     for (const phrase of ['16 MiB + 320 KiB', '16 MiB + 64 KiB', '`UpdateProblemColumn` 320 KiB', '5 MiB + 64 KiB', 'other requests 4 KiB']) {
       assert.ok(text.includes(phrase), phrase)
     }
+  })
+
+  it('states the server limits and their defaults', () => {
+    const rows = new Map(
+      [...section('### Limits').matchAll(/^\| `(\w+)`[^|]*\| ([^|]+) \|/gm)].map((match) => [match[1]!, match[2]!.trim()]),
+    )
+    const expected: Record<string, [number, string]> = {
+      requestItemsMax: [requestItemsMax, '1,048,576'],
+      requestsInFlightMaxBytes: [defaultServerLimits.requestsInFlightMaxBytes / MiB, '256 MiB'],
+      handshakeTimeoutMs: [defaultServerLimits.handshakeTimeoutMs / 1000, '10 s'],
+      connectionsMax: [defaultServerLimits.connectionsMax, '4,096'],
+      connectionIdleMs: [defaultServerLimits.connectionIdleMs / 60_000, '5 min'],
+      streamsPerConnectionMax: [defaultServerLimits.streamsPerConnectionMax, '100'],
+      keepaliveTimeMs: [defaultServerLimits.keepaliveTimeMs / 1000, '60 s / 20 s'],
+    }
+    for (const [name, [value, documented]] of Object.entries(expected)) {
+      assert.equal(rows.get(name), documented, name)
+      assert.ok(documented.replace(/,/g, '').startsWith(String(value)), `${name}: the code says ${value}`)
+    }
+    assert.equal(defaultServerLimits.keepaliveTimeoutMs, 20_000)
+    assert.ok(section('### Limits').includes(`64 bytes an item`) && requestItemCostBytes === 64)
   })
 
   it('has a TypeScript client example that runs as written', { timeout: 60_000 }, async () => {

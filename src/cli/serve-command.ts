@@ -11,6 +11,7 @@ import { routeGrpcLogs } from './grpc-log.ts'
 import { createLogger, logFormats, logLevels, type LogFormat } from './logger.ts'
 import { bytesIn, formatBytes, integerIn, numberIn } from './option-parsers.ts'
 import { startFailure } from './start-failure.ts'
+import { addServerLimitOptions, serverLimitsOf, type ServerLimitOptions } from './server-limit-options.ts'
 import { listenForStopSignals } from './stop-signals.ts'
 
 const KiB = 1024
@@ -24,7 +25,7 @@ const compactionDeadBytesDefault = limits.compactionDeadBytesDefault
 /** Least `compactionDeadRatio` openStore takes (checked in src/engine/store-options.ts). */
 const compactionDeadRatioMin = 0.05
 
-export interface ServeOptions {
+export interface ServeOptions extends ServerLimitOptions {
   host: string
   port: number
   dataDir: string
@@ -42,7 +43,7 @@ export interface ServeOptions {
 }
 
 export function serveCommand(setExitCode: (code: number) => void): Command {
-  return new Command('serve')
+  const command = new Command('serve')
     .description('run the gRPC server (stops gracefully on SIGTERM or SIGINT)')
     .addOption(new Option('--host <host>', 'interface to listen on').env('LSE_HOST').default(defaultHost))
     .addOption(
@@ -118,6 +119,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
         .default(defaultShutdownGraceMs)
         .argParser(integerIn(0, 600_000)),
     )
+  return addServerLimitOptions(command)
     .addHelpText('after', `\nSizes take a plain number of bytes or a binary unit: ${formatBytes(4 * KiB)}, ${formatBytes(64 * MiB)}, ${formatBytes(1 * GiB)}.`)
     .action(async (options: ServeOptions) => {
       setExitCode(await serve(options))
@@ -134,6 +136,7 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
       host: options.host,
       port: options.port,
       shutdownGraceMs: options.shutdownGraceMs,
+      limits: serverLimitsOf(options),
       logger,
       store: {
         dir: options.dataDir,

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs'
 import { StratumClient } from '../../src/client/index.ts'
-import { startServer, type RunningServer } from '../../src/server/index.ts'
+import { startServer, type RunningServer, type ServerLimits } from '../../src/server/index.ts'
 import type { StoreOptions } from '../../src/engine/index.ts'
 import { makeTempDir } from './fixture.ts'
 
@@ -19,11 +19,11 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { dir?: string; store?: Omit<StoreOptions, 'dir'>; shutdownGraceMs?: number } = {},
+  options: { dir?: string; store?: Omit<StoreOptions, 'dir'>; shutdownGraceMs?: number; limits?: Partial<ServerLimits> } = {},
 ): Promise<TestServer> {
   const dir = options.dir ?? makeTempDir('server')
   const start = () =>
-    startServer({ host: '127.0.0.1', port: 0, store: { syncMode: 'none', ...options.store, dir }, shutdownGraceMs: options.shutdownGraceMs ?? 5000 })
+    startServer({ host: '127.0.0.1', port: 0, store: { syncMode: 'none', ...options.store, dir }, shutdownGraceMs: options.shutdownGraceMs ?? 5000, limits: options.limits })
   let server = await start()
   let client = new StratumClient(server.address)
   return {
