@@ -38,8 +38,15 @@ export interface CallOptions {
 }
 
 export interface ClientOptions {
-  /** @defaultValue insecure (plaintext) credentials */
+  /** @defaultValue `tls` when given, else plaintext */
   credentials?: grpc.ChannelCredentials
+  /**
+   * Connect with TLS: `ca` (PEM) verifies the server (the system's CAs when absent); `cert` and
+   * `key` (PEM) are the client's certificate, for a server that requires one (mutual TLS).
+   */
+  tls?: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string }
+  /** Sent as "authorization: Bearer <token>" with every call, for a server that checks tokens. */
+  token?: string
   /** Extra grpc-js channel options. */
   channelOptions?: grpc.ChannelOptions
   /** Deadline of calls that give none. @defaultValue none */
@@ -90,14 +97,16 @@ export class StratumClient {
   private readonly grpcClient: grpc.Client
   private readonly methods = lseMethods()
   private readonly defaultDeadlineMs: number | undefined
+  private readonly token: string | undefined
 
   /** `address` is `host:port`, e.g. 'localhost:50051'. Connects lazily, on the first call. */
   constructor(address: string, options: ClientOptions = {}) {
-    this.grpcClient = new grpc.Client(address, options.credentials ?? grpc.credentials.createInsecure(), {
+    this.grpcClient = new grpc.Client(address, options.credentials ?? channelCredentials(options.tls), {
       'grpc.max_receive_message_length': clientResponseMaxBytes,
       ...options.channelOptions,
     })
     this.defaultDeadlineMs = options.defaultDeadlineMs
+    this.token = options.token
   }
 
   /** Closes the channel; calls in flight fail with CANCELLED, later calls are refused. */
@@ -265,6 +274,14 @@ export class StratumClient {
    * Makes one unary call. `buildRequest` runs first, inside the same error handling, so that an
    * argument the wire cannot carry fails as INVALID_ARGUMENT without a call.
    */
+  // Per call rather than as call credentials: grpc-js refuses call credentials on a plaintext
+  // channel, and a token on loopback without TLS is a setup the server allows.
+  private metadata(): grpc.Metadata {
+    const metadata = new grpc.Metadata()
+    if (this.token !== undefined) metadata.set('authorization', `Bearer ${this.token}`)
+    return metadata
+  }
+
   private call<Response>(name: LseMethodName, buildRequest: () => object, options: CallOptions = {}): Promise<Response> {
     let request: object
     try {
@@ -284,7 +301,7 @@ export class StratumClient {
         method.requestSerialize,
         method.responseDeserialize,
         request,
-        new grpc.Metadata(),
+        this.metadata(),
         callOptions,
         (error, response) => {
           if (error !== null) reject(StratumClientError.fromServiceError(name, error))
@@ -352,4 +369,10 @@ function columnsOf(meta: MetaInput | undefined): { name: string; value: string }
     columns.push({ name, value })
   }
   return columns
+}
+
+function channelCredentials(tls: ClientOptions['tls']): grpc.ChannelCredentials {
+  if (tls === undefined) return grpc.credentials.createInsecure()
+  const pem = (value: Buffer | string | undefined): Buffer | null => (value === undefined ? null : Buffer.from(value))
+  return grpc.credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert))
 }

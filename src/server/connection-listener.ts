@@ -15,6 +15,10 @@
  *   handshake time starts when the server is ready: a client that connects during a long
  *   recovery is served once it ends.
  *
+ * - With TLS, the listener runs the TLS handshake itself (within the same handshakeTimeoutMs), asks
+ *   for ALPN "h2", verifies client certificates when a client CA is given, and hands grpc-js the
+ *   decrypted stream. New certificates apply to new connections (`setTls`), without a restart.
+ *
  * A connection that has spoken belongs to grpc-js, which closes it after `connectionIdleMs`
  * without calls and limits its concurrent streams (see stratum-server.ts).
  *
@@ -22,6 +26,7 @@
  *   listener.start((socket) => injector.injectConnection(socket))
  */
 import net from 'node:net'
+import tls from 'node:tls'
 import type { Logger } from 'pino'
 
 /** What every HTTP/2 client sends first (RFC 9113, section 3.4). */
@@ -47,6 +52,8 @@ export interface ConnectionCounts {
   handshakeTimeouts: number
   /** Closed for sending bytes that are not the HTTP/2 preface. */
   notHttp2: number
+  /** Closed in their TLS handshake: not TLS, an unknown or missing client certificate, no ALPN "h2", or gone. */
+  tlsFailures: number
   /** Closed in their handshake to make room for a new connection at connectionsMax. */
   evicted: number
   /** New connections closed at once: connectionsMax were held and all had spoken. */
@@ -60,7 +67,11 @@ export class ConnectionListener {
   private readonly handshaking = new Map<net.Socket, NodeJS.Timeout | undefined>()
   private readonly served = new Set<net.Socket>()
   private inject: Inject | undefined
-  private readonly counts = { handshakeTimeouts: 0, notHttp2: 0, evicted: 0, refused: 0 }
+  private readonly counts = { handshakeTimeouts: 0, notHttp2: 0, tlsFailures: 0, evicted: 0, refused: 0 }
+  /** Terminates TLS when the server has certificates (it never listens; connections are handed to it). */
+  private tlsServer: tls.Server | undefined
+  /** Connections in their TLS handshake, by remote address and port, to find them once secure. */
+  private readonly inTls = new Map<string, net.Socket>()
 
   private constructor(
     private readonly server: net.Server,
@@ -90,6 +101,32 @@ export class ConnectionListener {
 
   get connectionCounts(): ConnectionCounts {
     return { open: this.handshaking.size + this.served.size, ...this.counts }
+  }
+
+  /**
+   * Terminates TLS on connections accepted from now on with these options (certificate, key, and
+   * `ca` with `requestCert` for client certificates); undefined keeps connections plaintext.
+   * Called again with new options, it replaces the certificates for new connections.
+   */
+  setTls(options: tls.SecureContextOptions & { requestCert: boolean } | undefined): void {
+    if (options === undefined) {
+      this.tlsServer = undefined
+      return
+    }
+    if (this.tlsServer !== undefined) {
+      this.tlsServer.setSecureContext(options)
+      return
+    }
+    const server = tls.createServer({ ...options, rejectUnauthorized: options.requestCert, ALPNProtocols: ['h2'] })
+    server.on('secureConnection', (secure) => this.secured(secure))
+    server.on('tlsClientError', (error, secure) => {
+      this.logger.debug({ err: error }, 'TLS handshake failed')
+      // Counted when the connection closes (below); a refused client certificate may close it
+      // without this event (TLS 1.3 verifies it after the server's side of the handshake).
+      const raw = this.inTls.get(remoteKey(secure))
+      if (raw !== undefined) this.drop(raw)
+    })
+    this.tlsServer = server
   }
 
   /** Starts handing connections that speak HTTP/2 to `inject`; those already waiting start their handshake time now. */
@@ -130,16 +167,50 @@ export class ConnectionListener {
   }
 
   private startHandshake(socket: net.Socket): void {
+    const key = remoteKey(socket)
     const timer = setTimeout(() => {
       this.counts.handshakeTimeouts++
+      this.inTls.delete(key)
       this.drop(socket)
     }, this.limits.handshakeTimeoutMs)
     timer.unref()
     this.handshaking.set(socket, timer)
+    if (this.tlsServer === undefined) {
+      this.readPreface(socket, socket)
+      return
+    }
+    this.inTls.set(key, socket)
+    socket.once('close', () => {
+      // Closed in its TLS handshake: refused by TLS, or gone.
+      if (this.inTls.delete(key)) this.counts.tlsFailures++
+    })
+    this.tlsServer.emit('connection', socket)
+  }
+
+  /** A TLS handshake succeeded: the client must have agreed on HTTP/2, then send its preface. */
+  private secured(secure: tls.TLSSocket): void {
+    const key = remoteKey(secure)
+    const raw = this.inTls.get(key)
+    this.inTls.delete(key)
+    if (raw === undefined || !this.handshaking.has(raw)) {
+      secure.destroy()
+      return
+    }
+    secure.on('error', (error) => this.logger.debug({ err: error }, 'connection error'))
+    if (secure.alpnProtocol !== 'h2') {
+      this.counts.tlsFailures++
+      this.drop(raw)
+      return
+    }
+    this.readPreface(secure, raw)
+  }
+
+  /** Reads the HTTP/2 preface from `stream` (the socket, or the TLS stream over `raw`), then injects it. */
+  private readPreface(stream: net.Socket, raw: net.Socket): void {
     const received: Buffer[] = []
     let receivedBytes = 0
     const onReadable = (): void => {
-      for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) {
+      for (let chunk: Buffer | null; (chunk = stream.read() as Buffer | null) !== null; ) {
         received.push(chunk)
         receivedBytes += chunk.length
       }
@@ -147,18 +218,18 @@ export class ConnectionListener {
       const compared = Math.min(head.length, http2Preface.length)
       if (!head.subarray(0, compared).equals(http2Preface.subarray(0, compared))) {
         this.counts.notHttp2++
-        this.drop(socket)
+        this.drop(raw)
         return
       }
       if (receivedBytes < http2Preface.length) return
-      socket.off('readable', onReadable)
-      this.forget(socket)
-      this.served.add(socket)
+      stream.off('readable', onReadable)
+      this.forget(raw)
+      this.served.add(raw)
       // Node's HTTP/2 session reads what is buffered in the socket before anything else.
-      socket.unshift(head)
-      this.inject!(socket)
+      stream.unshift(head)
+      this.inject!(stream)
     }
-    socket.on('readable', onReadable)
+    stream.on('readable', onReadable)
   }
 
   /** No longer in the handshake: served, closed or dropped. */
@@ -172,4 +243,8 @@ export class ConnectionListener {
     this.forget(socket)
     socket.destroy()
   }
+}
+
+function remoteKey(socket: net.Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`
 }

@@ -27,7 +27,10 @@ import { createLseHandlers } from './lse-handlers.ts'
 import { requestMaxBytes, responseMaxBytes } from './message-limits.ts'
 import { RequestMemoryBudget } from './request-memory.ts'
 import { serverLimits, type ServerLimits } from './server-limits.ts'
+import { readTokenFile, type TokenEntry } from './access-tokens.ts'
 import { strictDeserializer } from './strict-requests.ts'
+import { readTlsFiles, type TlsFiles } from './tls-files.ts'
+import { tokenCheckInterceptor } from './token-check.ts'
 import { unaryCall } from './unary-call.ts'
 
 export const defaultHost = '127.0.0.1'
@@ -47,6 +50,10 @@ export interface ServerOptions {
   shutdownGraceMs?: number
   /** Connection and in-flight limits; each one not given takes its default (server-limits.ts). */
   limits?: Partial<ServerLimits>
+  /** Serve TLS with these files (and require client certificates when `clientCaFile` is given). @defaultValue plaintext */
+  tls?: TlsFiles
+  /** A token file (access-tokens.ts): every LseService call then needs a token of the right role. @defaultValue no token check */
+  authTokensFile?: string
 }
 
 export interface RunningServer {
@@ -60,6 +67,12 @@ export interface RunningServer {
   connectionCounts(): ConnectionCounts
   /** Bytes held by the requests in flight (bounded by requestsInFlightMaxBytes). */
   requestMemoryHeldBytes(): number
+  /**
+   * Reads the TLS files and the token file again: new connections get the new certificates, and
+   * every call from now on is checked against the new tokens. When a file cannot be used, it
+   * throws and the server keeps what it had.
+   */
+  reload(): void
   /** Stops accepting calls, finishes those in flight, flushes and closes the store. Idempotent. */
   shutdown(reason?: string): Promise<void>
 }
@@ -68,10 +81,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const logger = options.logger ?? pino({ level: 'silent' })
   const host = options.host ?? defaultHost
   const limits = serverLimits(options.limits)
+  // Files first too: a bad certificate or token file fails before anything is opened.
+  const tlsOptions = options.tls === undefined ? undefined : readTlsFiles(options.tls)
+  let tokens: readonly TokenEntry[] | undefined = options.authTokensFile === undefined ? undefined : readTokenFile(options.authTokensFile)
   // The port first: a port in use fails in milliseconds, before a store is created or recovered.
   // Connections made while the store opens wait for it (connection-listener.ts).
   const listener = await ConnectionListener.listen(host, options.port ?? defaultPort, limits, logger)
   const port = listener.port
+  listener.setTls(tlsOptions)
   // Health: '' and the service follow whether calls can be served at all; the writes entry also
   // goes NOT_SERVING while the disk is full (reads are still served then).
   const health = new HealthImplementation({ '': 'SERVING', [lseServiceName]: 'SERVING', [writesHealthName]: 'SERVING' })
@@ -104,6 +121,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     'grpc.max_connection_idle_ms': limits.connectionIdleMs,
     'grpc.keepalive_time_ms': limits.keepaliveTimeMs,
     'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
+    interceptors: [tokenCheckInterceptor(() => tokens, logger)],
   })
   addLseService(server, store, startedAtMs, gate, memory, logger)
   health.addToServer(server)
@@ -111,7 +129,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure())
   listener.start((socket) => injector.injectConnection(socket))
   const address = `${formatHost(host)}:${port}`
-  logger.info({ host, port, address, dataDir: options.store.dir, syncMode: options.store.syncMode ?? 'always' }, 'listening')
+  logger.info(
+    {
+      host,
+      port,
+      address,
+      dataDir: options.store.dir,
+      syncMode: options.store.syncMode ?? 'always',
+      tls: options.tls === undefined ? 'off' : options.tls.clientCaFile === undefined ? 'on' : 'mutual',
+      tokens: tokens === undefined ? 'off' : tokens.length,
+    },
+    'listening',
+  )
 
   let stopping: Promise<void> | undefined
   const shutdownOnce = async (reason: string): Promise<void> => {
@@ -139,6 +168,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     store,
     connectionCounts: () => listener.connectionCounts,
     requestMemoryHeldBytes: () => memory.held,
+    reload() {
+      const newTls = options.tls === undefined ? undefined : readTlsFiles(options.tls)
+      const newTokens = options.authTokensFile === undefined ? undefined : readTokenFile(options.authTokensFile)
+      listener.setTls(newTls)
+      tokens = newTokens
+      logger.info({ tls: newTls !== undefined, tokens: newTokens?.length ?? 'off' }, 'reloaded the TLS and token files')
+    },
     shutdown(reason = 'shutdown requested') {
       stopping ??= shutdownOnce(reason)
       return stopping
