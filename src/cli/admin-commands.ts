@@ -2,6 +2,7 @@
  * Commands that talk to a running server: `stratum stats`, `stratum flush`, `stratum compact`.
  * Each prints its result on stdout and exits 0, or prints one line on stderr and exits 1 (exit-codes.ts).
  */
+import fs from 'node:fs'
 import { Command, Option } from 'commander'
 import { StratumClient, StratumClientError, type CompactionResult } from '../client/index.ts'
 import { exitCodes } from './exit-codes.ts'
@@ -16,6 +17,11 @@ const adminDeadlineMaxMs = 3_600_000
 interface AdminOptions {
   address: string
   deadlineMs: number
+  tlsCa?: string
+  tlsCert?: string
+  tlsKey?: string
+  tls: boolean
+  token?: string
 }
 
 export function adminCommands(setExitCode: (code: number) => void): Command[] {
@@ -53,6 +59,21 @@ function adminCommand(name: string, description: string, action: AdminAction, de
         .default(deadlineDefaultMs)
         .argParser(integerIn(1, adminDeadlineMaxMs)),
     )
+    .addOption(new Option('--tls', "connect with TLS, verifying the server with the system's CAs").env('LSE_TLS').default(false))
+    .addOption(new Option('--tls-ca <file>', 'connect with TLS, verifying the server with this PEM CA').env('LSE_TLS_CA'))
+    .addOption(new Option('--tls-cert <file>', 'the PEM client certificate, for a server that requires one (with --tls-key)').env('LSE_TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'the PEM private key of --tls-cert').env('LSE_TLS_KEY'))
+    .addOption(new Option('--token <token>', 'the token sent with the call, for a server that checks tokens').env('LSE_TOKEN'))
+}
+
+/** The client of the admin options: TLS when any TLS option is given, the token when one is. */
+function adminClient(options: AdminOptions): StratumClient {
+  const read = (file: string | undefined): Buffer | undefined => (file === undefined ? undefined : fs.readFileSync(file))
+  const tls = options.tls || options.tlsCa !== undefined || options.tlsCert !== undefined
+  return new StratumClient(options.address, {
+    ...(tls ? { tls: { ca: read(options.tlsCa), cert: read(options.tlsCert), key: read(options.tlsKey) } } : {}),
+    ...(options.token === undefined ? {} : { token: options.token }),
+  })
 }
 
 /**
@@ -69,7 +90,14 @@ export function compactionSummary(result: CompactionResult): string {
 
 function runWith(name: string, setExitCode: (code: number) => void): (options: AdminOptions) => Promise<void> {
   return async (options) => {
-    const client = new StratumClient(options.address)
+    let client: StratumClient
+    try {
+      client = adminClient(options)
+    } catch (error) {
+      process.stderr.write(`stratum ${name}: ${(error as Error).message}\n`)
+      setExitCode(exitCodes.failed)
+      return
+    }
     try {
       await actions.get(name)!(client, options.deadlineMs)
       setExitCode(exitCodes.ok)

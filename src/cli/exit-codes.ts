@@ -14,6 +14,8 @@ export const exitCodes = {
   dataDirLocked: 7,
   dataDirUnusable: 8,
   diskFull: 9,
+  credentialsUnusable: 10,
+  insecure: 11,
 } as const
 
 export type ExitCode = (typeof exitCodes)[keyof typeof exitCodes]
@@ -29,4 +31,6 @@ export const exitCodeMeanings: Readonly<Record<keyof typeof exitCodes, string>> 
   dataDirLocked: 'another process holds the data folder',
   dataDirUnusable: 'the data folder holds files of another format, or was written with another `--shard`',
   diskFull: "the data folder's volume has no room to open the store",
+  credentialsUnusable: 'a TLS file or the token file cannot be read or used',
+  insecure: '`serve` would listen beyond loopback without TLS and tokens, and `--insecure` was not given',
 }

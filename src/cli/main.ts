@@ -1,5 +1,5 @@
 /**
- * The `stratum` command: `serve`, and the admin commands `stats`, `flush` and `compact`.
+ * The `stratum` command: `serve`, the admin commands `stats`, `flush` and `compact`, and `token new`.
  *
  * Exit codes are in exit-codes.ts: 0 success; 1 the command failed; 2 bad usage (an unknown
  * flag, a bad value), reported on one line of stderr; 3 and up, the causes of a failed start.
@@ -9,6 +9,7 @@ import fs from 'node:fs'
 import { adminCommands } from './admin-commands.ts'
 import { exitCodes } from './exit-codes.ts'
 import { serveCommand } from './serve-command.ts'
+import { tokenCommand } from './token-command.ts'
 
 /** The package's version, for `stratum --version`. */
 function packageVersion(): string {
@@ -28,7 +29,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .version(packageVersion(), '-V, --version', 'print the version')
   program.addCommand(serveCommand(setExitCode))
   for (const command of adminCommands(setExitCode)) program.addCommand(command)
-  for (const command of [program, ...program.commands]) {
+  program.addCommand(tokenCommand(setExitCode))
+  for (const command of [program, ...program.commands, ...program.commands.flatMap((command) => command.commands)]) {
     command.exitOverride().configureOutput({
       // One line, whatever commander adds (such as a "Did you mean" hint on its own line).
       outputError: (message, write) => write(`${message.trim().replace(/\s*\n\s*/g, ' ')}\n`),

@@ -11,6 +11,7 @@ import { routeGrpcLogs } from './grpc-log.ts'
 import { createLogger, logFormats, logLevels, type LogFormat } from './logger.ts'
 import { bytesIn, formatBytes, integerIn, numberIn } from './option-parsers.ts'
 import { startFailure } from './start-failure.ts'
+import { addSecurityOptions, securityOf, securityProblem, type SecurityOptions } from './security-options.ts'
 import { addServerLimitOptions, serverLimitsOf, type ServerLimitOptions } from './server-limit-options.ts'
 import { listenForStopSignals } from './stop-signals.ts'
 
@@ -25,7 +26,7 @@ const compactionDeadBytesDefault = limits.compactionDeadBytesDefault
 /** Least `compactionDeadRatio` openStore takes (checked in src/engine/store-options.ts). */
 const compactionDeadRatioMin = 0.05
 
-export interface ServeOptions extends ServerLimitOptions {
+export interface ServeOptions extends ServerLimitOptions, SecurityOptions {
   host: string
   port: number
   dataDir: string
@@ -119,7 +120,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
         .default(defaultShutdownGraceMs)
         .argParser(integerIn(0, 600_000)),
     )
-  return addServerLimitOptions(command)
+  return addSecurityOptions(addServerLimitOptions(command))
     .addHelpText('after', `\nSizes take a plain number of bytes or a binary unit: ${formatBytes(4 * KiB)}, ${formatBytes(64 * MiB)}, ${formatBytes(1 * GiB)}.`)
     .action(async (options: ServeOptions) => {
       setExitCode(await serve(options))
@@ -130,9 +131,15 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
 export async function serve(options: ServeOptions): Promise<ExitCode> {
   const logger = createLogger(options.logLevel, options.logFormat)
   const grpcLogs = routeGrpcLogs(logger)
+  const insecure = securityProblem(options.host, options)
+  if (insecure !== undefined) {
+    process.stderr.write(`stratum serve: ${insecure}\n`)
+    return insecure.startsWith('refusing') ? exitCodes.insecure : exitCodes.usage
+  }
   let server
   try {
     server = await startServer({
+      ...securityOf(options),
       host: options.host,
       port: options.port,
       shutdownGraceMs: options.shutdownGraceMs,
@@ -157,6 +164,15 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
     return failure.exitCode
   }
   grpcLogs.started()
+  // SIGHUP: renewed certificates and a new token file, without a restart.
+  const reload = (): void => {
+    try {
+      server.reload()
+    } catch (error) {
+      logger.error({ err: error }, 'reload failed: the server keeps its TLS files and tokens')
+    }
+  }
+  process.on('SIGHUP', reload)
   const stop = listenForStopSignals((repeat) => logger.warn({ signal: repeat }, 'already shutting down'))
   try {
     // A second signal while shutting down is noted, not obeyed: closing the store must finish.
@@ -167,5 +183,6 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
     return exitCodes.failed
   } finally {
     stop.dispose()
+    process.off('SIGHUP', reload)
   }
 }

@@ -11,6 +11,7 @@ import fs from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { isStratumError, LockedError, type StratumError } from '../engine/index.ts'
+import { TlsFilesError, TokenFileError } from '../server/index.ts'
 import { exitCodes, type ExitCode } from './exit-codes.ts'
 
 export interface StartFailure {
@@ -26,6 +27,9 @@ export interface StartSettings {
 }
 
 export function startFailure(error: unknown, settings: StartSettings): StartFailure {
+  if (error instanceof TlsFilesError || error instanceof TokenFileError) {
+    return { exitCode: exitCodes.credentialsUnusable, line: `${oneLine(error.message)}; fix the file, or point the flag at another` }
+  }
   const listenCode = listenErrorCode(error)
   if (listenCode !== undefined) return listenFailure(listenCode, settings)
   if (isStratumError(error)) {
