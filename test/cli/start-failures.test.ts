@@ -69,9 +69,10 @@ describe('stratum serve that cannot start', () => {
 
     it('a host that is not this machine\'s, or does not resolve: exit 4', async () => {
       const [notHere, unknown] = await Promise.all([
-        // 192.0.2.0/24 is reserved for documentation: no machine has it.
-        serve(['--host', '192.0.2.1', '--data-dir', path.join(temp, 'not-here')]),
-        serve(['--host', 'no-such-host.invalid', '--data-dir', path.join(temp, 'unknown-host')]),
+        // 192.0.2.0/24 is reserved for documentation: no machine has it. --insecure: an address
+        // beyond loopback is otherwise refused before it is tried.
+        serve(['--host', '192.0.2.1', '--insecure', '--data-dir', path.join(temp, 'not-here')]),
+        serve(['--host', 'no-such-host.invalid', '--insecure', '--data-dir', path.join(temp, 'unknown-host')]),
       ])
       assertFailedStart(notHere!, exitCodes.cannotListen, /^stratum serve: host 192\.0\.2\.1 is not an address of this machine; set --host to .*127\.0\.0\.1.*0\.0\.0\.0/)
       assertFailedStart(unknown!, exitCodes.cannotListen, /^stratum serve: host no-such-host\.invalid does not resolve to an address; set --host to /)
