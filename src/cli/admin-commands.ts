@@ -1,5 +1,6 @@
 /**
- * Commands that talk to a running server: `stratum stats`, `stratum flush`, `stratum compact`.
+ * Commands that talk to a running server: `stratum stats`, `stratum flush`, `stratum health`,
+ * `stratum compact`.
  * Each prints its result on stdout and exits 0, or prints one line on stderr and exits 1 (exit-codes.ts).
  */
 import fs from 'node:fs'
@@ -32,6 +33,11 @@ export function adminCommands(setExitCode: (code: number) => void): Command[] {
     adminCommand('flush', 'make a running server write and sync every acknowledged write', async (client, deadlineMs) => {
       await client.flush({ deadlineMs })
       process.stdout.write('flushed\n')
+    }),
+    adminCommand('health', 'print whether a running server is SERVING; exit 0 when it is, 1 otherwise (no token needed)', async (client, deadlineMs) => {
+      const status = await client.health('', { deadlineMs })
+      process.stdout.write(`${status}\n`)
+      if (status !== 'SERVING') throw new Error(`the server is ${status}`)
     }),
     adminCommand(
       'compact',

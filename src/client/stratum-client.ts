@@ -15,6 +15,8 @@
  * page. The client depends on the contract only, never on the engine.
  */
 import * as grpc from '@grpc/grpc-js'
+import protoLoader from '@grpc/proto-loader'
+import { protoPath as healthProtoPath } from 'grpc-health-check'
 import { lseMethods, type LseMethodDefinition, type LseMethodName } from '../protocol/proto-definition.ts'
 import { checkText, checkValue, valueFromWire, valueToWire, WireValueError } from '../protocol/value-wire.ts'
 import type { Value } from '../protocol/values.ts'
@@ -121,6 +123,30 @@ export class StratumClient {
         if (error === undefined || error === null) resolve()
         else reject(new StratumClientError('connect', grpc.status.UNAVAILABLE, error.message))
       })
+    })
+  }
+
+  /**
+   * The server's standard health status (grpc.health.v1): 'SERVING' or 'NOT_SERVING' for `service`
+   * ('' for the whole server, 'lse.v1.LseService.Writes' for writes, which stop while the disk is
+   * full). Needs no token.
+   */
+  health(service = '', options: CallOptions = {}): Promise<string> {
+    const deadlineMs = options.deadlineMs ?? this.defaultDeadlineMs
+    const method = healthCheckMethod()
+    return new Promise((resolve, reject) => {
+      this.grpcClient.makeUnaryRequest<object, object>(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        { service },
+        new grpc.Metadata(),
+        deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs },
+        (error, response) => {
+          if (error !== null) reject(StratumClientError.fromServiceError('Health.Check', error))
+          else resolve((response as { status: string }).status)
+        },
+      )
     })
   }
 
@@ -375,4 +401,15 @@ function channelCredentials(tls: ClientOptions['tls']): grpc.ChannelCredentials 
   if (tls === undefined) return grpc.credentials.createInsecure()
   const pem = (value: Buffer | string | undefined): Buffer | null => (value === undefined ? null : Buffer.from(value))
   return grpc.credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert))
+}
+
+let healthCheck: grpc.MethodDefinition<object, object> | undefined
+
+/** The standard health service's Check method, loaded once from grpc-health-check's proto. */
+function healthCheckMethod(): grpc.MethodDefinition<object, object> {
+  if (healthCheck === undefined) {
+    const definition = protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String, defaults: true })
+    healthCheck = (definition['grpc.health.v1.Health'] as grpc.ServiceDefinition)['Check'] as grpc.MethodDefinition<object, object>
+  }
+  return healthCheck
 }

@@ -41,6 +41,8 @@ describe('stratum serve with TLS and tokens', () => {
       const address = `localhost:${port}`
       const withCa = ['--address', address, '--tls-ca', certs.caCert]
 
+      // Health needs TLS but no token: a container's health check carries none.
+      assert.deepEqual(await stratum(['health', ...withCa]), { code: 0, stdout: 'SERVING\n', stderr: '' })
       const flushed = await stratum(['flush', ...withCa, '--token', admin.token])
       assert.deepEqual([flushed.code, flushed.stdout], [0, 'flushed\n'], flushed.stderr)
       const stats = await stratum(['stats', ...withCa], { LSE_TOKEN: reader.token })

@@ -122,6 +122,7 @@ describe('stratum command', () => {
       }
       assert.deepEqual(counters.compaction, { running: false, runs: 0, bytesReclaimed: 0, failures: 0, lastError: '', last: null })
 
+      assert.deepEqual(await stratum(['health', '--address', `127.0.0.1:${line.port}`]), { code: 0, stdout: 'SERVING\n', stderr: '' })
       const flush = await stratum(['flush'], { LSE_ADDRESS: `localhost:${line.port}` })
       assert.deepEqual([flush.code, flush.stdout], [0, 'flushed\n'])
 
@@ -177,5 +178,7 @@ describe('stratum command', () => {
     assert.equal(unreachable.code, 1)
     assert.equal(unreachable.stderr.split('\n').filter(Boolean).length, 1)
     assert.match(unreachable.stderr, /^stratum stats: .*UNAVAILABLE/)
+    const noHealth = await stratum(['health', '--address', `127.0.0.1:1`, '--deadline-ms', '2000'])
+    assert.deepEqual([noHealth.code, noHealth.stdout], [1, ''])
   })
 })
