@@ -5,6 +5,8 @@ from .errors import (
     InvalidArgumentError,
     LseError,
     NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
     UnavailableError,
     ValueTypeError,
 )
@@ -12,5 +14,6 @@ from .values import INT64_MAX, INT64_MIN, Int64List, StringList, typed_list
 
 __all__ = [
     "DEFAULT", "INT64_MAX", "INT64_MIN", "AlreadyExistsError", "Int64List", "InvalidArgumentError",
-    "LseClient", "LseError", "NotFoundError", "StringList", "UnavailableError", "ValueTypeError", "typed_list",
+    "LseClient", "LseError", "NotFoundError", "PermissionDeniedError", "StringList", "UnauthenticatedError",
+    "UnavailableError", "ValueTypeError", "typed_list",
 ]

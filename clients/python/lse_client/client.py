@@ -1,15 +1,16 @@
 """``LseClient``: one method per RPC of ``lse.v1.LseService``, with Python values in and out."""
 from __future__ import annotations
 
+import os
 from types import TracebackType
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import grpc
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from ._generated import lse_pb2, lse_pb2_grpc
-from .errors import LseError, from_rpc_error, invalid_argument
+from .errors import LseError, ValueTypeError, from_rpc_error, invalid_argument
 from .values import LseValue, check_id, check_string_map, check_text, from_proto, to_proto
 
 
@@ -26,24 +27,59 @@ Timeout = Union[float, None, _Default]
 # Responses may be up to 16 MiB + 320 KiB; accept what the TypeScript client accepts.
 _MESSAGE_MAX_BYTES = 64 * 1024 * 1024
 
+# Where the token is read from when the constructor is given none (an empty value is none), so
+# that a deployment can hand it to a program without changing its code.
+_TOKEN_VARIABLE = "LSE_TOKEN"
+
 
 class LseClient:
     """A connection to a Stratum server. Close it with ``close()`` or use it in a ``with`` block.
 
     ``timeout`` (seconds, or None for no deadline) applies to each call, and to each page of
     ``list_problems`` and ``get_all_test_cases``; every method takes ``timeout=`` to override it.
-    ``channel`` replaces the plaintext channel to ``target``, e.g. with a secure one.
+
+    TLS: any of ``root_certificates`` (PEM bytes of the CAs that verify the server; the system's
+    when absent), ``private_key`` and ``certificate_chain`` (PEM bytes of the client's key and
+    certificate, for a server that requires one, given together) makes the channel a TLS one
+    (for TLS with the system's CAs and no client certificate, pass ``channel``).
+    ``token`` (the environment variable ``LSE_TOKEN`` when not given) is sent with every call as
+    ``authorization: Bearer <token>``, for a server that checks tokens.
+
+    ``channel`` replaces the channel to ``target`` altogether; it excludes the TLS arguments.
     """
 
     def __init__(self, target: str = "localhost:50051", *, timeout: Optional[float] = 10.0,
-                 channel: Optional[grpc.Channel] = None) -> None:
+                 channel: Optional[grpc.Channel] = None, root_certificates: Optional[bytes] = None,
+                 private_key: Optional[bytes] = None, certificate_chain: Optional[bytes] = None,
+                 token: Optional[str] = None) -> None:
         if timeout is not None and not timeout > 0:
             raise invalid_argument(f"timeout must be a positive number of seconds or None, not {timeout!r}")
         self._timeout = timeout
-        self._channel = channel or grpc.insecure_channel(target, options=[
+        if token is None:
+            self._metadata = _token_metadata(os.environ.get(_TOKEN_VARIABLE) or None, _TOKEN_VARIABLE)
+        else:
+            self._metadata = _token_metadata(token, "token")
+        tls = {"root_certificates": root_certificates, "private_key": private_key, "certificate_chain": certificate_chain}
+        for name, value in tls.items():
+            if value is not None and not isinstance(value, bytes):
+                raise ValueTypeError(f"{name} must be PEM bytes (read the file in binary mode), not {type(value).__name__}")
+        if (private_key is None) != (certificate_chain is None):
+            raise invalid_argument("private_key and certificate_chain go together: give both, or neither")
+        secure = any(value is not None for value in tls.values())
+        if channel is not None and secure:
+            raise invalid_argument("channel excludes root_certificates, private_key and certificate_chain: "
+                                   "make the channel with its credentials, or let the client make it")
+        options = [
             ("grpc.max_receive_message_length", _MESSAGE_MAX_BYTES),
             ("grpc.max_send_message_length", _MESSAGE_MAX_BYTES),
-        ])
+        ]
+        if channel is not None:
+            self._channel = channel
+        elif secure:
+            credentials = grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain)
+            self._channel = grpc.secure_channel(target, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
         self._stub = lse_pb2_grpc.LseServiceStub(self._channel)
 
     # ------------------------------------------------------------------ plumbing
@@ -63,7 +99,7 @@ class LseClient:
         """Runs one unary call, turning a failed status into the matching LseError."""
         seconds = self._timeout if isinstance(timeout, _Default) else timeout
         try:
-            return method(request, timeout=seconds)
+            return method(request, timeout=seconds, metadata=self._metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
@@ -220,6 +256,24 @@ class LseClient:
             # The server always sets it; a response without it is the server's fault.
             raise LseError(grpc.StatusCode.INTERNAL, "CompactNow: the response has no result")
         return _message_to_dict(response.result)
+
+
+def _token_metadata(token: Optional[str], name: str) -> Optional[Sequence[Tuple[str, str]]]:
+    """The call metadata carrying ``token``, or None without one.
+
+    Metadata on each call rather than grpc's call credentials: those need a TLS channel, and a
+    token over plaintext loopback is a setup the server allows.
+    """
+    if token is None:
+        return None
+    if not isinstance(token, str):
+        raise ValueTypeError(f"{name} must be a str, not {type(token).__name__}")
+    # The server reads "Bearer <token>" with no space inside the token, and a metadata value is
+    # printable ASCII: any other token would fail every call, so it fails here, once, saying why
+    # (without echoing the token, which is a secret).
+    if token == "" or not all("!" <= c <= "~" for c in token):
+        raise invalid_argument(f"{name} must be non-empty printable ASCII without spaces")
+    return (("authorization", f"Bearer {token}"),)
 
 
 def _message_to_dict(message: Message) -> Dict[str, Any]:

@@ -46,7 +46,19 @@ class AlreadyExistsError(LseError):
 
 
 class UnavailableError(LseError):
-    """UNAVAILABLE: no server at the address, the server is shutting down, or its store failed."""
+    """UNAVAILABLE: no server at the address, the server is shutting down, or its store failed.
+
+    Also what a TLS handshake that fails gives: a plaintext client of a TLS server, a server
+    certificate the client does not trust, or no client certificate where mutual TLS needs one.
+    """
+
+
+class UnauthenticatedError(LseError):
+    """UNAUTHENTICATED: the server checks tokens, and the call's is missing or not in its token file."""
+
+
+class PermissionDeniedError(LseError):
+    """PERMISSION_DENIED: the token's role (read < write < admin) is below what the method needs."""
 
 
 _BY_CODE: dict[grpc.StatusCode, type[LseError]] = {
@@ -54,6 +66,8 @@ _BY_CODE: dict[grpc.StatusCode, type[LseError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
 }
 
 
