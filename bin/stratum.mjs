@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// The `stratum` command (see src/cli/main.ts).
-//
-// The project is TypeScript run by tsx, with no build step, so that `npm ci && npm start` needs
-// nothing more; tsx is therefore a runtime dependency. tsx is registered in this process, rather
-// than spawning `node --import tsx`, so that there is one process: signals reach the server
-// directly and the exit code needs no forwarding.
-import { register } from 'tsx/esm/api'
+// The `stratum` command (see src/cli/main.ts), run from the compiled JavaScript in dist/. In a
+// checkout, dist/ is written by `npm run build`, which `npm ci` runs (the `prepare` script) and
+// `npm test` runs first. The command runs in this one process, rather than in a child, so that
+// signals reach the server directly and the exit code needs no forwarding.
+import { existsSync } from 'node:fs'
 
-register()
-const { runCli } = await import('../src/cli/main.ts')
+const main = new URL('../dist/cli/main.js', import.meta.url)
+if (!existsSync(main)) {
+  process.stderr.write('stratum: dist/ has not been built; run `npm run build` (npm ci does) and try again\n')
+  process.exit(1)
+}
+const { runCli } = await import(main.href)
 process.exitCode = await runCli(process.argv.slice(2))

@@ -89,6 +89,16 @@ export interface CompactorDeps {
   warn: (message: string, details: Record<string, unknown>) => void
 }
 
+/**
+ * The worker thread's entry, beside this module. Compiled, that is compaction-worker.js. Run from
+ * the TypeScript sources (the tests, under tsx), a worker thread does not inherit the loader of
+ * the thread that starts it, so its entry is compaction-worker.mjs, which registers tsx first.
+ */
+const compactionWorkerUrl = new URL(
+  import.meta.url.endsWith('.ts') ? './compaction-worker.mjs' : './compaction-worker.js',
+  import.meta.url,
+)
+
 /** Entries in one block of a `CopyPlan`. */
 const planBlockEntries = 64 * 1024
 
@@ -548,7 +558,7 @@ export class Compactor {
   /** The worker thread, started on first use and kept (without holding the process open). */
   private startWorker(): Worker {
     if (this.worker !== undefined) return this.worker
-    const worker = new Worker(new URL('./compaction-worker.mjs', import.meta.url))
+    const worker = new Worker(compactionWorkerUrl)
     worker.unref()
     worker.on('message', (reply: WorkerReply) => {
       if (reply.type === 'writing') this.step('outputs-writing')
