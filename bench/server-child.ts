@@ -3,6 +3,8 @@
  * (test/fuzz/run.ts), driven over IPC by its parent (bench/server-child-process.ts).
  *
  *   node --import tsx bench/server-child.ts stratum <dataDir>   the real server, default sync (always)
+ *   node --import tsx bench/server-child.ts stratum-tls <dataDir> <cert> <key>     the same, over TLS
+ *   node --import tsx bench/server-child.ts stratum-tokens <dataDir> <tokenFile>  the same, checking tokens
  *   node --import tsx bench/server-child.ts noop                 the ceiling: same library, same messages
  *
  * The no-op server is @grpc/grpc-js with the service definition of proto/lse.proto (proto-loader's
@@ -21,7 +23,7 @@ import { Writable } from 'node:stream'
 import * as grpc from '@grpc/grpc-js'
 import { pino } from 'pino'
 import { lseMethodNames, lseMethods } from '../src/protocol/proto-definition.ts'
-import { startServer } from '../src/server/index.ts'
+import { startServer, type ServerOptions } from '../src/server/index.ts'
 import { watchEventLoopDelay, type EventLoopDelay } from './measure.ts'
 import { blobBytes, cannedResponses } from './server-workloads.ts'
 
@@ -37,7 +39,7 @@ export interface ChildHealth {
   errorLines: number
 }
 
-const [mode, dataDir] = process.argv.slice(2)
+const [mode, dataDir, ...files] = process.argv.slice(2)
 
 async function startNoop(): Promise<{ address: string; stop: () => Promise<void> }> {
   const methods = lseMethods()
@@ -62,14 +64,14 @@ async function startNoop(): Promise<{ address: string; stop: () => Promise<void>
 
 let errorLines = 0
 
-async function startStratum(dir: string): Promise<{ address: string; stop: () => Promise<void> }> {
+async function startStratum(dir: string, security: Pick<ServerOptions, 'tls' | 'authTokensFile'> = {}): Promise<{ address: string; stop: () => Promise<void> }> {
   const errorLog = new Writable({
     write(chunk, _encoding, callback) {
       errorLines++
       process.stderr.write(chunk, callback)
     },
   })
-  const server = await startServer({ host: '127.0.0.1', port: 0, store: { dir }, logger: pino({ level: 'error' }, errorLog) })
+  const server = await startServer({ host: '127.0.0.1', port: 0, store: { dir }, logger: pino({ level: 'error' }, errorLog), ...security })
   return { address: server.address, stop: () => server.shutdown('stop asked by the parent') }
 }
 
@@ -85,9 +87,18 @@ function health(): ChildHealth {
   }
 }
 
-const running = mode === 'noop' ? await startNoop() : mode === 'stratum' && dataDir !== undefined ? await startStratum(dataDir) : undefined
+async function start(): Promise<{ address: string; stop: () => Promise<void> } | undefined> {
+  if (mode === 'noop') return startNoop()
+  if (dataDir === undefined) return undefined
+  if (mode === 'stratum') return startStratum(dataDir)
+  if (mode === 'stratum-tls' && files.length === 2) return startStratum(dataDir, { tls: { certFile: files[0]!, keyFile: files[1]! } })
+  if (mode === 'stratum-tokens' && files.length === 1) return startStratum(dataDir, { authTokensFile: files[0]! })
+  return undefined
+}
+
+const running = await start()
 if (running === undefined) {
-  console.error('usage: server-child.ts noop | stratum <dataDir>')
+  console.error('usage: server-child.ts noop | stratum <dataDir> | stratum-tls <dataDir> <cert> <key> | stratum-tokens <dataDir> <tokenFile>')
   process.exit(2)
 }
 process.on('message', (message: ParentMessage) => {

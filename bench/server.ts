@@ -16,6 +16,10 @@
  * servers taking turns in an order rotated every round, so that a drift of the machine's speed
  * weighs on both alike.
  *
+ * Two more Stratum servers take their turns too: one serving TLS (a P-256 certificate made by
+ * openssl for the run) and one checking a bearer token on every call; their rows give their
+ * ratios to the plaintext Stratum server, which is what TLS and tokens cost.
+ *
  * Reported per row: calls/s, p50 and p99 latency as the client sees it, and the server's CPU
  * time per call (user + system, from the server process's own process.cpuUsage(), read over IPC
  * before and after), with Stratum's ratios to the ceiling. It prints; it asserts nothing.
@@ -29,6 +33,8 @@ import { lseMethods, type LseMethodName } from '../src/protocol/proto-definition
 import { blobBytes, blobText, chainNodes, fixtureProblems, workloads, type Fixture, type Workload } from './server-workloads.ts'
 import { seededRandom } from '../src/engine/testing/seeded-random.ts'
 import { serverCpuMicros, startServerChild, stopServerChild, type ServerChildProcess } from './server-child-process.ts'
+import { newToken } from '../src/server/index.ts'
+import { makeTestCertificates } from '../test/support/test-certificates.ts'
 
 const quick = process.argv.includes('--quick')
 const scale = quick ? 0.1 : 1
@@ -38,9 +44,14 @@ const callsAt: Record<(typeof concurrencies)[number], number> = { 1: Math.round(
 const warmUpCalls = quick ? 100 : 500
 const rounds = 4
 
+type ServerName = 'no-op' | 'stratum' | 'stratum TLS' | 'stratum tokens'
+
 interface ServerChild extends ServerChildProcess {
-  name: 'no-op' | 'stratum'
+  name: ServerName
   client: grpc.Client
+  /** Sent with every call: the token, for the server that checks them. */
+  metadata: grpc.Metadata
+  fixture?: Fixture
 }
 
 interface Measurement {
@@ -50,10 +61,17 @@ interface Measurement {
   cpuMicros: number
 }
 
-async function startChild(name: ServerChild['name'], args: string[]): Promise<ServerChild> {
+async function startChild(
+  name: ServerName,
+  args: string[],
+  security: { ca?: Buffer; token?: string } = {},
+): Promise<ServerChild> {
   const child = await startServerChild(name, args)
-  const client = new grpc.Client(child.address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024 })
-  return { ...child, name, client }
+  const credentials = security.ca === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(security.ca)
+  const client = new grpc.Client(child.address, credentials, { 'grpc.max_receive_message_length': 64 * 1024 * 1024 })
+  const metadata = new grpc.Metadata()
+  if (security.token !== undefined) metadata.set('authorization', `Bearer ${security.token}`)
+  return { ...child, name, client, metadata }
 }
 
 async function stopChild(server: ServerChild): Promise<void> {
@@ -63,10 +81,12 @@ async function stopChild(server: ServerChild): Promise<void> {
 
 const methods = lseMethods()
 
-function unary(client: grpc.Client, method: LseMethodName, request: object): Promise<void> {
+function unary(server: ServerChild, method: LseMethodName, request: object): Promise<void> {
   const definition = methods[method]
   return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(definition.path, definition.requestSerialize, definition.responseDeserialize, request, (error) => (error ? reject(error) : resolve()))
+    server.client.makeUnaryRequest(definition.path, definition.requestSerialize, definition.responseDeserialize, request, server.metadata, (error) =>
+      error ? reject(error) : resolve(),
+    )
   })
 }
 
@@ -89,7 +109,7 @@ async function runCalls(
     while (next < requests.length) {
       const index = next++
       const started = performance.now()
-      await unary(server.client, workload.method, requests[index]!)
+      await unary(server, workload.method, requests[index]!)
       latenciesMicros[index] = (performance.now() - started) * 1000
     }
   }
@@ -140,8 +160,8 @@ function summarize(workload: Workload, concurrency: number, server: ServerChild,
 }
 
 /** The store the reads draw from: 100 problems of 4 KiB, each with 10 test cases of 8 int64s. */
-async function buildFixture(address: string): Promise<Fixture> {
-  const client = new StratumClient(address)
+async function buildFixture(address: string, options: ConstructorParameters<typeof StratumClient>[1]): Promise<Fixture> {
+  const client = new StratumClient(address, options)
   const fixture: Fixture = { problemIds: [], testCases: [] }
   try {
     const html = blobText(blobBytes)
@@ -163,7 +183,7 @@ function formatNumber(value: number, digits = 0): string {
 }
 
 function printTable(rows: readonly Row[]): void {
-  const header = ['workload', 'conc', 'server', 'calls/s', 'p50 µs', 'p99 µs', 'server CPU µs/call', 'calls/s ÷ no-op', 'CPU/call × no-op']
+  const header = ['workload', 'conc', 'server', 'calls/s', 'p50 µs', 'p99 µs', 'server CPU µs/call', 'calls/s ÷ base', 'CPU/call × base']
   const cells = rows.map((row) => [
     row.workload,
     String(row.concurrency),
@@ -188,36 +208,64 @@ async function main(): Promise<void> {
   console.log(
     `node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), load average ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`,
   )
-  console.log(`calls per measurement: ${callsAt[1]} at concurrency 1, ${callsAt[64]} at 64, in ${rounds} rounds; Stratum sync mode: always\n`)
-  const servers = await Promise.all([startChild('no-op', ['noop']), startChild('stratum', ['stratum', dataDir])])
-  const [noop, stratum] = servers as [ServerChild, ServerChild]
+  console.log(`calls per measurement: ${callsAt[1]} at concurrency 1, ${callsAt[64]} at 64, in ${rounds} rounds; Stratum sync mode: always`)
+  console.log('ratios: stratum to no-op; stratum TLS and stratum tokens to stratum (plaintext, no tokens)\n')
+  const certificates = makeTestCertificates()
+  const { token, line } = newToken('write', 'bench')
+  const tokenFile = path.join(certificates.dir, 'tokens')
+  fs.writeFileSync(tokenFile, `${line}\n`)
+  const dirOf = (name: string): string => fs.mkdtempSync(path.join(dataDir, `${name}-`))
+  const servers = await Promise.all([
+    startChild('no-op', ['noop']),
+    startChild('stratum', ['stratum', dirOf('plain')]),
+    startChild('stratum TLS', ['stratum-tls', dirOf('tls'), certificates.serverCert, certificates.serverKey], { ca: fs.readFileSync(certificates.caCert) }),
+    startChild('stratum tokens', ['stratum-tokens', dirOf('tokens'), tokenFile], { token }),
+  ])
+  const [noop, stratum, tls, tokens] = servers as [ServerChild, ServerChild, ServerChild, ServerChild]
+  /** What each row is compared with: the no-op server for Stratum, plaintext Stratum for TLS and tokens. */
+  const baseOf = new Map<ServerChild, ServerChild>([
+    [stratum, noop],
+    [tls, stratum],
+    [tokens, stratum],
+  ])
   const rows: Row[] = []
   try {
-    const fixture = await buildFixture(stratum.address)
+    // Each Stratum server has its own store, built the same way.
+    stratum.fixture = await buildFixture(stratum.address, {})
+    tls.fixture = await buildFixture(tls.address, { tls: { ca: fs.readFileSync(certificates.caCert) } })
+    tokens.fixture = await buildFixture(tokens.address, { token })
+    noop.fixture = stratum.fixture
     let seed = 1
     for (const workload of workloads) {
       for (const concurrency of concurrencies) {
         const total = callsAt[concurrency]
-        for (const server of servers) await runCalls(server, workload, fixture, 0, warmUpCalls, concurrency, seed)
+        for (const server of servers) await runCalls(server, workload, server.fixture!, 0, warmUpCalls, concurrency, seed)
         const samples = new Map<ServerChild, Measurement[]>(servers.map((server) => [server, []]))
         for (let round = 0; round < rounds; round++) {
           const from = Math.floor((total * round) / rounds)
           const to = Math.floor((total * (round + 1)) / rounds)
-          const order = round % 2 === 0 ? [noop, stratum] : [stratum, noop]
+          // Each server runs first, second, third and last in turn, so that drift weighs on all alike.
+          const order = servers.map((_, index) => servers[(index + round) % servers.length]!)
           seed++
-          for (const server of order) samples.get(server)!.push(await runCalls(server, workload, fixture, from, to, concurrency, seed))
+          for (const server of order) samples.get(server)!.push(await runCalls(server, workload, server.fixture!, from, to, concurrency, seed))
         }
-        const ceiling = summarize(workload, concurrency, noop, combine(samples.get(noop)!))
-        const measured = summarize(workload, concurrency, stratum, combine(samples.get(stratum)!))
-        measured.throughputRatio = measured.callsPerSecond / ceiling.callsPerSecond
-        measured.cpuRatio = measured.cpuMicrosPerCall / ceiling.cpuMicrosPerCall
-        rows.push(ceiling, measured)
+        const summaries = new Map(servers.map((server) => [server, summarize(workload, concurrency, server, combine(samples.get(server)!))]))
+        for (const server of servers) {
+          const row = summaries.get(server)!
+          const base = baseOf.get(server)
+          if (base !== undefined) {
+            row.throughputRatio = row.callsPerSecond / summaries.get(base)!.callsPerSecond
+            row.cpuRatio = row.cpuMicrosPerCall / summaries.get(base)!.cpuMicrosPerCall
+          }
+          rows.push(row)
+        }
         process.stderr.write(`done: ${workload.label} at concurrency ${concurrency}\n`)
       }
     }
   } finally {
     await Promise.all(servers.map(stopChild))
     fs.rmSync(dataDir, { recursive: true, force: true })
+    fs.rmSync(certificates.dir, { recursive: true, force: true })
   }
   printTable(rows)
   console.log(`\nload average after: ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`)

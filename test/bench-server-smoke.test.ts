@@ -15,6 +15,8 @@ describe('bench/server.ts --quick', () => {
     for (const workload of ['GetProblemHtml', 'GetTestCase', 'GetAllTestCases', 'AddTestCase', 'CreateProblem']) {
       assert.match(stdout, new RegExp(`${workload}.*\\s1\\s+no-op`))
       assert.match(stdout, new RegExp(`${workload}.*\\s64\\s+stratum`))
+      assert.match(stdout, new RegExp(`${workload}.*\\s64\\s+stratum TLS`))
+      assert.match(stdout, new RegExp(`${workload}.*\\s64\\s+stratum tokens`))
     }
   })
 })
