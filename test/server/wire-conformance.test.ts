@@ -17,12 +17,13 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import * as grpc from '@grpc/grpc-js'
 import fc from 'fast-check'
-import type protobuf from 'protobufjs'
 import type { Value } from '../../src/client/index.ts'
 import { lseServiceName, loadLseRoot } from '../../src/protocol/proto-definition.ts'
 import { seededRandom } from '../../src/engine/testing/seeded-random.ts'
 import { canonicalValue } from '../support/canonical-value.ts'
+import { equivalentNodes, paddingOptions } from '../support/equivalent-encodings.ts'
 import { startTestServer, type TestServer } from '../support/test-server.ts'
+import { encodeNodes, utf8, valueNodes, varintBytes, type WireNode as Node } from '../support/wire-encoding.ts'
 
 const numRuns = Number(process.env.WIRE_CONFORMANCE_RUNS ?? 60)
 /** Equivalent encodings sent for each drawn message. */
@@ -30,263 +31,6 @@ const variantsPerMessage = 4
 
 const root = loadLseRoot()
 const typeOf = (name: string) => root.lookupType(`lse.v1.${name}`)
-
-// ---------------------------------------------------------------- an abstract encoding
-
-/** A field occurrence on the wire. `message` nodes hold their fields; `packed` holds varints. */
-type Node =
-  | { t: 'varint'; num: number; value: bigint }
-  | { t: 'fixed64' | 'fixed32' | 'bytes'; num: number; bytes: Uint8Array }
-  | { t: 'message'; num: number; fields: Node[] }
-  | { t: 'packed'; num: number; values: bigint[] }
-  | { t: 'group'; num: number; fields: Node[] }
-
-const utf8 = (text: string) => new Uint8Array(Buffer.from(text, 'utf8'))
-
-/** The canonical nodes of a Value (field numbers of proto/lse.proto). */
-function valueNodes(value: Value): Node[] {
-  switch (value.type) {
-    case 'int64':
-      return [{ t: 'varint', num: 1, value: BigInt.asUintN(64, value.value) }]
-    case 'double': {
-      const bytes = Buffer.alloc(8)
-      bytes.writeDoubleLE(value.value)
-      return [{ t: 'fixed64', num: 2, bytes: new Uint8Array(bytes) }]
-    }
-    case 'string':
-      return [{ t: 'bytes', num: 3, bytes: utf8(value.value) }]
-    case 'int64List':
-      return [{ t: 'message', num: 4, fields: value.value.length === 0 ? [] : [{ t: 'packed', num: 1, values: value.value.map((item) => BigInt.asUintN(64, item)) }] }]
-    case 'stringList':
-      return [{ t: 'message', num: 5, fields: value.value.map((item) => ({ t: 'bytes' as const, num: 1, bytes: utf8(item) })) }]
-    case 'stringMap':
-      return [
-        {
-          t: 'message',
-          num: 6,
-          fields: [...value.value].map(([key, item]) => ({
-            t: 'message' as const,
-            num: 1,
-            fields: [
-              { t: 'bytes' as const, num: 1, bytes: utf8(key) },
-              { t: 'bytes' as const, num: 2, bytes: utf8(item) },
-            ],
-          })),
-        },
-      ]
-  }
-}
-
-// ---------------------------------------------------------------- encoding, with padding
-
-interface EncodeOptions {
-  /** Extra bytes (0 to 9) to pad a varint with; always 0 for the canonical encoding. */
-  pad(minimalLength: number): number
-}
-
-function varintBytes(value: bigint, padding: number): number[] {
-  const bytes: number[] = []
-  let rest = value
-  while (rest >= 0x80n) {
-    bytes.push(Number(rest & 0x7fn) | 0x80)
-    rest >>= 7n
-  }
-  bytes.push(Number(rest))
-  for (let index = 0; index < padding; index++) {
-    bytes[bytes.length - 1]! |= 0x80
-    bytes.push(0)
-  }
-  return bytes
-}
-
-function encode(nodes: Node[], options: EncodeOptions): Buffer {
-  const out: number[] = []
-  const varint = (value: bigint) => {
-    const minimal = varintBytes(value, 0).length
-    out.push(...varintBytes(value, Math.min(10 - minimal, options.pad(minimal))))
-  }
-  const lengthDelimited = (payload: Uint8Array) => {
-    varint(BigInt(payload.length))
-    for (const byte of payload) out.push(byte)
-  }
-  const tag = (num: number, wireType: number) => varint(BigInt(num * 8 + wireType))
-  for (const node of nodes) {
-    switch (node.t) {
-      case 'varint':
-        tag(node.num, 0)
-        varint(node.value)
-        break
-      case 'fixed64':
-        tag(node.num, 1)
-        out.push(...node.bytes)
-        break
-      case 'fixed32':
-        tag(node.num, 5)
-        out.push(...node.bytes)
-        break
-      case 'bytes':
-        tag(node.num, 2)
-        lengthDelimited(node.bytes)
-        break
-      case 'message':
-        tag(node.num, 2)
-        lengthDelimited(encode(node.fields, options))
-        break
-      case 'packed': {
-        tag(node.num, 2)
-        const payload: number[] = []
-        for (const value of node.values) {
-          const minimal = varintBytes(value, 0).length
-          payload.push(...varintBytes(value, Math.min(10 - minimal, options.pad(minimal))))
-        }
-        lengthDelimited(Uint8Array.from(payload))
-        break
-      }
-      case 'group':
-        tag(node.num, 3)
-        out.push(...encode(node.fields, options))
-        tag(node.num, 4)
-        break
-    }
-  }
-  return Buffer.from(out)
-}
-
-const canonicalOptions: EncodeOptions = { pad: () => 0 }
-
-// ---------------------------------------------------------------- equivalent encodings
-
-type Random = () => number
-
-const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]!
-const chance = (random: Random, p: number) => random() < p
-const randomInt = (random: Random, below: number) => Math.floor(random() * below)
-const randomU64 = (random: Random) => BigInt.asUintN(64, BigInt(randomInt(random, 2 ** 30)) * (BigInt(randomInt(random, 2 ** 30)) + 1n) * (chance(random, 0.5) ? 1n : 2n ** 20n))
-const randomBytes = (random: Random, length: number) => Uint8Array.from({ length }, () => randomInt(random, 256))
-const randomAscii = (random: Random) => utf8(Array.from({ length: randomInt(random, 5) }, () => pick(random, ['a', 'b', 'z', '0', '~'])).join(''))
-
-/** A random, valid occurrence of `field` (any value of its type): what a decoy carries. */
-function randomOccurrence(field: protobuf.Field, random: Random, depth = 0): Node {
-  const num = field.id
-  const resolved = field.resolvedType
-  if (resolved !== null && 'fieldsById' in resolved) {
-    const fields: Node[] = []
-    if (depth < 2) for (const inner of resolved.fieldsArray) if (chance(random, 0.5)) fields.push(randomOccurrence(inner, random, depth + 1))
-    return { t: 'message', num, fields: [...new Map(fields.map((node) => [node.num, node])).values()] }
-  }
-  switch (field.type) {
-    case 'string':
-    case 'bytes':
-      return { t: 'bytes', num, bytes: randomAscii(random) }
-    case 'double':
-    case 'fixed64':
-    case 'sfixed64':
-      return { t: 'fixed64', num, bytes: randomBytes(random, 8) }
-    case 'float':
-    case 'fixed32':
-    case 'sfixed32':
-      return { t: 'fixed32', num, bytes: randomBytes(random, 4) }
-    case 'bool':
-      return { t: 'varint', num, value: BigInt(randomInt(random, 2)) }
-    default:
-      return field.repeated ? { t: 'packed', num, values: [randomU64(random)] } : { t: 'varint', num, value: randomU64(random) }
-  }
-}
-
-/** Unknown fields of every wire type, under numbers `type` does not use. */
-function randomUnknown(type: protobuf.Type | undefined, random: Random, depth = 0): Node {
-  let num: number
-  do num = 1 + randomInt(random, 3000)
-  while (type?.fieldsById[num] !== undefined)
-  if (chance(random, 0.05)) num = 536_870_911 // the largest field number
-  switch (randomInt(random, depth < 2 ? 5 : 4)) {
-    case 0:
-      return { t: 'varint', num, value: randomU64(random) }
-    case 1:
-      return { t: 'fixed64', num, bytes: randomBytes(random, 8) }
-    case 2:
-      return { t: 'fixed32', num, bytes: randomBytes(random, 4) }
-    case 3:
-      return { t: 'bytes', num, bytes: randomBytes(random, randomInt(random, 6)) }
-    default:
-      return { t: 'group', num, fields: Array.from({ length: randomInt(random, 3) }, () => randomUnknown(undefined, random, depth + 1)) }
-  }
-}
-
-/** Splits `items` into 1 to 3 contiguous chunks (some may be empty). */
-function chunks<T>(items: readonly T[], random: Random): T[][] {
-  const count = 1 + randomInt(random, 3)
-  const cuts = Array.from({ length: count - 1 }, () => randomInt(random, items.length + 1)).sort((a, b) => a - b)
-  const out: T[][] = []
-  let start = 0
-  for (const cut of [...cuts, items.length]) {
-    out.push(items.slice(start, cut))
-    start = cut
-  }
-  return out
-}
-
-/**
- * Nodes equivalent, by protobuf's parsing rules, to the canonical `nodes` of a message of `type`.
- * Every transformation keeps the meaning: see the comments.
- */
-function equivalent(type: protobuf.Type, nodes: Node[], random: Random): Node[] {
-  // Occurrences grouped by what they override or extend: a field, or a whole oneof. The relative
-  // order inside a group matters (last wins; repeated items in order), between groups it does not.
-  const groups = new Map<string, Node[]>()
-  const add = (key: string, node: Node) => {
-    const list = groups.get(key) ?? []
-    list.push(node)
-    groups.set(key, list)
-  }
-  for (const node of nodes) {
-    const field = type.fieldsById[node.num]!
-    const key = field.partOf !== null ? `oneof:${field.partOf.name}` : `field:${field.id}`
-    // A decoy before a singular field or oneof member: the later occurrence wins.
-    if (!field.repeated && chance(random, 0.4)) {
-      const decoyField = field.partOf !== null ? pick(random, field.partOf.fieldsArray) : field
-      add(key, randomOccurrence(decoyField, random))
-      // A decoy of the same message field would merge into the canonical one; only scalars and
-      // other oneof members are overridden. Put the field itself in a clean state afterwards.
-      if (decoyField.id === field.id && decoyField.resolvedType !== null && 'fieldsById' in decoyField.resolvedType) groups.get(key)!.pop()
-      else if (field.partOf !== null && decoyField.id !== field.id && chance(random, 0.3)) add(key, randomOccurrence(field.partOf.fieldsArray.find((f) => f.id !== decoyField.id)!, random))
-    }
-    switch (node.t) {
-      case 'message': {
-        const inner = field.resolvedType as protobuf.Type
-        const fields = equivalent(inner, node.fields, random)
-        // A singular message may be split into occurrences that merge (their bytes concatenate).
-        if (!field.repeated && chance(random, 0.5)) for (const part of chunks(fields, random)) add(key, { t: 'message', num: node.num, fields: part })
-        else add(key, { t: 'message', num: node.num, fields })
-        break
-      }
-      case 'packed':
-        // A repeated number may be split into packed runs (empty ones too) and single unpacked items.
-        for (const part of chunks(node.values, random)) {
-          if (chance(random, 0.5)) add(key, { t: 'packed', num: node.num, values: part })
-          else for (const value of part) add(key, { t: 'varint', num: node.num, value })
-        }
-        break
-      default:
-        add(key, node)
-    }
-  }
-  // Interleave the groups at random, keeping each group's order; drop in unknown fields anywhere.
-  const queues = [...groups.values()].map((list) => [...list])
-  const out: Node[] = []
-  while (queues.some((queue) => queue.length > 0)) {
-    if (chance(random, 0.15)) out.push(randomUnknown(type, random))
-    const open = queues.filter((queue) => queue.length > 0)
-    out.push(pick(random, open).shift()!)
-  }
-  if (chance(random, 0.3)) out.push(randomUnknown(type, random))
-  return out
-}
-
-function paddingOptions(random: Random): EncodeOptions {
-  const rate = pick(random, [0, 0.2, 0.6])
-  return { pad: (minimal) => (chance(random, rate) ? 1 + randomInt(random, 10 - minimal) : 0) }
-}
 
 // ---------------------------------------------------------------- the model
 
@@ -337,7 +81,7 @@ describe('wire conformance', () => {
     const random = seededRandom(seed)
     for (let index = 0; index <= variantsPerMessage; index++) {
       // The first is the canonical encoding itself.
-      const bytes = index === 0 ? encode(nodes, canonicalOptions) : encode(equivalent(type, nodes, random), paddingOptions(random))
+      const bytes = index === 0 ? encodeNodes(nodes) : encodeNodes(equivalentNodes(type, nodes, random), paddingOptions(random))
       const result = await send(method, bytes)
       assert.equal(result.code, grpc.status.OK, `${method} ${bytes.toString('hex')}: ${grpc.status[result.code]} ${result.details}`)
       await check(result.response).catch((error: Error) => {
@@ -349,7 +93,7 @@ describe('wire conformance', () => {
 
   /** Sends AddTestCase with `value` (Value bytes, possibly several occurrences) raw; reads the stored value back. */
   async function addRaw(problemId: number, value: Buffer): Promise<string> {
-    const result = await send('AddTestCase', Buffer.concat([Buffer.from([0x08, problemId]), value]))
+    const result = await send('AddTestCase', Buffer.concat([Buffer.from([0x08, ...varintBytes(BigInt(problemId))]), value]))
     assert.equal(result.code, grpc.status.OK, result.details)
     return canonicalValue(await server.client.getTestCase(problemId, idOf(result.response)))
   }
@@ -444,8 +188,8 @@ describe('wire conformance', () => {
     const problemId = await server.client.createProblem('<p>refused</p>')
     const tcId = await server.client.addTestCase(problemId, { type: 'int64', value: 5n })
     const before = await server.client.getStats()
-    const id = varintBytes(BigInt(problemId), 0)
-    const tc = varintBytes(BigInt(tcId), 0)
+    const id = varintBytes(BigInt(problemId))
+    const tc = varintBytes(BigInt(tcId))
     const refused: [string, number[]][] = [
       // A tag of 11 bytes.
       ['AddTestCase', [0x88, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, ...id]],
