@@ -1,22 +1,28 @@
 /**
  * Encodings of a message that protobuf's parsing rules say are the same message
- * (`equivalentNodes`, `paddingOptions`).
+ * (`equivalentNodes`, `paddingOptions`), and encodings that are not protobuf at all (`corrupted`).
  *
- * They are driven by a seeded random source, so that a failing case replays from its seed, and they
+ * Both are driven by a seeded random source, so that a failing case replays from its seed, and both
  * work from the message's type (protobufjs reflection of proto/lse.proto), so that they apply to
  * every request message without knowing it.
  *
- * What counts as equivalent follows what the reference implementations (C++, Java, Go) agree on:
- * varints padded with zero continuation bytes to at most 10 bytes, fields in any order, unknown
- * fields of every wire type (groups included) anywhere, scalars sent more than once (the last
- * wins), oneof members sent before the one that counts (the last wins), singular message fields
- * split into occurrences that merge, repeated numbers split into packed runs and unpacked items,
- * defaults sent explicitly, the high 32 bits of a 32-bit varint field (dropped when read), and
- * any non-zero varint for `true`. A 10-byte varint whose last byte is over 1 is left out: C++ and
- * Java drop the excess bits, Go refuses it.
+ * What counts as equivalent is what protobuf's encoding rules and proto/lse.proto say: varints
+ * padded with zero continuation bytes to at most 10 bytes, fields in any order, unknown fields of
+ * every wire type (groups included) anywhere, scalars sent more than once (the last wins), oneof
+ * members sent before the one that counts (the last wins), singular message fields split into
+ * occurrences that merge, repeated numbers split into packed runs and unpacked items, defaults
+ * sent explicitly, the high 32 bits of a 32-bit varint field (dropped when read), and any
+ * non-zero varint for `true`. protobuf-go reads every one of these as the canonical message.
+ * C++ (libprotobuf 3.21) refuses tags and lengths of more than 5 bytes, which the contract
+ * accepts as Go and Java do. A 10-byte varint whose last byte is over 1 is left out: C++ and Java
+ * drop the excess bits, Go refuses it.
+ *
+ * What is broken is what protobuf refuses, with two exceptions that the contract refuses and
+ * reference implementations take: a known field of the wrong wire type (C++ and Go keep it as an
+ * unknown field) and a field number over 2^29-1 (C++ reads the tag's low 32 bits; Go refuses).
  */
 import type protobuf from 'protobufjs'
-import { utf8, type EncodeOptions, type WireNode } from './wire-encoding.ts'
+import { encodeNodes, tagBytes, utf8, varintBytes, type EncodeOptions, type MessageNode, type WireNode } from './wire-encoding.ts'
 
 export type Random = () => number
 
@@ -55,7 +61,7 @@ function randomOccurrence(field: protobuf.Field, random: Random, depth = 0): Wir
     const fields: WireNode[] = []
     if (depth < 2) for (const inner of messageType.fieldsArray) if (chance(random, 0.5)) fields.push(randomOccurrence(inner, random, depth + 1))
     // One occurrence per field, so that the decoy is plainly well formed whatever oneofs it holds.
-    return { t: 'message', num, fields: [...new Map(fields.map((node) => [node.num, node])).values()] }
+    return { t: 'message', num, fields: [...new Map(fields.map((node) => [node.t === 'raw' ? -1 : node.num, node])).values()] }
   }
   switch (wireTypeOf(field)) {
     case 2:
@@ -150,6 +156,7 @@ export function equivalentNodes(type: protobuf.Type, nodes: readonly WireNode[],
   }
   const keyOf = (field: protobuf.Field) => (field.partOf !== null ? `oneof:${field.partOf.name}` : `field:${field.id}`)
   for (const node of nodes) {
+    if (node.t === 'raw') throw new Error('a canonical message holds no raw bytes')
     const field = type.fieldsById[node.num]!
     const key = keyOf(field)
     // A decoy before a singular field or oneof member: the later occurrence wins.
@@ -186,7 +193,7 @@ export function equivalentNodes(type: protobuf.Type, nodes: readonly WireNode[],
   // Fields left out hold their defaults: the same as sending those (after a decoy, even), or, for
   // a repeated number, an empty packed run. Message fields and oneof members are left alone:
   // sending one, even empty, sets it.
-  const present = new Set(nodes.map((node) => node.num))
+  const present = new Set(nodes.map((node) => (node.t === 'raw' ? -1 : node.num)))
   for (const field of type.fieldsArray) {
     if (present.has(field.id) || field.partOf !== null || messageTypeOf(field) !== undefined || !chance(random, 0.3)) continue
     if (isRepeatedNumber(field)) add(keyOf(field), { t: 'packed', num: field.id, values: [] })
@@ -213,4 +220,189 @@ export function equivalentNodes(type: protobuf.Type, nodes: readonly WireNode[],
 export function paddingOptions(random: Random): EncodeOptions {
   const rate = pick(random, [0, 0.2, 0.6])
   return { pad: (minimal) => (chance(random, rate) ? 1 + randomInt(random, 10 - minimal) : 0) }
+}
+
+// ---------------------------------------------------------------- encodings that are not protobuf
+
+/** A varint of 11 bytes: one more than protobuf allows. */
+const elevenByteVarint = (value: bigint): number[] => varintBytes(value, 10 - varintBytes(value).length + 1)
+
+/** Byte sequences that are not UTF-8: a stray continuation byte, 0xff, an overlong NUL, a surrogate, past U+10FFFF, a cut sequence. */
+const invalidUtf8: readonly number[][] = [[0x80], [0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]]
+
+interface Flaw {
+  name: string
+  /** Only at the end of its message: what follows would otherwise be read as part of it. */
+  atEnd: boolean
+  /**
+   * In the items of a packed run, which the server reads only when it decodes the run: not in a
+   * oneof member that a later member clears. The reference implementations refuse those too (see
+   * the todo test in wire-conformance.test.ts); until the server does, they are not drawn there.
+   */
+  inPackedItems?: boolean
+  make(type: protobuf.Type, nodes: WireNode[], random: Random): WireNode | undefined
+}
+
+const raw = (bytes: readonly number[] | Uint8Array): WireNode => ({ t: 'raw', bytes: Uint8Array.from(bytes) })
+
+/** Any field of `type`, or an unknown one. */
+const anyNumber = (type: protobuf.Type, random: Random) => (type.fieldsArray.length > 0 && chance(random, 0.6) ? pick(random, type.fieldsArray).id : unknownNumber(type, random))
+
+/** A packed run of a repeated varint field of `type` (if it has one): a few good items, then `last`. */
+function packedRun(type: protobuf.Type, random: Random, last: number[]): WireNode | undefined {
+  const numbers = type.fieldsArray.filter((field) => isRepeatedNumber(field) && wireTypeOf(field) === 0)
+  if (numbers.length === 0) return undefined
+  const items = Array.from({ length: randomInt(random, 3) }, () => varintBytes(BigInt(randomInt(random, 1000)))).flat()
+  const run = [...items, ...last]
+  return raw([...tagBytes(pick(random, numbers).id, 2), ...varintBytes(BigInt(run.length)), ...run])
+}
+
+const flaws: readonly Flaw[] = [
+  {
+    name: 'a field cut short',
+    atEnd: true,
+    make(type, nodes, random) {
+      // The last field, or a new one, cut strictly inside its bytes: in its tag, its length or its value.
+      const last = nodes.at(-1)
+      const whole = last !== undefined && last.t !== 'raw' && chance(random, 0.5) ? nodes.pop()! : chance(random, 0.5) && type.fieldsArray.length > 0 ? randomOccurrence(pick(random, type.fieldsArray), random) : randomUnknown(type, random)
+      const bytes = encodeNodes([whole], paddingOptions(random))
+      return raw(bytes.subarray(0, 1 + randomInt(random, bytes.length - 1)))
+    },
+  },
+  {
+    name: 'a length past the end',
+    atEnd: true,
+    make(type, _nodes, random) {
+      const payload = randomAscii(random)
+      return raw([...tagBytes(anyNumber(type, random), 2), ...varintBytes(BigInt(payload.length + 1 + randomInt(random, 1000))), ...payload])
+    },
+  },
+  {
+    name: 'a group without its end',
+    atEnd: true,
+    make(type, _nodes, random) {
+      const num = unknownNumber(type, random)
+      return raw([...tagBytes(num, 3), ...encodeNodes(Array.from({ length: randomInt(random, 3) }, () => randomUnknown(undefined, random, 1)))])
+    },
+  },
+  {
+    name: 'a varint of 11 bytes',
+    atEnd: false,
+    make(type, _nodes, random) {
+      const num = anyNumber(type, random)
+      switch (randomInt(random, 3)) {
+        case 0: // as the tag
+          return raw([...elevenByteVarint(BigInt(num) * 8n), 0x01])
+        case 1: // as the value
+          return raw([...tagBytes(num, 0), ...elevenByteVarint(BigInt(randomInt(random, 300)))])
+        default: // as the length
+          return raw([...tagBytes(num, 2), ...elevenByteVarint(1n), 0x61])
+      }
+    },
+  },
+  {
+    name: 'a known field of the wrong wire type',
+    atEnd: false,
+    make(type, _nodes, random) {
+      if (type.fieldsArray.length === 0) return undefined
+      const field = pick(random, type.fieldsArray)
+      const allowed = new Set([wireTypeOf(field), ...(isRepeatedNumber(field) ? [2] : [])])
+      const wrong = pick(random, [0, 1, 2, 3, 5].filter((wireType) => !allowed.has(wireType)))
+      const num = field.id
+      switch (wrong) {
+        case 0:
+          return { t: 'varint', num, value: randomU64(random) }
+        case 1:
+          return { t: 'fixed64', num, bytes: randomBytes(random, 8) }
+        case 2:
+          return { t: 'bytes', num, bytes: randomAscii(random) }
+        case 3:
+          return { t: 'group', num, fields: [] }
+        default:
+          return { t: 'fixed32', num, bytes: randomBytes(random, 4) }
+      }
+    },
+  },
+  {
+    name: 'a string that is not UTF-8',
+    atEnd: false,
+    make(type, _nodes, random) {
+      const strings = type.fieldsArray.filter((field) => field.type === 'string')
+      if (strings.length === 0) return undefined
+      const bytes = [...randomAscii(random), ...pick(random, invalidUtf8), ...randomAscii(random)]
+      return { t: 'bytes', num: pick(random, strings).id, bytes: Uint8Array.from(bytes) }
+    },
+  },
+  {
+    name: 'a packed run whose last varint is cut',
+    atEnd: false,
+    inPackedItems: true,
+    make: (type, _nodes, random) => packedRun(type, random, [0x80 | randomInt(random, 0x80)]),
+  },
+  {
+    name: 'a packed run holding a varint of 11 bytes',
+    atEnd: false,
+    inPackedItems: true,
+    make: (type, _nodes, random) => packedRun(type, random, elevenByteVarint(BigInt(randomInt(random, 2 ** 31)))),
+  },
+  {
+    name: 'an end-group tag without its start',
+    atEnd: false,
+    make: (type, _nodes, random) => raw(tagBytes(anyNumber(type, random), 4)),
+  },
+  {
+    name: 'a group ended under another number',
+    atEnd: false,
+    make(type, _nodes, random) {
+      const num = unknownNumber(type, random)
+      return raw([...tagBytes(num, 3), ...tagBytes(num === 1 ? 2 : num - 1, 4)])
+    },
+  },
+  {
+    name: 'wire type 6 or 7',
+    atEnd: false,
+    make: (type, _nodes, random) => raw([...tagBytes(anyNumber(type, random), 6 + randomInt(random, 2)), 0x00]),
+  },
+  {
+    name: 'field number 0',
+    atEnd: false,
+    make: (_type, _nodes, random) => raw(pick(random, [[0x00, 0x01], [0x02, 0x00], [0x05, 0, 0, 0, 0], [0x01, 0, 0, 0, 0, 0, 0, 0, 0]])),
+  },
+  {
+    name: 'a field number over 2^29-1',
+    atEnd: false,
+    make: (_type, _nodes, random) => raw([...varintBytes(BigInt(fieldNumberMax + 1 + randomInt(random, 1000)) * 8n), 0x01]),
+  },
+]
+
+/**
+ * `nodes` (a message of `type`) with one flaw that makes them not protobuf, at this level or in a
+ * nested message field; `flaw` names it and where it is.
+ */
+export function corrupted(type: protobuf.Type, nodes: readonly WireNode[], random: Random, cleared = false): { nodes: WireNode[]; flaw: string } {
+  const out = [...nodes]
+  // Sometimes in a message field's occurrence, so that nested messages are checked too.
+  const nested = out.flatMap((node, index) => (node.t === 'message' && type.fieldsById[node.num] !== undefined && messageTypeOf(type.fieldsById[node.num]!) !== undefined ? [index] : []))
+  if (nested.length > 0 && chance(random, 0.4)) {
+    const index = pick(random, nested)
+    const node = out[index] as MessageNode
+    const field = type.fieldsById[node.num]!
+    const inner = corrupted(messageTypeOf(field)!, node.fields, random, cleared || clearedLater(field, out.slice(index + 1)))
+    out[index] = { ...node, fields: inner.nodes }
+    return { nodes: out, flaw: `${field.name}: ${inner.flaw}` }
+  }
+  for (;;) {
+    const flaw = pick(random, flaws)
+    if (cleared && flaw.inPackedItems === true) continue
+    const node = flaw.make(type, out, random)
+    if (node === undefined) continue
+    out.splice(flaw.atEnd ? out.length : randomInt(random, out.length + 1), 0, node)
+    return { nodes: out, flaw: flaw.name }
+  }
+}
+
+/** Whether an occurrence of `field` is cleared by one of `later`: another member of its oneof. */
+function clearedLater(field: protobuf.Field, later: readonly WireNode[]): boolean {
+  const oneof = field.partOf
+  return oneof !== null && later.some((node) => node.t !== 'raw' && node.num !== field.id && oneof.fieldsArray.some((member) => member.id === node.num))
 }

@@ -13,6 +13,8 @@ export type WireNode =
   | { t: 'message'; num: number; fields: WireNode[] }
   | { t: 'packed'; num: number; values: bigint[] }
   | { t: 'group'; num: number; fields: WireNode[] }
+  /** Bytes written as they are: what no well-formed occurrence can spell (see `corrupted`). */
+  | { t: 'raw'; bytes: Uint8Array }
 
 export type MessageNode = Extract<WireNode, { t: 'message' }>
 
@@ -95,6 +97,9 @@ export function encodeNodes(nodes: readonly WireNode[], options: EncodeOptions =
         tag(node.num, 3)
         out.push(...encodeNodes(node.fields, options))
         tag(node.num, 4)
+        break
+      case 'raw':
+        out.push(...node.bytes)
         break
     }
   }
