@@ -200,8 +200,8 @@ describe('wire conformance', () => {
     const problemId = await server.client.createProblem('<p>refused</p>')
     const tcId = await server.client.addTestCase(problemId, { type: 'int64', value: 5n })
     const before = await server.client.getStats()
-    const id = varintBytes(BigInt(problemId), 0)
-    const tc = varintBytes(BigInt(tcId), 0)
+    const id = varintBytes(BigInt(problemId))
+    const tc = varintBytes(BigInt(tcId))
     const refused: [string, number[]][] = [
       // A tag of 11 bytes.
       ['AddTestCase', [0x88, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, ...id]],
@@ -217,12 +217,19 @@ describe('wire conformance', () => {
       ['UpdateTestCase', [0x08, ...id, 0x10, ...tc, 0xfb, 0x03, 0x08, 0x01]],
       // Field number 0.
       ['UpdateProblemColumn', [0x08, ...id, 0x02, 0x01]],
+      // html (a string) sent as a varint, which a reader taking it for a length would read as html "\x08" + id.
+      ['UpdateProblemHtml', [0x08, ...id, 0x10, 1 + id.length, 0x08, ...id]],
+      // int64_list_value whose packed run ends in a cut varint (before another run, which a reader
+      // that let it run on would take it with), and one holding a varint of 11 bytes.
+      ['UpdateTestCase', [0x08, ...id, 0x10, ...tc, 0x1a, 0x09, 0x22, 0x07, 0x0a, 0x02, 0x01, 0x80, 0x0a, 0x01, 0x05]],
+      ['UpdateTestCase', [0x08, ...id, 0x10, ...tc, 0x1a, 0x0f, 0x22, 0x0d, 0x0a, 0x0b, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x01]],
     ]
     for (const [method, bytes] of refused) {
       const result = await send(method, Buffer.from(bytes))
       assert.equal(result.code, grpc.status.INVALID_ARGUMENT, `${method} ${Buffer.from(bytes).toString('hex')}: ${grpc.status[result.code]} ${result.details}`)
     }
     assert.equal(canonicalValue(await server.client.getTestCase(problemId, tcId)), 'int64:5')
+    assert.equal(await server.client.getProblemHtml(problemId), '<p>refused</p>')
     const afterStats = await server.client.getStats()
     assert.equal(afterStats.problemsInIndex, before.problemsInIndex)
     assert.equal(afterStats.testCasesInIndex, before.testCasesInIndex)

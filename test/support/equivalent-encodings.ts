@@ -53,16 +53,22 @@ function wireTypeOf(field: protobuf.Field): number {
   return 0 // varints, enums included
 }
 
+/** Nesting of random messages: deep enough for every message of the contract (a request's Value's StringMap's entries). */
+const randomDepthMax = 4
+
+/**
+ * The fields of a random, valid message of `type`: each field at most once, with any value of
+ * its type (a oneof may hold several members: the last counts).
+ */
+export function randomMessage(type: protobuf.Type, random: Random, depth = 0): WireNode[] {
+  return depth < randomDepthMax ? type.fieldsArray.filter(() => chance(random, 0.5)).map((field) => randomOccurrence(field, random, depth + 1)) : []
+}
+
 /** A random, valid occurrence of `field` (any value of its type): what a decoy carries. */
 function randomOccurrence(field: protobuf.Field, random: Random, depth = 0): WireNode {
   const num = field.id
   const messageType = messageTypeOf(field)
-  if (messageType !== undefined) {
-    const fields: WireNode[] = []
-    if (depth < 2) for (const inner of messageType.fieldsArray) if (chance(random, 0.5)) fields.push(randomOccurrence(inner, random, depth + 1))
-    // One occurrence per field, so that the decoy is plainly well formed whatever oneofs it holds.
-    return { t: 'message', num, fields: [...new Map(fields.map((node) => [node.t === 'raw' ? -1 : node.num, node])).values()] }
-  }
+  if (messageType !== undefined) return { t: 'message', num, fields: randomMessage(messageType, random, depth) }
   switch (wireTypeOf(field)) {
     case 2:
       return { t: 'bytes', num, bytes: randomAscii(random) }
@@ -122,8 +128,8 @@ function sameVarint(field: protobuf.Field, value: bigint, random: Random): bigin
   if (thirtyTwoBitTypes.has(field.type) || (field.resolvedType !== null && messageTypeOf(field) === undefined)) {
     return (value & 0xffff_ffffn) | (BigInt(randomInt(random, 2 ** 32)) << 32n)
   }
-  // A bool is true for any varint other than 0.
-  if (field.type === 'bool' && value !== 0n) return 1n + (randomU64(random) % (2n ** 64n - 1n))
+  // A bool is true for any varint other than 0, even one whose low 32 bits are all 0.
+  if (field.type === 'bool' && value !== 0n) return pick(random, [1n + (randomU64(random) % (2n ** 64n - 1n)), BigInt(1 + randomInt(random, 2 ** 32 - 1)) << 32n, 2n ** 63n])
   return value
 }
 
@@ -232,6 +238,8 @@ const invalidUtf8: readonly number[][] = [[0x80], [0xff], [0xc0, 0x80], [0xed, 0
 
 interface Flaw {
   name: string
+  /** How often it is drawn, against 1 for the others. */
+  weight?: number
   /** Only at the end of its message: what follows would otherwise be read as part of it. */
   atEnd: boolean
   /**
@@ -303,6 +311,8 @@ const flaws: readonly Flaw[] = [
   {
     name: 'a known field of the wrong wire type',
     atEnd: false,
+    // Four wrong wire types for each field, each misread its own way.
+    weight: 3,
     make(type, _nodes, random) {
       if (type.fieldsArray.length === 0) return undefined
       const field = pick(random, type.fieldsArray)
@@ -310,8 +320,8 @@ const flaws: readonly Flaw[] = [
       const wrong = pick(random, [0, 1, 2, 3, 5].filter((wireType) => !allowed.has(wireType)))
       const num = field.id
       switch (wrong) {
-        case 0:
-          return { t: 'varint', num, value: randomU64(random) }
+        case 0: // small, sometimes: a reader that took it for a length would find that many bytes after it
+          return { t: 'varint', num, value: chance(random, 0.5) ? BigInt(randomInt(random, 3)) : randomU64(random) }
         case 1:
           return { t: 'fixed64', num, bytes: randomBytes(random, 8) }
         case 2:
@@ -375,6 +385,8 @@ const flaws: readonly Flaw[] = [
   },
 ]
 
+const weightedFlaws = flaws.flatMap((flaw) => Array.from({ length: flaw.weight ?? 1 }, () => flaw))
+
 /**
  * `nodes` (a message of `type`) with one flaw that makes them not protobuf, at this level or in a
  * nested message field; `flaw` names it and where it is.
@@ -383,7 +395,7 @@ export function corrupted(type: protobuf.Type, nodes: readonly WireNode[], rando
   const out = [...nodes]
   // Sometimes in a message field's occurrence, so that nested messages are checked too.
   const nested = out.flatMap((node, index) => (node.t === 'message' && type.fieldsById[node.num] !== undefined && messageTypeOf(type.fieldsById[node.num]!) !== undefined ? [index] : []))
-  if (nested.length > 0 && chance(random, 0.4)) {
+  if (nested.length > 0 && chance(random, 0.5)) {
     const index = pick(random, nested)
     const node = out[index] as MessageNode
     const field = type.fieldsById[node.num]!
@@ -392,7 +404,7 @@ export function corrupted(type: protobuf.Type, nodes: readonly WireNode[], rando
     return { nodes: out, flaw: `${field.name}: ${inner.flaw}` }
   }
   for (;;) {
-    const flaw = pick(random, flaws)
+    const flaw = pick(random, weightedFlaws)
     if (cleared && flaw.inPackedItems === true) continue
     const node = flaw.make(type, out, random)
     if (node === undefined) continue
