@@ -96,6 +96,10 @@ class WireChecker {
           const fieldType = field?.resolvedType
           if (fieldType !== undefined && fieldType !== null && 'fieldsById' in fieldType) {
             this.message(fieldType, fieldStart, fieldEnd, depth + 1)
+          } else if (field !== undefined && field.repeated && field.type !== 'string' && field.type !== 'bytes') {
+            // A packed run is checked whole here, even one that a later oneof member clears and
+            // nothing decodes: the reference implementations refuse a message with a bad run.
+            this.packedRun(field, fieldStart, fieldEnd)
           }
           this.offset = fieldEnd
           break
@@ -108,6 +112,18 @@ class WireChecker {
       }
     }
     if (group !== undefined) this.fail(`group ${group} has no end`)
+  }
+
+  /** Checks that [start, end) is a whole number of the items of the repeated scalar `field`. */
+  private packedRun(field: protobuf.Field, start: number, end: number): void {
+    const width = fixed64Types.has(field.type) ? 8 : fixed32Types.has(field.type) ? 4 : 0
+    if (width > 0) {
+      if ((end - start) % width !== 0) this.fail(`the packed field ${field.name} holds ${end - start} bytes, not a multiple of ${width}`)
+      return
+    }
+    this.offset = start
+    // Bounded: each pass reads one varint of at least one byte.
+    while (this.offset < end) this.varint(end)
   }
 
   private checkWireType(field: protobuf.Field, wireType: number): void {

@@ -242,12 +242,6 @@ interface Flaw {
   weight?: number
   /** Only at the end of its message: what follows would otherwise be read as part of it. */
   atEnd: boolean
-  /**
-   * In the items of a packed run, which the server reads only when it decodes the run: not in a
-   * oneof member that a later member clears. The reference implementations refuse those too (see
-   * the todo test in wire-conformance.test.ts); until the server does, they are not drawn there.
-   */
-  inPackedItems?: boolean
   make(type: protobuf.Type, nodes: WireNode[], random: Random): WireNode | undefined
 }
 
@@ -346,13 +340,11 @@ const flaws: readonly Flaw[] = [
   {
     name: 'a packed run whose last varint is cut',
     atEnd: false,
-    inPackedItems: true,
     make: (type, _nodes, random) => packedRun(type, random, [0x80 | randomInt(random, 0x80)]),
   },
   {
     name: 'a packed run holding a varint of 11 bytes',
     atEnd: false,
-    inPackedItems: true,
     make: (type, _nodes, random) => packedRun(type, random, elevenByteVarint(BigInt(randomInt(random, 2 ** 31)))),
   },
   {
@@ -391,7 +383,7 @@ const weightedFlaws = flaws.flatMap((flaw) => Array.from({ length: flaw.weight ?
  * `nodes` (a message of `type`) with one flaw that makes them not protobuf, at this level or in a
  * nested message field; `flaw` names it and where it is.
  */
-export function corrupted(type: protobuf.Type, nodes: readonly WireNode[], random: Random, cleared = false): { nodes: WireNode[]; flaw: string } {
+export function corrupted(type: protobuf.Type, nodes: readonly WireNode[], random: Random): { nodes: WireNode[]; flaw: string } {
   const out = [...nodes]
   // Sometimes in a message field's occurrence, so that nested messages are checked too.
   const nested = out.flatMap((node, index) => (node.t === 'message' && type.fieldsById[node.num] !== undefined && messageTypeOf(type.fieldsById[node.num]!) !== undefined ? [index] : []))
@@ -399,13 +391,12 @@ export function corrupted(type: protobuf.Type, nodes: readonly WireNode[], rando
     const index = pick(random, nested)
     const node = out[index] as MessageNode
     const field = type.fieldsById[node.num]!
-    const inner = corrupted(messageTypeOf(field)!, node.fields, random, cleared || clearedLater(field, out.slice(index + 1)))
+    const inner = corrupted(messageTypeOf(field)!, node.fields, random)
     out[index] = { ...node, fields: inner.nodes }
     return { nodes: out, flaw: `${field.name}: ${inner.flaw}` }
   }
   for (;;) {
     const flaw = pick(random, weightedFlaws)
-    if (cleared && flaw.inPackedItems === true) continue
     const node = flaw.make(type, out, random)
     if (node === undefined) continue
     out.splice(flaw.atEnd ? out.length : randomInt(random, out.length + 1), 0, node)
@@ -413,8 +404,3 @@ export function corrupted(type: protobuf.Type, nodes: readonly WireNode[], rando
   }
 }
 
-/** Whether an occurrence of `field` is cleared by one of `later`: another member of its oneof. */
-function clearedLater(field: protobuf.Field, later: readonly WireNode[]): boolean {
-  const oneof = field.partOf
-  return oneof !== null && later.some((node) => node.t !== 'raw' && node.num !== field.id && oneof.fieldsArray.some((member) => member.id === node.num))
-}
