@@ -30,6 +30,14 @@ describe('findWireProblem', () => {
     assert.match(findWireProblem(createProblem, bytes(0x0a, 0x02, 0xc0, 0xaf)) ?? '', /html is not valid UTF-8/)
     // A nested string: value.string_value.
     assert.match(findWireProblem(addTestCase, bytes(0x12, 0x03, 0x1a, 0x01, 0xff)) ?? '', /stringValue is not valid UTF-8/)
+    // ASCII then a stray continuation byte, in a short string and in a long one.
+    assert.match(findWireProblem(createProblem, bytes(0x0a, 0x02, 0x61, 0x80)) ?? '', /html is not valid UTF-8/)
+    assert.match(findWireProblem(createProblem, bytes(0x0a, 0x28, ...Array<number>(39).fill(0x61), 0x80)) ?? '', /html is not valid UTF-8/)
+    // Valid ones: ASCII, short and long, and a short one with a two-byte character.
+    for (const text of ['', 'a', 'a'.repeat(40), 'é']) {
+      const payload = Buffer.from(text)
+      assert.equal(findWireProblem(createProblem, bytes(0x0a, payload.length, ...payload)), undefined, text)
+    }
   })
 
   it('refuses a field sent with the wrong wire type', () => {
