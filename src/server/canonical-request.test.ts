@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { loadLseRoot } from '../protocol/proto-definition.ts'
-import { canonicalRequest } from './canonical-request.ts'
+import { canonicalRequest, countRequestItems, requestItemsMax } from './canonical-request.ts'
 import { findWireProblem } from './wire-check.ts'
 
 const root = loadLseRoot()
@@ -10,6 +10,13 @@ const addTestCase = root.lookupType('lse.v1.AddTestCaseRequest')
 const createProblem = root.lookupType('lse.v1.CreateProblemRequest')
 const getAllTestCases = root.lookupType('lse.v1.GetAllTestCasesRequest')
 const listProblems = root.lookupType('lse.v1.ListProblemsRequest')
+
+function varint(value: number): Buffer {
+  const bytes: number[] = []
+  for (; value >= 0x80; value = Math.floor(value / 0x80)) bytes.push((value % 0x80) | 0x80)
+  bytes.push(value)
+  return Buffer.from(bytes)
+}
 
 const hex = (text: string) => Buffer.from(text.replace(/ /g, ''), 'hex')
 const options = { longs: String, defaults: true, oneofs: true }
@@ -58,5 +65,30 @@ describe('canonicalRequest', () => {
     const bytes = hex('0801 f803 05 f903 0102030405060708 fd03 01020304 fa03 0100 fb03 0801 fc03 1202 0807')
     assert.deepEqual(decoded(addTestCase, bytes), { problemId: '1', value: { kind: 'int64Value', int64Value: '7' } })
     assert.ok(canonicalRequest(addTestCase, bytes).equals(hex('0801 1202 0807')))
+  })
+})
+
+describe('countRequestItems', () => {
+  it('counts list items, map entries and columns, packed or not', () => {
+    // int64_list_value [1, 2] packed and [3] unpacked; string_list_value ['', 'x']; two map entries; two columns.
+    assert.equal(countRequestItems(addTestCase, hex('0801 1208 2206 0a020102 0803')), 3)
+    assert.equal(countRequestItems(addTestCase, hex('0801 1207 2a05 0a00 0a0178')), 2)
+    assert.equal(countRequestItems(addTestCase, hex('0801 1208 3206 0a00 0a020a00')), 2)
+    assert.equal(countRequestItems(createProblem, hex('0a00 1200 1202 0a00')), 2)
+  })
+
+  it('counts an item for each occurrence of a message field after its first', () => {
+    // value sent three times: two parts to merge; int64_list_value twice in one of them: one more.
+    assert.equal(countRequestItems(addTestCase, hex('0801 1200 1200 1204 2200 2200')), 3)
+    // Once each, at every level: nothing to merge.
+    assert.equal(countRequestItems(addTestCase, hex('0801 1202 2200')), 0)
+  })
+
+  it('stops counting past requestItemsMax', () => {
+    const lengthDelimited = (tag: number, payload: Buffer) => Buffer.concat([Buffer.from([tag]), varint(payload.length), payload])
+    // problem_id 1, value { int64_list_value { values: 4 Mi one-byte varints, packed } }
+    const bytes = Buffer.concat([hex('0801'), lengthDelimited(0x12, lengthDelimited(0x22, lengthDelimited(0x0a, Buffer.alloc(4 * 1024 * 1024, 1))))])
+    assert.equal(findWireProblem(addTestCase, bytes), undefined)
+    assert.equal(countRequestItems(addTestCase, bytes), requestItemsMax + 1)
   })
 })

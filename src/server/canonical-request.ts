@@ -32,19 +32,20 @@ import { endGroup, fixed32, fixed32Types, fixed64, fixed64Types, lengthDelimited
 const twoTo32 = 1n << 32n
 
 
-/** One field's parsed content. */
+/**
+ * One field's parsed content: where its bytes are in the request rather than copies of them, so
+ * that an item costs no object of its own (a list of a million items would otherwise be a
+ * million views and a million re-encoded pieces, half a gigabyte held at once).
+ */
 type FieldValue =
-  /** A scalar: its canonical encoding without the tag (a varint, 4 or 8 bytes, or a length and bytes). */
-  | { kind: 'scalar'; bytes: Uint8Array }
-  /**
-   * A repeated scalar: the canonical encodings of its items, in runs (a packed run already
-   * canonical is kept as one view, so a list of millions of items costs no object per item).
-   */
-  | { kind: 'repeatedScalar'; items: Uint8Array[] }
-  /** A singular message: the bytes of each occurrence, merged by concatenation (protobuf's rule). */
-  | { kind: 'message'; parts: Uint8Array[] }
-  /** A repeated message or repeated string: each item's payload. */
-  | { kind: 'repeatedPayload'; items: Uint8Array[] }
+  /** A scalar: the last occurrence's wire type and the range of its value (a varint, 4 or 8 bytes, or a string's payload). */
+  | { kind: 'scalar'; wireType: number; start: number; end: number }
+  /** A repeated number: the canonical encodings of its items, one after another. */
+  | { kind: 'repeatedScalar'; items: ByteWriter }
+  /** A singular message: the payload range of each occurrence (start, end, start, end, ...), merged by protobuf's rule. */
+  | { kind: 'message'; ranges: number[] }
+  /** A repeated message or repeated string: the payload range of each item (start, end, ...). */
+  | { kind: 'repeatedPayload'; ranges: number[] }
 
 /**
  * Most items of repeated fields in one request, nested messages included: the largest list the
@@ -56,24 +57,31 @@ export const requestItemsMax = limits.listMaxItems
 /**
  * The items of repeated fields in a request of `type` (lists, map entries, columns, nested ones
  * included), counted from its bytes without decoding them; past `requestItemsMax` it stops
- * counting and returns requestItemsMax + 1.
+ * counting and returns requestItemsMax + 1. A singular message field sent more than once counts
+ * an item for each occurrence after the first: each is a part to merge, as costly as an item.
  */
 export function countRequestItems(type: protobuf.Type, bytes: Uint8Array): number {
-  return Math.min(countItems(type, bytes, requestItemsMax), requestItemsMax + 1)
+  return Math.min(countItems(type, bytes, 0, bytes.length, requestItemsMax), requestItemsMax + 1)
 }
 
 /** The canonical encoding of `bytes` as a message of `type`. */
 export function canonicalRequest(type: protobuf.Type, bytes: Uint8Array): Buffer {
-  return encodeFields(type, parseFields(type, bytes))
+  // The canonical form is rarely longer than the request (only negative 32-bit numbers sent in
+  // 5 bytes grow, to 10): one allocation in the common case.
+  const out = new ByteWriter(bytes.length + 16)
+  writeMessage(out, type, bytes, [0, bytes.length], 0, 2)
+  return out.result()
 }
 
 /**
- * The items of repeated fields in a message of `type`, nested messages included, counted without
- * an object per item; stops counting past `budget`.
+ * The items of repeated fields in the message of `type` at [start, end) of `bytes`, nested
+ * messages included, counted without an object per item; stops counting past `budget`.
  */
-function countItems(type: protobuf.Type, bytes: Uint8Array, budget: number): number {
+function countItems(type: protobuf.Type, bytes: Uint8Array, start: number, end: number, budget: number): number {
   let count = 0
-  const cursor = new Cursor(bytes, 0, bytes.length)
+  // The singular message fields met so far, made when the first one is.
+  let messagesSeen: Set<number> | undefined
+  const cursor = new Cursor(bytes, start, end)
   // Bounded: each pass moves the cursor past one field.
   while (count <= budget) {
     const next = nextKnownField(type, cursor)
@@ -84,19 +92,26 @@ function countItems(type: protobuf.Type, bytes: Uint8Array, budget: number): num
       cursor.skip(wireType, fieldNumber)
       continue
     }
-    const payload = cursor.take(cursor.small())
+    const size = cursor.small()
+    const from = cursor.advance(size)
     if (isMessageField(field)) {
-      if (field.repeated) count++
-      count += countItems(field.resolvedType as protobuf.Type, payload, budget - count)
+      if (field.repeated) {
+        count++
+      } else {
+        messagesSeen ??= new Set()
+        if (messagesSeen.has(fieldNumber)) count++
+        else messagesSeen.add(fieldNumber)
+      }
+      count += countItems(field.resolvedType as protobuf.Type, bytes, from, from + size, budget - count)
     } else if (field.type === 'string' || field.type === 'bytes') {
       if (field.repeated) count++
     } else if (fixed64Types.has(field.type)) {
-      count += Math.ceil(payload.length / 8)
+      count += Math.ceil(size / 8)
     } else if (fixed32Types.has(field.type)) {
-      count += Math.ceil(payload.length / 4)
+      count += Math.ceil(size / 4)
     } else {
       // Packed varints: one ends at each byte below 0x80.
-      for (const byte of payload) if (byte < 0x80) count++
+      for (let index = from; index < from + size; index++) if (bytes[index]! < 0x80) count++
     }
   }
   return count
@@ -168,11 +183,12 @@ class Cursor {
     throw new Error('a varint is longer than 10 bytes (unchecked request)')
   }
 
-  take(size: number): Uint8Array {
+  /** Moves past `size` bytes and returns where they start. */
+  advance(size: number): number {
     if (size > this.end - this.offset) throw new Error('a field runs past the end (unchecked request)')
-    const slice = this.bytes.subarray(this.offset, this.offset + size)
+    const start = this.offset
     this.offset += size
-    return slice
+    return start
   }
 
   /** Skips an unknown group's fields through its end tag. */
@@ -192,16 +208,16 @@ class Cursor {
   skip(wireType: number, fieldNumber: number): void {
     switch (wireType) {
       case varint:
-        this.varint()
+        this.varintEnd()
         return
       case fixed64:
-        this.take(8)
+        this.advance(8)
         return
       case fixed32:
-        this.take(4)
+        this.advance(4)
         return
       case lengthDelimited:
-        this.take(this.small())
+        this.advance(this.small())
         return
       case startGroup:
         this.skipGroup(fieldNumber)
@@ -212,26 +228,107 @@ class Cursor {
   }
 }
 
-/** The canonical varint encoding of the field's value `raw` (a 64-bit varint as read), by the field's type. */
-function canonicalVarint(field: protobuf.Field, raw: bigint): Uint8Array {
-  let value: bigint
+/** Bytes appended to one buffer, which doubles as it fills. */
+class ByteWriter {
+  private buffer: Buffer
+  length = 0
+
+  constructor(capacity: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(capacity, 16))
+  }
+
+  private room(size: number): void {
+    if (this.length + size <= this.buffer.length) return
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + size))
+    this.buffer.copy(grown, 0, 0, this.length)
+    this.buffer = grown
+  }
+
+  /** A varint below 2^53 (a tag or a length). */
+  small(value: number): void {
+    this.room(8)
+    let rest = value
+    while (rest >= 0x80) {
+      this.buffer[this.length++] = (rest % 0x80) | 0x80
+      rest = Math.floor(rest / 0x80)
+    }
+    this.buffer[this.length++] = rest
+  }
+
+  /** A 64-bit varint. */
+  varint(value: bigint): void {
+    this.room(10)
+    let rest = value
+    while (rest >= 0x80n) {
+      this.buffer[this.length++] = Number(rest & 0x7fn) | 0x80
+      rest >>= 7n
+    }
+    this.buffer[this.length++] = Number(rest)
+  }
+
+  tag(fieldNumber: number, wireType: number): void {
+    this.small(fieldNumber * 8 + wireType)
+  }
+
+  /** Bytes [start, end) of `source`. */
+  copy(source: Uint8Array, start: number, end: number): void {
+    const size = end - start
+    this.room(size)
+    // A short item is copied byte by byte: a view of it would cost more than the copy.
+    if (size <= 16) for (let index = start; index < end; index++) this.buffer[this.length++] = source[index]!
+    else {
+      this.buffer.set(source.subarray(start, end), this.length)
+      this.length += size
+    }
+  }
+
+  append(other: ByteWriter): void {
+    this.copy(other.buffer, 0, other.length)
+  }
+
+  /**
+   * Starts a length-delimited payload: room for its length, which `endLength` writes once the
+   * payload is known, minimal, moving the payload back over the room it did not take.
+   */
+  startLength(): number {
+    this.room(lengthRoomBytes)
+    const at = this.length
+    this.length += lengthRoomBytes
+    return at
+  }
+
+  endLength(at: number): void {
+    const size = this.length - at - lengthRoomBytes
+    let lengthBytes = 1
+    for (let rest = size; rest >= 0x80; rest = Math.floor(rest / 0x80)) lengthBytes++
+    this.buffer.copyWithin(at + lengthBytes, at + lengthRoomBytes, this.length)
+    this.length = at
+    this.small(size)
+    this.length += size
+  }
+
+  result(): Buffer {
+    return this.buffer.subarray(0, this.length)
+  }
+}
+
+/** Room for a length below 2^35, more than any request holds. */
+const lengthRoomBytes = 5
+
+/** The canonical value of the field's varint `raw` (a 64-bit varint as read), by the field's type. */
+function canonicalVarint(field: protobuf.Field, raw: bigint): bigint {
   switch (field.type) {
     case 'bool':
-      value = raw === 0n ? 0n : 1n
-      break
+      return raw === 0n ? 0n : 1n
     case 'uint32':
-      value = raw % twoTo32
-      break
+      return raw % twoTo32
     case 'sint32':
-      value = raw % twoTo32 // zigzag: the low 32 bits carry the value
-      break
+      return raw % twoTo32 // zigzag: the low 32 bits carry the value
     case 'int32':
-      value = BigInt.asUintN(64, BigInt.asIntN(32, raw)) // the low 32 bits, sign-extended
-      break
+      return BigInt.asUintN(64, BigInt.asIntN(32, raw)) // the low 32 bits, sign-extended
     default:
-      value = isEnumField(field) ? BigInt.asUintN(64, BigInt.asIntN(32, raw)) : raw
+      return isEnumField(field) ? BigInt.asUintN(64, BigInt.asIntN(32, raw)) : raw
   }
-  return encodeVarint(value)
 }
 
 const varint64Types = new Set(['int64', 'uint64', 'sint64'])
@@ -241,18 +338,18 @@ function is64BitVarint(field: protobuf.Field): boolean {
 }
 
 /**
- * Whether a packed run is already canonical as it is: fixed-width items always are (when the run
- * holds whole items); varints of a 64-bit type are when each is minimal. Checked without an
- * object per item.
+ * Whether the packed run at [start, end) of `bytes` is already canonical as it is: fixed-width
+ * items always are (when the run holds whole items); varints of a 64-bit type are when each is
+ * minimal. Checked without an object per item.
  */
-function isCanonicalRun(run: Uint8Array, itemWireType: number, field: protobuf.Field): boolean {
-  if (itemWireType === fixed64) return run.length % 8 === 0
-  if (itemWireType === fixed32) return run.length % 4 === 0
+function isCanonicalRun(bytes: Uint8Array, start: number, end: number, itemWireType: number, field: protobuf.Field): boolean {
+  if (itemWireType === fixed64) return (end - start) % 8 === 0
+  if (itemWireType === fixed32) return (end - start) % 4 === 0
   if (!is64BitVarint(field)) return false
   let length = 0
   // Bounded by the run's length.
-  for (let index = 0; index < run.length; index++) {
-    const byte = run[index]!
+  for (let index = start; index < end; index++) {
+    const byte = bytes[index]!
     length++
     if (byte >= 0x80) continue
     if (length > 1 && (byte === 0 || (length === 10 && byte !== 1))) return false
@@ -261,9 +358,38 @@ function isCanonicalRun(run: Uint8Array, itemWireType: number, field: protobuf.F
   return length === 0
 }
 
-function parseFields(type: protobuf.Type, bytes: Uint8Array): Map<number, FieldValue> {
-  const fields = new Map<number, FieldValue>()
-  const cursor = new Cursor(bytes, 0, bytes.length)
+/** Appends the canonical encoding of the number at `from` (of `itemWireType`) to `items`. */
+function writeNumber(items: ByteWriter, from: Cursor, itemWireType: number, field: protobuf.Field): void {
+  if (itemWireType === varint) {
+    // A minimal varint of a 64-bit type is already canonical: copy it (the common case, and fast).
+    const start = from.offset
+    const end = from.varintEnd()
+    const last = from.bytes[end - 1]!
+    const minimal = end - start === 1 || (last !== 0 && (end - start < 10 || last === 1))
+    if (minimal && is64BitVarint(field)) {
+      items.copy(from.bytes, start, end)
+    } else {
+      from.offset = start
+      items.varint(canonicalVarint(field, from.varint()))
+    }
+  } else if (itemWireType === fixed64) {
+    const start = from.advance(8)
+    items.copy(from.bytes, start, start + 8)
+  } else if (itemWireType === fixed32) {
+    const start = from.advance(4)
+    items.copy(from.bytes, start, start + 4)
+  } else {
+    throw new Error(`field ${field.name} has wire type ${itemWireType} (unchecked request)`)
+  }
+}
+
+/**
+ * Reads the fields at [start, end) of `bytes` as a message of `type` into `fields`; reading the
+ * occurrences of a message one after another into the same `fields` merges them, as protobuf's
+ * rule (parse their concatenation) says.
+ */
+function parseFields(type: protobuf.Type, bytes: Uint8Array, start: number, end: number, fields: Map<number, FieldValue>): void {
+  const cursor = new Cursor(bytes, start, end)
   // Bounded: each pass moves the cursor past one field.
   for (let next = nextKnownField(type, cursor); next !== undefined; next = nextKnownField(type, cursor)) {
     const { field, fieldNumber, wireType } = next
@@ -272,130 +398,115 @@ function parseFields(type: protobuf.Type, bytes: Uint8Array): Map<number, FieldV
     if (oneof !== null) {
       for (const member of oneof.fieldsArray) if (member.id !== fieldNumber) fields.delete(member.id)
     }
-    if (isMessageField(field)) {
-      const payload = cursor.take(cursor.small())
+    const current = fields.get(fieldNumber)
+    if (isMessageField(field) || field.type === 'string' || field.type === 'bytes') {
+      const size = cursor.small()
+      const from = cursor.advance(size)
       if (field.repeated) {
-        addRepeatedPayload(fields, fieldNumber, payload)
+        if (current?.kind === 'repeatedPayload') current.ranges.push(from, from + size)
+        else fields.set(fieldNumber, { kind: 'repeatedPayload', ranges: [from, from + size] })
+      } else if (isMessageField(field)) {
+        if (current?.kind === 'message') current.ranges.push(from, from + size)
+        else fields.set(fieldNumber, { kind: 'message', ranges: [from, from + size] })
       } else {
-        const current = fields.get(fieldNumber)
-        if (current?.kind === 'message') current.parts.push(payload)
-        else fields.set(fieldNumber, { kind: 'message', parts: [payload] })
-      }
-      continue
-    }
-    if (field.type === 'string' || field.type === 'bytes') {
-      const payload = cursor.take(cursor.small())
-      if (field.repeated) {
-        addRepeatedPayload(fields, fieldNumber, payload)
-      } else {
-        fields.set(fieldNumber, { kind: 'scalar', bytes: withLength(payload) })
+        setScalar(fields, current, fieldNumber, lengthDelimited, from, from + size)
       }
       continue
     }
     // A number: varint, fixed64 or fixed32; repeated ones may also come packed.
-    const items: Uint8Array[] = []
-    const readOne = (from: Cursor, itemWireType: number): void => {
-      if (itemWireType === varint) {
-        // A minimal varint of a 64-bit type is already canonical: copy it (the common case, and fast).
-        const start = from.offset
-        const end = from.varintEnd()
-        const last = from.bytes[end - 1]!
-        const minimal = end - start === 1 || (last !== 0 && (end - start < 10 || last === 1))
-        if (minimal && is64BitVarint(field)) {
-          items.push(from.bytes.subarray(start, end))
-        } else {
-          from.offset = start
-          items.push(canonicalVarint(field, from.varint()))
-        }
-      }
-      else if (itemWireType === fixed64) items.push(from.take(8))
-      else if (itemWireType === fixed32) items.push(from.take(4))
-      else throw new Error(`field ${field.name} has wire type ${itemWireType} (unchecked request)`)
+    if (!field.repeated) {
+      if (wireType === lengthDelimited) throw new Error(`field ${field.name} is packed but not repeated (unchecked request)`)
+      const from = cursor.offset
+      cursor.skip(wireType, fieldNumber)
+      setScalar(fields, current, fieldNumber, wireType, from, cursor.offset)
+      continue
+    }
+    let items: ByteWriter
+    if (current?.kind === 'repeatedScalar') {
+      items = current.items
+    } else {
+      items = new ByteWriter(0)
+      fields.set(fieldNumber, { kind: 'repeatedScalar', items })
     }
     if (wireType === lengthDelimited) {
-      if (!field.repeated) throw new Error(`field ${field.name} is packed but not repeated (unchecked request)`)
       const size = cursor.small()
-      const packed = new Cursor(bytes, cursor.offset, cursor.offset + size)
-      const run = cursor.take(size)
+      const from = cursor.advance(size)
       const itemWireType = fixed64Types.has(field.type) ? fixed64 : fixed32Types.has(field.type) ? fixed32 : varint
-      if (isCanonicalRun(run, itemWireType, field)) items.push(run)
-      else while (packed.offset < packed.end) readOne(packed, itemWireType)
+      if (isCanonicalRun(bytes, from, from + size, itemWireType, field)) {
+        items.copy(bytes, from, from + size)
+      } else {
+        const packed = new Cursor(bytes, from, from + size)
+        // Bounded: each pass moves past one item.
+        while (packed.offset < packed.end) writeNumber(items, packed, itemWireType, field)
+      }
     } else {
-      readOne(cursor, wireType)
-    }
-    if (field.repeated) {
-      const current = fields.get(fieldNumber)
-      // One by one: a spread of a long list would overflow the call stack.
-      if (current?.kind === 'repeatedScalar') for (const item of items) current.items.push(item)
-      else fields.set(fieldNumber, { kind: 'repeatedScalar', items })
-    } else {
-      fields.set(fieldNumber, { kind: 'scalar', bytes: items[0]! })
+      writeNumber(items, cursor, wireType, field)
     }
   }
-  return fields
 }
 
-/** Appends one item (a message's or a string's payload) to repeated field `fieldNumber`. */
-function addRepeatedPayload(fields: Map<number, FieldValue>, fieldNumber: number, payload: Uint8Array): void {
-  const current = fields.get(fieldNumber)
-  if (current?.kind === 'repeatedPayload') current.items.push(payload)
-  else fields.set(fieldNumber, { kind: 'repeatedPayload', items: [payload] })
+/** Makes the scalar `fieldNumber` the value at [start, end), reusing its entry when it has one. */
+function setScalar(fields: Map<number, FieldValue>, current: FieldValue | undefined, fieldNumber: number, wireType: number, start: number, end: number): void {
+  if (current?.kind === 'scalar') {
+    current.wireType = wireType
+    current.start = start
+    current.end = end
+  } else {
+    fields.set(fieldNumber, { kind: 'scalar', wireType, start, end })
+  }
 }
 
-function encodeFields(type: protobuf.Type, fields: Map<number, FieldValue>): Buffer {
-  const out: Uint8Array[] = []
+/**
+ * Writes the canonical encoding of the message of `type` made of the occurrences
+ * ranges[first..last) (start, end pairs) of `bytes`, merged.
+ */
+function writeMessage(out: ByteWriter, type: protobuf.Type, bytes: Uint8Array, ranges: readonly number[], first: number, last: number): void {
+  const fields = new Map<number, FieldValue>()
+  for (let index = first; index < last; index += 2) parseFields(type, bytes, ranges[index]!, ranges[index + 1]!, fields)
   const numbers = [...fields.keys()].sort((a, b) => a - b)
   for (const fieldNumber of numbers) {
     const field = type.fieldsById[fieldNumber]!
     const value = fields.get(fieldNumber)!
-    const tag = (wireType: number) => encodeVarint(BigInt(fieldNumber) * 8n + BigInt(wireType))
     switch (value.kind) {
-      case 'scalar': {
-        const wireType =
-          field.type === 'string' || field.type === 'bytes'
-            ? lengthDelimited
-            : fixed64Types.has(field.type)
-              ? fixed64
-              : fixed32Types.has(field.type)
-                ? fixed32
-                : varint
-        out.push(tag(wireType), value.bytes)
-        break
-      }
-      case 'repeatedScalar':
-        if (value.items.length > 0) out.push(tag(lengthDelimited), withLength(concat(value.items)))
-        break
-      case 'message': {
-        const messageType = field.resolvedType as protobuf.Type
-        out.push(tag(lengthDelimited), withLength(canonicalRequest(messageType, concat(value.parts))))
-        break
-      }
-      case 'repeatedPayload':
-        for (const item of value.items) {
-          const payload = isMessageField(field) ? canonicalRequest(field.resolvedType as protobuf.Type, item) : item
-          out.push(tag(lengthDelimited), withLength(payload))
+      case 'scalar':
+        out.tag(fieldNumber, value.wireType)
+        if (value.wireType === varint) {
+          out.varint(canonicalVarint(field, new Cursor(bytes, value.start, value.end).varint()))
+        } else {
+          if (value.wireType === lengthDelimited) out.small(value.end - value.start)
+          out.copy(bytes, value.start, value.end)
         }
         break
+      case 'repeatedScalar':
+        if (value.items.length > 0) {
+          out.tag(fieldNumber, lengthDelimited)
+          out.small(value.items.length)
+          out.append(value.items)
+        }
+        break
+      case 'message': {
+        out.tag(fieldNumber, lengthDelimited)
+        const at = out.startLength()
+        writeMessage(out, field.resolvedType as protobuf.Type, bytes, value.ranges, 0, value.ranges.length)
+        out.endLength(at)
+        break
+      }
+      case 'repeatedPayload': {
+        const ranges = value.ranges
+        const itemType = isMessageField(field) ? (field.resolvedType as protobuf.Type) : undefined
+        for (let index = 0; index < ranges.length; index += 2) {
+          out.tag(fieldNumber, lengthDelimited)
+          if (itemType === undefined) {
+            out.small(ranges[index + 1]! - ranges[index]!)
+            out.copy(bytes, ranges[index]!, ranges[index + 1]!)
+          } else {
+            const at = out.startLength()
+            writeMessage(out, itemType, bytes, ranges, index, index + 2)
+            out.endLength(at)
+          }
+        }
+        break
+      }
     }
   }
-  return concat(out)
-}
-
-function encodeVarint(value: bigint): Uint8Array {
-  const bytes: number[] = []
-  let rest = value
-  while (rest >= 0x80n) {
-    bytes.push(Number(rest & 0x7fn) | 0x80)
-    rest >>= 7n
-  }
-  bytes.push(Number(rest))
-  return Uint8Array.from(bytes)
-}
-
-function withLength(payload: Uint8Array): Uint8Array {
-  return concat([encodeVarint(BigInt(payload.length)), payload])
-}
-
-function concat(parts: Uint8Array[]): Buffer {
-  return Buffer.concat(parts)
 }
