@@ -1,28 +1,45 @@
 /**
- * Requests built to make the most objects out of the fewest bytes: an AddTestCase whose int64
- * list is 5,242,880 one-byte packed varints (5 MiB, under the method's size limit), and one whose
- * string list is 2,621,440 empty strings. Their items are counted from the wire bytes before
- * anything is decoded, and they are refused RESOURCE_EXHAUSTED naming requestItemsMax, without
- * an object per item: the server's memory grows by far less than the millions of objects would
- * take (measured here, asserted loosely; the duration is printed, not asserted). The largest list
- * the engine takes still goes through.
+ * Requests built to make the most objects out of the fewest bytes, for every repeated or message
+ * field reachable from a request (test/support/amplifying-requests.ts):
+ *
+ * - the largest one under its method's size limit (millions of one-byte items) is refused
+ *   RESOURCE_EXHAUSTED naming requestItemsMax, its items counted from the wire bytes;
+ * - one of exactly requestItemsMax items, the most that is decoded, is decoded and answered as
+ *   its field's case says (stored, or refused by the engine's own limits);
+ *
+ * each with the server's RSS growth and event-loop stall measured (the server runs in this
+ * process), printed, and held under loose bounds. The largest list the engine stores, and the
+ * most fields a request can hold, go through too. Figures: docs/benchmarks.md.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import * as grpc from '@grpc/grpc-js'
-import { lseServiceName } from '../../src/protocol/proto-definition.ts'
 import { requestItemsMax } from '../../src/server/canonical-request.ts'
+import { requestMaxBytesByMethod } from '../../src/server/message-limits.ts'
+import {
+  amplifiedFields,
+  amplifiedRequest,
+  assertAnswer,
+  decodedBounds,
+  fieldCaseOf,
+  refusedBeforeDecoding,
+  refusedBounds,
+  requestContext,
+  type AmplifiedField,
+  type AmplifiedShape,
+  type ExpectedAnswer,
+} from '../support/amplifying-requests.ts'
+import { rawClient } from '../support/hostile-sender.ts'
+import { assertCostWithin, describeCost, describeOutcome, measured, rawCall, type CostBounds } from '../support/measured-call.ts'
 import { startTestServer, type TestServer } from '../support/test-server.ts'
+import { lengthDelimited, repeatedBytes } from '../support/wire-bytes.ts'
 
 let server: TestServer
 let raw: grpc.Client
 
 before(async () => {
   server = await startTestServer()
-  raw = new grpc.Client(server.server.address, grpc.credentials.createInsecure(), {
-    'grpc.max_send_message_length': 64 * 1024 * 1024,
-    'grpc.max_receive_message_length': 64 * 1024 * 1024,
-  })
+  raw = rawClient(server.server.address)
 })
 
 after(async () => {
@@ -30,78 +47,72 @@ after(async () => {
   await server.stop()
 })
 
-function varint(value: number): Buffer {
-  const bytes: number[] = []
-  let rest = value
-  while (rest >= 0x80) {
-    bytes.push((rest % 0x80) | 0x80)
-    rest = Math.floor(rest / 0x80)
-  }
-  bytes.push(rest)
-  return Buffer.from(bytes)
+const fields = amplifiedFields()
+
+async function sendMeasured(
+  t: { diagnostic(message: string): void },
+  label: string,
+  method: AmplifiedField['method'],
+  bytes: Buffer,
+  expected: ExpectedAnswer,
+  bounds: CostBounds,
+): Promise<void> {
+  const { result, ...cost } = await measured(() => rawCall(raw, method, bytes).outcome)
+  t.diagnostic(`${label}: ${bytes.length} bytes: ${describeOutcome(result)} in ${describeCost(cost)}`)
+  assertAnswer(label, result, expected)
+  assertCostWithin(label, cost, bounds)
 }
 
-function lengthDelimited(fieldNumber: number, payload: Buffer): Buffer {
-  return Buffer.concat([varint(fieldNumber * 8 + 2), varint(payload.length), payload])
-}
-
-/** AddTestCaseRequest { problem_id = 1: docId, value = 2: Value { oneof member `member`: list } }. */
-function addTestCase(docId: number, member: number, list: Buffer): Buffer {
-  return Buffer.concat([varint(8), varint(docId), lengthDelimited(2, lengthDelimited(member, list))])
-}
-
-function send(bytes: Buffer): Promise<grpc.ServiceError | undefined> {
-  const identity = (value: Buffer): Buffer => value
-  return new Promise((resolve) => {
-    raw.makeUnaryRequest(`/${lseServiceName}/AddTestCase`, identity, identity, bytes, new grpc.Metadata(), { deadline: Date.now() + 60_000 }, (error) =>
-      resolve(error ?? undefined),
-    )
-  })
-}
-
-/** Sends `bytes`, and returns the refusal and how much the server's RSS grew meanwhile. */
-async function measured(bytes: Buffer): Promise<{ error: grpc.ServiceError | undefined; rssGrowthBytes: number; durationMs: number }> {
-  global.gc?.()
-  const before = process.memoryUsage().rss
-  const started = performance.now()
-  const error = await send(bytes)
-  return { error, rssGrowthBytes: process.memoryUsage().rss - before, durationMs: performance.now() - started }
+async function sendAmplified(t: { diagnostic(message: string): void }, field: AmplifiedField, shape: AmplifiedShape): Promise<void> {
+  const request = amplifiedRequest(field, shape, (await requestContext(server.client, field.method)).bytes)
+  const expected = shape === 'filled' ? refusedBeforeDecoding : fieldCaseOf(field).atLimit
+  await sendMeasured(t, `${field.label} ${shape}, ${request.items} items`, field.method, request.bytes, expected, shape === 'filled' ? refusedBounds : decodedBounds)
 }
 
 describe('amplification', () => {
-  it('refuses millions of one-byte list items before decoding them', async (t) => {
-    const docId = await server.client.createProblem('amplified')
-    // Value: int64_list_value = 4 (Int64List: values = 1, packed), string_list_value = 5 (StringList: values = 1).
-    const int64Items = 5 * 1024 * 1024
-    const strings = 2.5 * 1024 * 1024
-    const cases: Array<[string, Buffer]> = [
-      ['5,242,880 one-byte int64 varints', addTestCase(docId, 4, lengthDelimited(1, Buffer.alloc(int64Items, 1)))],
-      ['2,621,440 empty strings', addTestCase(docId, 5, Buffer.concat(Array.from({ length: strings }, () => Buffer.from([0x0a, 0x00]))))],
-    ]
-    for (const [name, bytes] of cases) {
-      const { error, rssGrowthBytes, durationMs } = await measured(bytes)
-      assert.equal(error?.code, grpc.status.RESOURCE_EXHAUSTED, `${name}: ${error?.message}`)
-      assert.match(error!.details, new RegExp(`more than ${requestItemsMax} list, map and column items \\(requestItemsMax\\)`))
-      // Millions of decoded items would take hundreds of megabytes; the request's own bytes and
-      // the transport's buffers are what may remain.
-      assert.ok(rssGrowthBytes < 160 * 1024 * 1024, `${name}: RSS grew ${rssGrowthBytes} bytes`)
-      t.diagnostic(`${name}: ${bytes.length} bytes, refused in ${durationMs.toFixed(0)} ms, RSS +${(rssGrowthBytes / 1048576).toFixed(1)} MiB`)
-    }
-    // Nothing was stored, and the server goes on.
-    const stored = []
-    for await (const testCase of server.client.getAllTestCases(docId)) stored.push(testCase)
-    assert.deepEqual(stored, [])
+  it('finds the repeated and message fields of every request, each with its case', () => {
+    // The contract has them all under CreateProblem and the four methods that carry a Value.
+    assert.deepEqual([...new Set(fields.map((field) => field.method))], ['CreateProblem', 'AddTestCase', 'UpdateTestCase', 'SetExpectedOutput', 'UpdateExpectedOutput'])
+    assert.ok(fields.some((field) => field.label === 'AddTestCase value.stringMapValue.entries'))
+    for (const field of fields) fieldCaseOf(field)
   })
 
-  it('still takes a list of a million items, which the engine stores', async () => {
-    // A million empty strings: 4,000,005 bytes encoded, under valueMaxBytes (4 MiB); the byte
-    // limit, not requestItemsMax, is what bounds a list the engine stores.
-    const docId = await server.client.createProblem('largest')
-    const count = 1_000_000
-    assert.ok(count <= requestItemsMax)
-    const tcId = await server.client.addTestCase(docId, { type: 'stringList', value: Array.from({ length: count }, () => '') })
-    const read = await server.client.getTestCase(docId, tcId)
-    assert.equal(read.type, 'stringList')
-    assert.equal((read.value as string[]).length, count)
+  for (const field of fields) {
+    describe(field.label, () => {
+      it('the largest request, all items, is refused before decoding', async (t) => {
+        await sendAmplified(t, field, 'filled')
+      })
+
+      it(`a request of ${requestItemsMax} items is decoded and answered as its field says`, async (t) => {
+        await sendAmplified(t, field, 'atLimit')
+      })
+    })
+  }
+
+  it('stores the largest list the engine takes: 1,048,574 empty strings', async (t) => {
+    // An empty string is 4 bytes in the engine's encoding: 1,048,574 of them and the list's header
+    // are the most that fit valueMaxBytes (4 MiB). Strings are never packed: 2 bytes each.
+    const count = 1_048_574
+    const context = await requestContext(server.client, 'AddTestCase')
+    // AddTestCaseRequest { value = 2: Value { string_list_value = 5: StringList { values = 1: '' ... } } }
+    const bytes = Buffer.concat([context.bytes, lengthDelimited(2, lengthDelimited(5, repeatedBytes(Buffer.from([0x0a, 0x00]), count)))])
+    await sendMeasured(t, `${count} empty strings`, 'AddTestCase', bytes, { code: grpc.status.OK }, decodedBounds)
+    const stored = []
+    for await (const testCase of server.client.getAllTestCases(context.problemId!)) stored.push(testCase)
+    assert.equal(stored.length, 1)
+    assert.equal(stored[0]!.value.type, 'stringList')
+    assert.equal((stored[0]!.value.value as string[]).length, count)
+  })
+
+  it('reads the most fields the largest request holds, a singular one sent again and again, in bounded time', async (t) => {
+    // CreateProblem's html (field 1) empty, 8,552,448 times: the last occurrence wins, so nothing
+    // is held per field, but each is read; the method's size limit is what bounds the work.
+    const bytes = repeatedBytes(Buffer.from([0x0a, 0x00]), Math.floor(requestMaxBytesByMethod.CreateProblem / 2))
+    await sendMeasured(t, `${bytes.length / 2} empty html fields`, 'CreateProblem', bytes, { code: grpc.status.OK }, { ...refusedBounds, eventLoopDelayMaxMs: decodedBounds.eventLoopDelayMaxMs })
+  })
+
+  it('still answers small calls afterwards, and holds no request memory', async () => {
+    await server.client.getStats()
+    assert.equal(server.server.requestMemoryHeldBytes(), 0)
   })
 })
