@@ -247,12 +247,7 @@ class ByteWriter {
   /** A varint below 2^53 (a tag or a length). */
   small(value: number): void {
     this.room(8)
-    let rest = value
-    while (rest >= 0x80) {
-      this.buffer[this.length++] = (rest % 0x80) | 0x80
-      rest = Math.floor(rest / 0x80)
-    }
-    this.buffer[this.length++] = rest
+    this.length = putSmall(this.buffer, this.length, value)
   }
 
   /** A 64-bit varint. */
@@ -301,10 +296,10 @@ class ByteWriter {
     const size = this.length - at - lengthRoomBytes
     let lengthBytes = 1
     for (let rest = size; rest >= 0x80; rest = Math.floor(rest / 0x80)) lengthBytes++
+    // In place: the length fits the room kept for it, which must not move (or grow) meanwhile.
     this.buffer.copyWithin(at + lengthBytes, at + lengthRoomBytes, this.length)
-    this.length = at
-    this.small(size)
-    this.length += size
+    putSmall(this.buffer, at, size)
+    this.length = at + lengthBytes + size
   }
 
   result(): Buffer {
@@ -314,6 +309,18 @@ class ByteWriter {
 
 /** Room for a length below 2^35, more than any request holds. */
 const lengthRoomBytes = 5
+
+/** Writes `value` (below 2^53) as a varint at `offset` of `buffer`, which has room; returns the offset past it. */
+function putSmall(buffer: Buffer, offset: number, value: number): number {
+  let at = offset
+  let rest = value
+  while (rest >= 0x80) {
+    buffer[at++] = (rest % 0x80) | 0x80
+    rest = Math.floor(rest / 0x80)
+  }
+  buffer[at++] = rest
+  return at
+}
 
 /** The canonical value of the field's varint `raw` (a 64-bit varint as read), by the field's type. */
 function canonicalVarint(field: protobuf.Field, raw: bigint): bigint {
