@@ -4,6 +4,7 @@
 export { openStore, Store } from './store.ts'
 export type { PageOptions, ProblemPage, StoreStats, StoreStatus, TestCase, TestCasePage } from './store.ts'
 export type { StoreOptions } from './store-options.ts'
+export type { StoreObserver } from './store-observer.ts'
 export type { CompactionResult, CompactionStats } from './compaction-result.ts'
 export type { SyncMode } from './segment-writer.ts'
 export type { RecoveryReport, DamagedRecord, DamagedRange } from './recovery.ts'

@@ -46,6 +46,7 @@ import { encodeSegmentHeader, segmentFormatVersion, segmentPath } from './segmen
 import { encodeSyncMark } from './sync-mark.ts'
 import type { SegmentFiles } from './segment-files.ts'
 import type { SegmentStatsTable } from './segment-stats.ts'
+import type { StoreObserver } from './store-observer.ts'
 
 export type SyncMode = 'always' | 'interval' | 'none'
 
@@ -146,6 +147,8 @@ export interface SegmentWriterOptions {
   onDiskFull: (state: DiskFullState | undefined) => void
   /** Called once, when the writer fails for good. */
   onFailed: (error: StratumError) => void
+  /** Told of each sync of a segment and each group commit; its methods never throw. */
+  observer: Required<StoreObserver>
 }
 
 export class SegmentWriter {
@@ -588,12 +591,24 @@ export class SegmentWriter {
     const mustSync = this.options.syncMode === 'always' || group.forceSync || this.intervalSyncDue
     if (mustSync && this.unsyncedBytes > 0) {
       this.intervalSyncDue = false
-      await fileSystem.fdatasync(this.fd)
-      this.syncCount++
+      await this.syncFile('data')
       this.unsyncedBytes = 0
       this.syncedSinceTag = true
     }
     this.intervalSyncDue = false
+    let records = 0
+    for (const chunk of group.chunks) records += chunk.buffers.length
+    if (records > 0) this.options.observer.onGroupCommit(records)
+  }
+
+  /** Syncs `fd`'s file, its data only or with its metadata, counted and timed for the observer. */
+  private async syncFile(what: 'data' | 'data and metadata'): Promise<void> {
+    const fileSystem = this.options.fileSystem
+    const started = performance.now()
+    if (what === 'data') await fileSystem.fdatasync(this.fd)
+    else await fileSystem.fsync(this.fd)
+    this.syncCount++
+    this.options.observer.onSync(performance.now() - started)
   }
 
   /**
@@ -627,15 +642,13 @@ export class SegmentWriter {
     } else {
       // The mark must follow synced bytes (in `always` mode they are; in the others, sync first).
       if (this.unsyncedBytes > 0) {
-        await fileSystem.fdatasync(this.fd)
-        this.syncCount++
+        await this.syncFile('data')
         this.unsyncedBytes = 0
       }
       this.writeSyncMark()
       // Cut the zeros before the sync, so that a sealed segment ends at its last record.
       if (this.fileBytes !== this.fileLogicalBytes) fileSystem.ftruncateSync(this.fd, this.fileLogicalBytes)
-      await fileSystem.fsync(this.fd)
-      this.syncCount++
+      await this.syncFile('data and metadata')
       this.options.onSealed(this.fileSegmentNumber, this.fileLogicalBytes)
     }
     // Prepared by `append` or `rotate` (created, header written, space reserved): now synced and

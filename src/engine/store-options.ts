@@ -21,6 +21,7 @@ import {
 } from './limits.ts'
 import { syncModes, type SyncMode } from './segment-writer.ts'
 import type { CompactionStep } from './compactor.ts'
+import type { StoreObserver } from './store-observer.ts'
 
 export interface StoreOptions {
   /** The store's folder. It holds the segment files and the lock file, and nothing else. */
@@ -71,6 +72,8 @@ export interface StoreOptions {
    * a bug stops it. The server drives its health service with it.
    */
   onStatusChange?: (status: 'open' | 'disk-full' | 'failed', error?: Error) => void
+  /** Told of every sync and group commit, with its duration and size (see StoreObserver). */
+  observer?: StoreObserver
   /** @internal For tests: the file system to use, e.g. one that injects faults. */
   fileSystem?: FileSystem
   /**
@@ -80,8 +83,8 @@ export interface StoreOptions {
   onCompactionStep?: (step: CompactionStep) => void
 }
 
-export type ResolvedStoreOptions = Required<Omit<StoreOptions, 'onWarning' | 'onCompactionStep' | 'onStatusChange'>> &
-  Pick<StoreOptions, 'onWarning' | 'onCompactionStep' | 'onStatusChange'>
+export type ResolvedStoreOptions = Required<Omit<StoreOptions, 'onWarning' | 'onCompactionStep' | 'onStatusChange' | 'observer'>> &
+  Pick<StoreOptions, 'onWarning' | 'onCompactionStep' | 'onStatusChange' | 'observer'>
 
 export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions {
   if (typeof options !== 'object' || options === null) throw invalidArgument('openStore needs an options object { dir }')
@@ -99,6 +102,7 @@ export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions
     onWarning: options.onWarning,
     onCompactionStep: options.onCompactionStep,
     onStatusChange: options.onStatusChange,
+    observer: options.observer,
     fileSystem: options.fileSystem ?? nodeFileSystem,
   }
   if (typeof resolved.dir !== 'string' || resolved.dir === '') throw invalidArgument('dir must be a non-empty path')

@@ -973,6 +973,38 @@ describe('concurrency and syncing', () => {
     }
   })
 
+  it('tells its observer of every sync, timed, and of every group commit with its records', async () => {
+    const syncDurationsMs: number[] = []
+    const groupCommits: number[] = []
+    const warnings: string[] = []
+    const store = await open({
+      syncMode: 'always',
+      onWarning: (message) => warnings.push(message),
+      observer: {
+        onSync: (durationMs) => syncDurationsMs.push(durationMs),
+        onGroupCommit: (records) => {
+          groupCommits.push(records)
+          // An observer's failure is dropped: the write it observes still succeeds.
+          throw new Error('observer bug')
+        },
+      },
+    })
+    const docId = await store.createProblem('doc')
+    const commitsBefore = groupCommits.length
+    const count = 100
+    await Promise.all(Array.from({ length: count }, (_, index) => store.addTestCase(docId, int64(index))))
+    const stats = await store.stats()
+    assert.equal(syncDurationsMs.length, stats.syncCount)
+    assert.ok(syncDurationsMs.every((durationMs) => durationMs >= 0))
+    // One record a test case; made concurrently, they share commits.
+    const commits = groupCommits.slice(commitsBefore)
+    assert.equal(commits.reduce((sum, records) => sum + records, 0), count)
+    assert.ok(commits.length < count, `${commits.length} commits for ${count} records`)
+    assert.equal(warnings.length, groupCommits.length)
+    assert.match(warnings[0]!, /observer threw/)
+    assert.equal(stats.status, 'open')
+  })
+
   it('a read concurrent with writes to its document never sees a record that is not written yet', async () => {
     for (const syncMode of ['always', 'none'] as const) {
       const store = await open({ syncMode })

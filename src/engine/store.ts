@@ -34,6 +34,7 @@ import { SegmentStatsTable } from './segment-stats.ts'
 import { SealedHints } from './sealed-hints.ts'
 import { SegmentFiles } from './segment-files.ts'
 import { SegmentWriter, type DiskFullState, type SyncMode } from './segment-writer.ts'
+import { guardedObserver } from './store-observer.ts'
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts'
 import { checkedUtf8Bytes, decodeValue, encodedValueBytes, writeValue, type Value } from './values.ts'
 
@@ -169,6 +170,7 @@ async function openResolved(resolved: ResolvedStoreOptions): Promise<Store> {
         resolved.onStatusChange?.(state === undefined ? 'open' : 'disk-full')
       },
       onFailed: (error) => resolved.onStatusChange?.('failed', error),
+      observer: guardedObserver(resolved.observer, (error) => warn(resolved, 'the store observer threw; the event is dropped', { error: String(error) })),
     })
     const store = new Store(resolved, lock, keydir, files, writer, segmentStats, sealedHints, recovered.report, recovered.nextLocalId, recovered.nextSeq)
     store.reportRecovery()
