@@ -23,6 +23,8 @@ import {
 } from '../protocol/proto-definition.ts'
 import { ShutdownGate } from './call-gate.ts'
 import { ConnectionListener, type ConnectionCounts } from './connection-listener.ts'
+import { ServerMetrics } from './metrics.ts'
+import { listenForMetrics, type MetricsEndpoint } from './metrics-endpoint.ts'
 import { createLseHandlers } from './lse-handlers.ts'
 import { requestMaxBytes, responseMaxBytes } from './message-limits.ts'
 import { RequestMemoryBudget } from './request-memory.ts'
@@ -54,6 +56,8 @@ export interface ServerOptions {
   tls?: TlsFiles
   /** A token file (access-tokens.ts): every LseService call then needs a token of the right role. @defaultValue no token check */
   authTokensFile?: string
+  /** Serve Prometheus metrics over HTTP at `http://host:port/metrics` (port 0 picks a free one). @defaultValue off */
+  metrics?: { host: string; port: number }
 }
 
 export interface RunningServer {
@@ -62,6 +66,8 @@ export interface RunningServer {
   readonly port: number
   /** `host:port`, ready for a client. */
   readonly address: string
+  /** `host:port` of the metrics endpoint, when `metrics` was given. */
+  readonly metricsAddress: string | undefined
   readonly store: Store
   /** What the listener holds and has closed (handshake timeouts, evictions...). */
   connectionCounts(): ConnectionCounts
@@ -88,6 +94,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Connections made while the store opens wait for it (connection-listener.ts).
   const listener = await ConnectionListener.listen(host, options.port ?? defaultPort, limits, logger)
   const port = listener.port
+  // The metrics port too, and the registry with it: the store's observer goes into its options.
+  let metrics: ServerMetrics | undefined
+  let metricsEndpoint: MetricsEndpoint | undefined
+  if (options.metrics !== undefined) {
+    metrics = new ServerMetrics()
+    try {
+      metricsEndpoint = await listenForMetrics(options.metrics.host, options.metrics.port, metrics.registry, logger)
+    } catch (error) {
+      listener.close()
+      throw error
+    }
+  }
   listener.setTls(tlsOptions)
   // Health: '' and the service follow whether calls can be served at all; the writes entry also
   // goes NOT_SERVING while the disk is full (reads are still served then).
@@ -106,11 +124,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         health.setStatus(lseServiceName, serving)
         health.setStatus(writesHealthName, status === 'open' ? 'SERVING' : 'NOT_SERVING')
       },
+      observer: metrics?.storeObserver ?? options.store.observer,
     })
   } catch (error) {
     listener.close()
+    await metricsEndpoint?.close()
     throw error
   }
+  metrics?.watchStore(store)
   const startedAtMs = Date.now()
   const gate = new ShutdownGate()
   const memory = new RequestMemoryBudget(limits.requestsInFlightMaxBytes)
@@ -121,7 +142,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     'grpc.max_connection_idle_ms': limits.connectionIdleMs,
     'grpc.keepalive_time_ms': limits.keepaliveTimeMs,
     'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
-    interceptors: [tokenCheckInterceptor(() => tokens, logger)],
+    interceptors: [...(metrics === undefined ? [] : [metrics.rpcInterceptor]), tokenCheckInterceptor(() => tokens, logger)],
   })
   addLseService(server, store, startedAtMs, gate, memory, logger)
   health.addToServer(server)
@@ -129,6 +150,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure())
   listener.start((socket) => injector.injectConnection(socket))
   const address = `${formatHost(host)}:${port}`
+  const metricsAddress = metricsEndpoint === undefined ? undefined : `${formatHost(metricsEndpoint.host)}:${metricsEndpoint.port}`
   logger.info(
     {
       host,
@@ -138,6 +160,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       syncMode: options.store.syncMode ?? 'always',
       tls: options.tls === undefined ? 'off' : options.tls.clientCaFile === undefined ? 'on' : 'mutual',
       tokens: tokens === undefined ? 'off' : tokens.length,
+      metrics: metricsAddress === undefined ? 'off' : `http://${metricsAddress}/metrics`,
     },
     'listening',
   )
@@ -154,6 +177,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     listener.close()
     await stopServer(server, options.shutdownGraceMs ?? defaultShutdownGraceMs)
     await gate.close()
+    await metricsEndpoint?.close()
     try {
       await store.flush()
     } finally {
@@ -165,6 +189,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     host,
     port,
     address,
+    metricsAddress,
     store,
     connectionCounts: () => listener.connectionCounts,
     requestMemoryHeldBytes: () => memory.held,
