@@ -14,6 +14,7 @@ import { startFailure } from './start-failure.ts'
 import { addSecurityOptions, securityOf, securityProblem, type SecurityOptions } from './security-options.ts'
 import { addServerLimitOptions, serverLimitsOf, type ServerLimitOptions } from './server-limit-options.ts'
 import { listenForStopSignals } from './stop-signals.ts'
+import { addMetricsOptions, metricsOf, type MetricsOptions } from './metrics-options.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -26,7 +27,7 @@ const compactionDeadBytesDefault = limits.compactionDeadBytesDefault
 /** Least `compactionDeadRatio` openStore takes (checked in src/engine/store-options.ts). */
 const compactionDeadRatioMin = 0.05
 
-export interface ServeOptions extends ServerLimitOptions, SecurityOptions {
+export interface ServeOptions extends ServerLimitOptions, SecurityOptions, MetricsOptions {
   host: string
   port: number
   dataDir: string
@@ -120,7 +121,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
         .default(defaultShutdownGraceMs)
         .argParser(integerIn(0, 600_000)),
     )
-  return addSecurityOptions(addServerLimitOptions(command))
+  return addMetricsOptions(addSecurityOptions(addServerLimitOptions(command)))
     .addHelpText('after', `\nSizes take a plain number of bytes or a binary unit: ${formatBytes(4 * KiB)}, ${formatBytes(64 * MiB)}, ${formatBytes(1 * GiB)}.`)
     .action(async (options: ServeOptions) => {
       setExitCode(await serve(options))
@@ -140,6 +141,7 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
   try {
     server = await startServer({
       ...securityOf(options),
+      ...metricsOf(options),
       host: options.host,
       port: options.port,
       shutdownGraceMs: options.shutdownGraceMs,

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { DiskFullError, StratumError } from '../engine/errors.ts'
+import { MetricsListenError } from '../server/metrics-endpoint.ts'
 import { exitCodes } from './exit-codes.ts'
 import { startFailure } from './start-failure.ts'
 
@@ -25,6 +26,16 @@ describe('startFailure', () => {
       exitCode: exitCodes.portInUse,
       line: 'port 50051 is in use (on ::1); stop the process listening on it, or choose another --port',
     })
+  })
+
+  it('names the metrics port and its flags when that port is the one that cannot be listened on', () => {
+    const inUse = new MetricsListenError('127.0.0.1', 9464, systemError('EADDRINUSE', 'listen', 'address already in use 127.0.0.1:9464'))
+    assert.deepEqual(startFailure(inUse, settings), {
+      exitCode: exitCodes.portInUse,
+      line: 'metrics port 9464 is in use (on 127.0.0.1); stop the process listening on it, or choose another --metrics-port',
+    })
+    const elsewhere = new MetricsListenError('10.9.9.9', 9464, systemError('EADDRNOTAVAIL', 'listen', 'address not available'))
+    assert.match(startFailure(elsewhere, settings).line, /^metrics host 10\.9\.9\.9 is not an address of this machine; set --metrics-host to /)
   })
 
   it('names an address family the machine lacks, and any other listen error with its address', () => {

@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { isStratumError, LockedError, type StratumError } from '../engine/index.ts'
-import { TlsFilesError, TokenFileError } from '../server/index.ts'
+import { MetricsListenError, TlsFilesError, TokenFileError } from '../server/index.ts'
 import { exitCodes, type ExitCode } from './exit-codes.ts'
 
 export interface StartFailure {
@@ -30,8 +30,13 @@ export function startFailure(error: unknown, settings: StartSettings): StartFail
   if (error instanceof TlsFilesError || error instanceof TokenFileError) {
     return { exitCode: exitCodes.credentialsUnusable, line: `${oneLine(error.message)}; fix the file, or point the flag at another` }
   }
+  // The metrics port's error names its own address and flags, not the gRPC port's.
+  if (error instanceof MetricsListenError) {
+    const metricsCode = listenErrorCode(error.cause)
+    if (metricsCode !== undefined) return listenFailure(metricsCode, error, metricsAddressNames)
+  }
   const listenCode = listenErrorCode(error)
-  if (listenCode !== undefined) return listenFailure(listenCode, settings)
+  if (listenCode !== undefined) return listenFailure(listenCode, settings, grpcAddressNames)
   if (isStratumError(error)) {
     const failure = storeFailure(error, path.resolve(settings.dataDir))
     if (failure !== undefined) return failure
@@ -59,30 +64,41 @@ function listenErrorCode(error: unknown): string | undefined {
   return undefined
 }
 
-function listenFailure(code: string, { host, port }: StartSettings): StartFailure {
+/** An address the server listens on: its flags, named in the fix, and what to call its parts. */
+interface AddressNames {
+  hostFlag: string
+  portFlag: string
+  host: string
+  port: string
+}
+
+const grpcAddressNames: AddressNames = { hostFlag: '--host', portFlag: '--port', host: 'host', port: 'port' }
+const metricsAddressNames: AddressNames = { hostFlag: '--metrics-host', portFlag: '--metrics-port', host: 'metrics host', port: 'metrics port' }
+
+function listenFailure(code: string, { host, port }: { host: string; port: number }, names: AddressNames): StartFailure {
   const address = `${host.includes(':') ? `[${host}]` : host}:${port}`
-  const everyInterface = 'set --host to an address of this machine, such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)'
+  const everyInterface = `set ${names.hostFlag} to an address of this machine, such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)`
   switch (code) {
     case 'EADDRINUSE':
-      return { exitCode: exitCodes.portInUse, line: `port ${port} is in use (on ${host}); stop the process listening on it, or choose another --port` }
+      return { exitCode: exitCodes.portInUse, line: `${names.port} ${port} is in use (on ${host}); stop the process listening on it, or choose another ${names.portFlag}` }
     case 'EACCES':
       return {
         exitCode: exitCodes.cannotListen,
         line:
           port > 0 && port < 1024
-            ? `port ${port} needs privileges (ports below 1024 do); choose a --port from 1024 up, or grant the server CAP_NET_BIND_SERVICE`
-            : `not allowed to listen on ${address}; choose another --port`,
+            ? `${names.port} ${port} needs privileges (ports below 1024 do); choose a ${names.portFlag} from 1024 up, or grant the server CAP_NET_BIND_SERVICE`
+            : `not allowed to listen on ${address}; choose another ${names.portFlag}`,
       }
     case 'EADDRNOTAVAIL':
-      return { exitCode: exitCodes.cannotListen, line: `host ${host} is not an address of this machine; ${everyInterface}` }
+      return { exitCode: exitCodes.cannotListen, line: `${names.host} ${host} is not an address of this machine; ${everyInterface}` }
     case 'EAFNOSUPPORT':
-      return { exitCode: exitCodes.cannotListen, line: `host ${host} is of an address family this machine does not support (no IPv6?); ${everyInterface}` }
+      return { exitCode: exitCodes.cannotListen, line: `${names.host} ${host} is of an address family this machine does not support (no IPv6?); ${everyInterface}` }
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'EAI_FAIL':
-      return { exitCode: exitCodes.cannotListen, line: `host ${host} does not resolve to an address; ${everyInterface}` }
+      return { exitCode: exitCodes.cannotListen, line: `${names.host} ${host} does not resolve to an address; ${everyInterface}` }
     default:
-      return { exitCode: exitCodes.cannotListen, line: `cannot listen on ${address} (${code}); choose another --host or --port` }
+      return { exitCode: exitCodes.cannotListen, line: `cannot listen on ${address} (${code}); choose another ${names.hostFlag} or ${names.portFlag}` }
   }
 }
 

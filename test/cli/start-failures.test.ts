@@ -60,6 +60,13 @@ describe('stratum serve that cannot start', () => {
       assertFailedStart(result, exitCodes.portInUse, new RegExp(`^stratum serve: port ${busyPort} is in use \\(on 127\\.0\\.0\\.1\\); stop the process listening on it, or choose another --port\\n$`))
     })
 
+    it('metrics port in use: exit 3, naming the metrics port, and no data folder', async () => {
+      const dataDir = path.join(temp, 'metrics-port-in-use')
+      const result = await serve(['--metrics-port', String(busyPort), '--data-dir', dataDir])
+      assertFailedStart(result, exitCodes.portInUse, new RegExp(`^stratum serve: metrics port ${busyPort} is in use \\(on 127\\.0\\.0\\.1\\); stop the process listening on it, or choose another --metrics-port\\n$`))
+      assert.equal(fs.existsSync(dataDir), false)
+    })
+
     it('port in use: leaves no data folder behind', async () => {
       const dataDir = path.join(temp, 'port-in-use-no-folder')
       const result = await stratum(['serve', '--port', String(busyPort), '--data-dir', dataDir])

@@ -33,6 +33,7 @@ describe('stratum command', () => {
       ['--log-level', 'LSE_LOG_LEVEL', '"info"'],
       ['--log-format', 'LSE_LOG_FORMAT', '"json"'],
       ['--shutdown-grace-ms', 'LSE_SHUTDOWN_GRACE_MS', '10000'],
+      ['--metrics-host', 'LSE_METRICS_HOST', '"127.0.0.1"'],
     ]) {
       assert.ok(help.includes(`${flag} <`), flag)
       assert.ok(help.includes(`default: ${defaultValue}`), `${flag} default ${defaultValue}`)
@@ -65,6 +66,7 @@ describe('stratum command', () => {
       [['serve', '--compaction-interval-ms', '86400001'], {}, /--compaction-interval-ms.*invalid.*from 0 to 86400000/],
       [['serve', '--compaction-dead-bytes', '0'], {}, /--compaction-dead-bytes.*'0' is invalid.*at least 1/],
       [['serve'], { LSE_PORT: '70000' }, /LSE_PORT.*invalid/],
+      [['serve', '--metrics-port', '-1'], {}, /--metrics-port.*'-1' is invalid.*from 0 to 65535/],
       [['stats', '--address', 'nope'], {}, /--address/],
       [['frobnicate'], {}, /unknown command 'frobnicate'/],
       [['serve', '--log-format', 'xml'], {}, /--log-format.*'xml' is invalid.*json, pretty/],
@@ -94,16 +96,18 @@ describe('stratum command', () => {
         LSE_SEGMENT_SIZE: '4KiB',
         LSE_COMPACTION_INTERVAL_MS: '0',
         LSE_COMPACTION_DEAD_BYTES: '1MiB',
+        LSE_METRICS_PORT: '0',
       },
     })
     try {
-      type Listening = { port: number; host: string; address: string; dataDir: string; syncMode: string }
+      type Listening = { port: number; host: string; address: string; dataDir: string; syncMode: string; metrics: string }
       const line = await waitFor(() => logLine<Listening>(server.stdout(), 'listening'), 20_000, server.stderr)
       assert.ok(line.port > 0 && line.port !== 1, 'the log line names the port picked')
       assert.equal(line.host, '127.0.0.1')
       assert.equal(line.address, `127.0.0.1:${line.port}`)
       assert.equal(line.dataDir, dataDir)
       assert.equal(line.syncMode, 'interval')
+      assert.match(line.metrics, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/, 'the log line names the metrics port picked')
 
       const stats = await stratum(['stats', '--address', `127.0.0.1:${line.port}`])
       assert.equal(stats.code, 0, stats.stderr)
@@ -155,6 +159,10 @@ describe('stratum command', () => {
       assert.equal(compaction.bytesReclaimed, reclaimed)
       assert.equal(compaction.lastError, '')
       assert.equal(compaction.last?.bytesReclaimed, reclaimed)
+      const metrics = await (await fetch(line.metrics)).text()
+      assert.match(metrics, /^stratum_compaction_runs_total 1$/m)
+      assert.match(metrics, new RegExp(`^stratum_compaction_reclaimed_bytes_total ${reclaimed}$`, 'm'))
+      assert.match(metrics, /^stratum_rpc_requests_total\{method="lse\.v1\.LseService\/CompactNow",code="OK"\} 1$/m)
       const check = new StratumClient(`127.0.0.1:${line.port}`)
       try {
         for (const [problemId, html] of problems) assert.equal(await check.getProblemHtml(problemId), html)
