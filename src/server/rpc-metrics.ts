@@ -1,11 +1,12 @@
 /**
  * Counts every call by method and status code, and times it, in a server interceptor placed
  * first (nearest the transport): every status the server sends passes through it, those of calls
- * refused before their handler ran (a token check, a malformed or too large request, the memory
- * budget) included.
+ * refused before their handler ran (a token check, a malformed request, one over its method's
+ * limit, the memory budget) included.
  *
- * grpc-js answers a few calls itself, below every interceptor: a deadline that passed, a
- * `grpc-timeout` or compressed message it cannot read. The interceptor sees only that such a call
+ * grpc-js answers a few calls itself, below every interceptor: a deadline that passed, a message
+ * over the transport's limit (requestMaxBytes), a `grpc-timeout` or compressed message it cannot
+ * read. The interceptor sees only that such a call
  * ended without a status of the server's; it counts it as DEADLINE_EXCEEDED when its deadline has
  * passed and as CANCELLED otherwise (a client that went away is the common case). A call to a
  * method the server does not have never reaches an interceptor, which keeps the `method` label to

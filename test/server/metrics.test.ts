@@ -155,6 +155,15 @@ describe('metrics', () => {
     assert.ok(sample(afterCalls, 'stratum_group_commit_records_count')! > sample(before, 'stratum_group_commit_records_count')!)
   })
 
+  it('is documented: docs/operations.md lists each of its metrics with its type', async () => {
+    const operations = fs.readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8')
+    const documented = new Map([...operations.matchAll(/^\| `(stratum_[a-z_]+)(?:\{[^}]*\})?` \| (counter|gauge|histogram) \|/gm)].map((row) => [row[1]!, row[2]!]))
+    const served = new Map([...(await scrape()).matchAll(/^# TYPE (stratum_[a-z_]+) (\w+)$/gm)].map((line) => [line[1]!, line[2]!]))
+    const processMetric = /^stratum_(process|nodejs)_/
+    assert.deepEqual(documented, new Map([...served].filter(([name]) => !processMetric.test(name))))
+    assert.ok([...served.keys()].some((name) => processMetric.test(name)))
+  })
+
   it('answers /metrics only', async () => {
     const base = `http://${server.metricsAddress}`
     assert.equal((await fetch(`${base}/other`)).status, 404)
