@@ -114,7 +114,7 @@ describe('README.md', () => {
       assert.ok(documented.replace(/,/g, '').startsWith(String(value)), `${name}: the code says ${value}`)
     }
     assert.equal(defaultServerLimits.keepaliveTimeoutMs, 20_000)
-    assert.ok(section('### Limits').includes(`64 bytes an item`) && requestItemCostBytes === 64)
+    assert.ok(section('### Limits').includes(`104 bytes an item`) && requestItemCostBytes === 104)
   })
 
   it('has a TypeScript client example that runs as written', { timeout: 60_000 }, async () => {

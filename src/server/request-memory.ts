@@ -15,9 +15,12 @@
 
 /**
  * The memory of one decoded list item, map entry or column, as an estimate: a JavaScript string or
- * object and its slot in an array (measured: about 50 bytes for a one-byte int64 or an empty string).
+ * object and its slot in an array. Measured (test/server/request-item-cost.test.ts, figures in
+ * docs/benchmarks.md): 5 to 42 bytes kept for numbers and strings, 66 for an empty map entry or
+ * column, up to 123 (with three times its 10 wire bytes) for a map entry of two short strings,
+ * the costliest item there is: this covers it.
  */
-export const requestItemCostBytes = 64
+export const requestItemCostBytes = 104
 
 /**
  * What a request of `wireBytes` with `items` repeated items holds while it runs: the bytes as
