@@ -3,7 +3,8 @@
  *
  * fast-check generates random sequences of every operation of the API (with random values of all
  * six types, edge values included), of batches of writes made concurrently (so that they share
- * group commits), of compactions (alone, or with writes made while they run; and in some runs
+ * group commits; in some, every document is read in the same tick, which must show none of the
+ * writes, and again as each write resolves, which must show it and every write called before it), of compactions (alone, or with writes made while they run; and in some runs
  * a background compactor waking every few milliseconds), and of close/reopen, and runs each against a real store and against a plain
  * in-memory model (Maps). Every read is compared with the model; every call that the model says
  * must fail (an unknown id, a node of another document, a deleted id, an output set twice or
@@ -26,6 +27,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
+import { canonicalValue } from './support/canonical-value.ts'
 import {
   double,
   int64,
@@ -394,6 +396,12 @@ type Op =
   | { op: 'compactNow'; writes: WriteOp[] }
   /** Writes called in one tick, so that they share group commits. */
   | { op: 'concurrently'; writes: WriteOp[] }
+  /**
+   * Writes called in one tick, often to the same document, with reads of every document made in
+   * that tick (which must see none of the writes) and as each write's promise resolves (which
+   * must see it and every write called before it, and may see later ones).
+   */
+  | { op: 'interleaved'; writes: WriteOp[] }
 
 const createArb = fc.record({ op: fc.constant('createProblem' as const), html: htmlArb, meta: metaArb, asMap: fc.boolean() })
 
@@ -446,6 +454,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.record({ op: fc.constant('concurrently' as const), writes: fc.array(writeOpArb, { minLength: 2, maxLength: 8 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('interleaved' as const), writes: fc.array(writeOpArb, { minLength: 2, maxLength: 8 }) }),
   },
 )
 
@@ -590,6 +602,8 @@ const statistics = {
   maxSegmentCount: 0,
   errorCodes: new Set<ErrorCode>(),
   undefinedReads: 0,
+  /** Reads after a write resolved that already saw a later write of the same tick. */
+  interleavedLaterStates: 0,
   ops: new Map<string, number>(),
 }
 
@@ -812,6 +826,37 @@ async function runOp(harness: Harness, op: Op): Promise<string> {
       const outcomes = await Promise.all(plans.map((plan) => settle(plan.start(store))))
       return `concurrently [${plans.map((plan, index) => plan.finish(outcomes[index]!)).join('; ')}]`
     }
+    case 'interleaved': {
+      statistics.ops.set(op.op, (statistics.ops.get(op.op) ?? 0) + 1)
+      // The documents that exist before the writes, and those they delete, are read.
+      const docIds = model.liveDocIds()
+      const plans = op.writes.map((write) => planWrite(model, write))
+      const sameTick = readDocs(store, docIds)
+      // As each write resolves, in its own continuation, every document is read again.
+      const afterEach = plans.map((plan) => {
+        const outcome = settle(plan.start(store))
+        return outcome.then(async (settled) => ({ settled, seen: await readDocs(store, docIds) }))
+      })
+      const results = await Promise.all(afterEach)
+      // Apply the writes to the model in call order, keeping the state after each.
+      const states = [snapshotDocs(model, docIds)]
+      const finished = plans.map((plan, index) => {
+        const line = plan.finish(results[index]!.settled)
+        states.push(snapshotDocs(model, docIds))
+        return line
+      })
+      assert.equal(await sameTick, states[0], 'a read made in the same tick as the writes saw one of them')
+      for (const [index, { settled, seen }] of results.entries()) {
+        // Writes are acknowledged in call order: once write `index` resolved, a read shows the
+        // state after it or after a later write, never an earlier one. A refused write fails at
+        // once, writes nothing and waits for nothing: a read then shows the state after some
+        // prefix of the writes.
+        const allowed = settled.ok ? states.slice(index + 1) : states
+        assert.ok(allowed.includes(seen), `a read after write ${index} resolved saw a state before it:\n${seen}\nallowed:\n${allowed.join('\n')}`)
+        if (seen !== allowed[0]) statistics.interleavedLaterStates++
+      }
+      return `interleaved [${finished.join('; ')}]`
+    }
     default: {
       const plan = planWrite(model, op)
       return plan.finish(await settle(plan.start(store)))
@@ -819,6 +864,43 @@ async function runOp(harness: Harness, op: Op): Promise<string> {
   }
   statistics.ops.set(op.op, (statistics.ops.get(op.op) ?? 0) + 1)
   return op.op
+}
+
+/** The documents `docIds` as the store reads them, as one canonical text (see `snapshotDocs`). */
+async function readDocs(store: Store, docIds: readonly number[]): Promise<string> {
+  const docs = await Promise.all(
+    docIds.map(async (docId) => {
+      const [html, meta, page] = await Promise.all([
+        store.getProblemHtml(docId),
+        store.getProblemMeta(docId),
+        store.getAllTestCases(docId, { includeOutputs: true }),
+      ])
+      return describeDoc(docId, html, meta === undefined ? undefined : Object.entries(meta), page?.testCases)
+    }),
+  )
+  return docs.join('\n')
+}
+
+/** The documents `docIds` as the model holds them, in the same canonical text as `readDocs`. */
+function snapshotDocs(model: Model, docIds: readonly number[]): string {
+  return docIds
+    .map((docId) => {
+      const doc = model.docs.get(docId)
+      if (doc === undefined) return describeDoc(docId, undefined, undefined, undefined)
+      return describeDoc(docId, doc.html, [...doc.meta], model.testCasePage(docId, undefined, undefined, true).testCases)
+    })
+    .join('\n')
+}
+
+function describeDoc(docId: number, html: string | undefined, meta: Array<[string, string]> | undefined, testCases: TestCase[] | undefined): string {
+  if (html === undefined) {
+    assert.equal(meta, undefined, `document ${docId}: metadata without text`)
+    assert.equal(testCases, undefined, `document ${docId}: nodes without text`)
+    return `${docId}: none`
+  }
+  const columns = JSON.stringify(meta!.sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0)))
+  const nodes = testCases!.map((testCase) => `${testCase.tcId}=${canonicalValue(testCase.value)}/${canonicalValue(testCase.output)}`)
+  return `${docId}: ${JSON.stringify(html)} ${columns} [${nodes.join(' ')}]`
 }
 
 async function reopen(harness: Harness, syncMode: SyncMode): Promise<void> {
@@ -949,7 +1031,8 @@ describe('the store against an in-memory model', () => {
         assert.ok(statistics.errorCodes.has(code), `no operation was expected to fail with ${code}`)
       }
       assert.ok(statistics.undefinedReads > 0, 'no read of a missing id')
-      assert.equal(statistics.ops.size, 18, `operations run: ${[...statistics.ops.keys()].join(', ')}`)
+      assert.ok(statistics.interleavedLaterStates > 0, 'no read after a write resolved saw a later write of its tick')
+      assert.equal(statistics.ops.size, 19, `operations run: ${[...statistics.ops.keys()].join(', ')}`)
     }
   })
 })

@@ -253,7 +253,7 @@ export class Compactor {
    * not damaged.
    */
   private sealedSegments(): number[] {
-    const unsealed = this.deps.writer.firstUnsealedSegmentNumber
+    const unsealed = this.deps.writer.firstUnsettledSegmentNumber
     return this.deps.files.segmentNumbers().filter((n) => n < unsealed && !this.deps.segmentStats.get(n).damaged)
   }
 

@@ -227,6 +227,14 @@ export class Keydir {
     return bySegment
   }
 
+  /**
+   * Gives segment `segmentNumber` its slot now, before any write to it is accepted, so that
+   * publishing a write can never fail for want of one. LIMIT_EXCEEDED when all are taken.
+   */
+  reserveSegment(segmentNumber: number): void {
+    this.segmentSlot(segmentNumber)
+  }
+
   /** The slot of a segment, given one on first use. LIMIT_EXCEEDED when all are taken. */
   private segmentSlot(segmentNumber: number): number {
     if (segmentNumber === this.lastSegmentNumber) return this.lastSegmentSlot

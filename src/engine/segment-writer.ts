@@ -93,8 +93,8 @@ class Group {
   readonly chunks: Chunk[] = []
   /** Set by `flush()`: sync at the end of this pass whatever the sync mode. */
   forceSync = false
-  /** Keys (document ids, for the store) whose state this pass changes; see `whenSettled`. */
-  readonly touched = new Set<number>()
+  /** What to publish, in append order, once the pass is done: see `append`. */
+  readonly published: Published[] = []
   readonly done: Promise<void>
   resolve!: () => void
   reject!: (error: Error) => void
@@ -111,6 +111,16 @@ class Group {
   isEmpty(): boolean {
     return this.chunks.length === 0 && !this.forceSync
   }
+}
+
+/** Where an append's records went: the first at `offset`, the others after it without gaps. */
+export interface Placed {
+  segmentNumber: number
+  offset: number
+}
+
+interface Published extends Placed {
+  publish: (at: Placed) => void
 }
 
 export interface Placement {
@@ -139,6 +149,11 @@ export interface SegmentWriterOptions {
   activeLastGroupTag: number
   /** Whether the active segment's log ends with a syncMark (or holds no record). */
   activeProven: boolean
+  /**
+   * The index's slots for segments: a segment gets one before the first write to it is accepted
+   * (`reserve` throws LIMIT_EXCEEDED when none is left), and gives it back if it is removed empty.
+   */
+  segmentSlots: { reserve(segmentNumber: number): void; release(segmentNumber: number): void }
   /** Per-segment stats, kept up to date with every record appended. */
   segmentStats: SegmentStatsTable
   /** Called when a segment is sealed: cut to its last record and synced, never written again. */
@@ -186,6 +201,8 @@ export class SegmentWriter {
   private diskFullState: DiskFullState | undefined
   /** Segments created ahead of the flush loop for the tail to move into, by number. */
   private readonly prepared = new Map<number, PreparedSegment>()
+  /** The segment whose slot in the index was last reserved (see `segmentSlots`). */
+  private reservedSegmentNumber = 0
   syncCount = 0
 
   constructor(options: SegmentWriterOptions) {
@@ -216,12 +233,15 @@ export class SegmentWriter {
   }
 
   /**
-   * Every segment numbered below this one is sealed: whole on disk, synced, never written again.
-   * The tail may already be past it (appends placed in a segment the flush loop has not reached),
-   * so `activeSegmentNumber` is no such bound.
+   * Every segment numbered below this one is sealed (whole on disk, synced, never written again)
+   * and holds no record still to be published: what compaction may take. A pass writing to two
+   * segments seals the first before it is done, so the pass in flight bounds it too. The tail may
+   * be past the file segment (appends placed in a segment the flush loop has not reached), so
+   * `activeSegmentNumber` is no such bound.
    */
-  get firstUnsealedSegmentNumber(): number {
-    return this.fileSegmentNumber
+  get firstUnsettledSegmentNumber(): number {
+    const inFlight = this.inFlight?.chunks[0]?.segmentNumber
+    return inFlight === undefined ? this.fileSegmentNumber : Math.min(inFlight, this.fileSegmentNumber)
   }
 
   get activeSizeBytes(): number {
@@ -241,14 +261,25 @@ export class SegmentWriter {
   /**
    * Places `records` (the whole of one API write, in order) at the tail and queues them.
    * Rotates to a new segment first when they would not fit in the active one, unless it is empty.
-   * `touched` names the keys whose readers must wait for these records (see `whenSettled`).
+   * `publish` is called once the pass that writes them is done (written, and synced in `always`
+   * mode), before `durable` settles: the store applies the write to its index then, so that
+   * readers never see it before it is acknowledged. Passes complete in order and each calls its
+   * publishers in append order. Never called if the pass fails. A publisher must not throw: one
+   * that does fails the writer, as a bug.
    */
-  append(records: readonly Buffer[], touched: readonly number[]): Placement {
+  append(records: readonly Buffer[], publish: (at: Placed) => void): Placement {
     if (this.failure !== undefined) throw this.failure
     let totalBytes = 0
     for (const record of records) totalBytes += record.length
     const segmentIsEmpty = this.tailOffset === segmentHeaderBytes
-    if (!segmentIsEmpty && this.tailOffset + totalBytes > this.options.segmentSizeBytes) {
+    const rotates = !segmentIsEmpty && this.tailOffset + totalBytes > this.options.segmentSizeBytes
+    const segmentNumber = rotates ? this.tailSegmentNumber + 1 : this.tailSegmentNumber
+    if (segmentNumber !== this.reservedSegmentNumber) {
+      // Throws LIMIT_EXCEEDED before anything is prepared or queued.
+      this.options.segmentSlots.reserve(segmentNumber)
+      this.reservedSegmentNumber = segmentNumber
+    }
+    if (rotates) {
       // Throws DISK_FULL (the tail stays where it is) when the next segment cannot be created.
       this.prepareSegment(this.tailSegmentNumber + 1, segmentHeaderBytes + totalBytes)
       this.moveTail(this.tailSegmentNumber + 1)
@@ -260,7 +291,7 @@ export class SegmentWriter {
       chunk.buffers.push(record)
       this.options.segmentStats.noteEncoded(this.tailSegmentNumber, record)
     }
-    for (const key of touched) this.open.touched.add(key)
+    this.open.published.push({ segmentNumber: this.tailSegmentNumber, offset, publish })
     this.tailOffset += totalBytes
     this.scheduleFlush()
     return { segmentNumber: this.tailSegmentNumber, offset, durable: this.open.done }
@@ -463,16 +494,6 @@ export class SegmentWriter {
     return chunk
   }
 
-  /**
-   * The promise of the newest pending append that touched `key`, or undefined when none is
-   * pending. Readers wait on it so that they never see a write before it is acknowledged.
-   */
-  whenSettled(key: number): Promise<void> | undefined {
-    if (this.open.touched.has(key)) return this.open.done
-    if (this.inFlight !== undefined && this.inFlight.touched.has(key)) return this.inFlight.done
-    return undefined
-  }
-
   /** Resolves when everything appended so far is written and synced, whatever the sync mode. */
   flush(): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure)
@@ -550,6 +571,7 @@ export class SegmentWriter {
         this.inFlight = group
         try {
           await this.writeGroup(group)
+          for (const entry of group.published) entry.publish(entry)
           this.inFlight = undefined
           group.resolve()
         } catch (error) {
@@ -684,6 +706,7 @@ export class SegmentWriter {
     }
     files.remove(this.fileSegmentNumber)
     this.options.segmentStats.delete(this.fileSegmentNumber)
+    this.options.segmentSlots.release(this.fileSegmentNumber)
     return true
   }
 

@@ -134,6 +134,19 @@ function childExit(child: ReturnType<typeof spawn>): Promise<void> {
  * released, so that a test can keep a group commit in flight (syncMode 'always') for as long as
  * it needs. (Small writes go to the page cache synchronously; the sync is what is awaited.)
  */
+/** `promise`, or a failure naming `what` if it has not settled within `seconds` (rather than hang). */
+async function withinSeconds<T>(promise: Promise<T>, seconds: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${seconds} s: it waits for a sync`)), seconds * 1000)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 function gatedFileSystem() {
   const waiting: Array<() => void> = []
   const waiters: Array<() => void> = []
@@ -1005,83 +1018,105 @@ describe('concurrency and syncing', () => {
     assert.equal(stats.status, 'open')
   })
 
-  it('a read concurrent with writes to its document never sees a record that is not written yet', async () => {
+  it('a read sees the acknowledged state: none of a write in flight, all of one acknowledged', async () => {
     for (const syncMode of ['always', 'none'] as const) {
       const store = await open({ syncMode })
       const docId = await store.createProblem('doc')
       const tcId = await store.addTestCase(docId, int64(0))
       for (let round = 1; round <= 30; round++) {
-        // A write to the document is in flight when the read starts, and another write to it is
-        // made while the read waits for the first.
-        const firstWrite = store.updateTestCase(docId, tcId, int64(2 * round))
-        await new Promise((resolve) => setImmediate(resolve))
-        const read = store.getTestCase(docId, tcId)
-        const list = store.getAllTestCases(docId)
-        const secondWrite = store.updateTestCase(docId, tcId, int64(2 * round + 1))
-        const [, value, page] = await Promise.all([firstWrite, read, list, secondWrite])
-        assert.ok(
-          value?.type === 'int64' && (value.value === BigInt(2 * round) || value.value === BigInt(2 * round + 1)),
-          `round ${round} (${syncMode}) read ${JSON.stringify(value, (_, item: unknown) => (typeof item === 'bigint' ? String(item) : item))}`,
-        )
-        assert.equal(page!.testCases.length, 1)
+        // Called in the same tick as the write: the write cannot be acknowledged yet.
+        const write = store.updateTestCase(docId, tcId, int64(round))
+        const before = store.getTestCase(docId, tcId)
+        // Called as soon as the write's promise resolves: the write must be visible.
+        const after = write.then(() => store.getTestCase(docId, tcId))
+        assert.deepStrictEqual(await before, int64(round - 1), `round ${round} (${syncMode}): a read saw a write in flight`)
+        assert.deepStrictEqual(await after, int64(round), `round ${round} (${syncMode}): a read missed an acknowledged write`)
       }
     }
   })
 
-  it('a read waits for writes to its document made while it waits, as for those before it', async () => {
+  it('reads never wait for a sync: while one is held, every read answers with the state before the writes in flight', async () => {
     const gate = gatedFileSystem()
     const store = await open({ fileSystem: gate.fileSystem, syncMode: 'always' })
     const docId = await store.createProblem('v0', { v: '0' })
     const tcId = await store.addTestCase(docId, int64(0))
     await store.setExpectedOutput(docId, tcId, int64(0))
-    const reads: Array<[string, () => Promise<unknown>, (round: number) => Promise<unknown>, unknown]> = [
-      ['getProblemHtml', () => store.getProblemHtml(docId), (round) => store.updateProblemHtml(docId, `v${round}`), 'v2'],
-      ['getProblemMeta', () => store.getProblemMeta(docId), (round) => store.updateProblemColumn(docId, 'v', `${round}`), { v: '2' }],
-      ['getTestCase', () => store.getTestCase(docId, tcId), (round) => store.updateTestCase(docId, tcId, int64(round)), int64(2)],
-      ['getExpectedOutput', () => store.getExpectedOutput(docId, tcId), (round) => store.updateExpectedOutput(docId, tcId, int64(round)), int64(2)],
+    const reads: Array<[string, () => Promise<unknown>, (round: number) => Promise<unknown>, unknown, unknown]> = [
+      ['getProblemHtml', () => store.getProblemHtml(docId), (round) => store.updateProblemHtml(docId, `v${round}`), 'v0', 'v2'],
+      ['getProblemMeta', () => store.getProblemMeta(docId), (round) => store.updateProblemColumn(docId, 'v', `${round}`), { v: '0' }, { v: '2' }],
+      ['getTestCase', () => store.getTestCase(docId, tcId), (round) => store.updateTestCase(docId, tcId, int64(round)), int64(0), int64(2)],
+      [
+        'getExpectedOutput',
+        () => store.getExpectedOutput(docId, tcId),
+        (round) => store.updateExpectedOutput(docId, tcId, int64(round)),
+        int64(0),
+        int64(2),
+      ],
       [
         'getAllTestCases',
         () => store.getAllTestCases(docId, { includeOutputs: true }),
         (round) => store.updateTestCase(docId, tcId, int64(round)),
-        { testCases: [{ tcId, value: int64(2), output: int64(2) }] },
+        { testCases: [{ tcId, value: int64(0), output: int64(0) }] },
+        { testCases: [{ tcId, value: int64(2), output: int64(0) }] },
       ],
     ]
-    for (const [name, read, write, expected] of reads) {
+    for (const [name, read, write, before, after] of reads) {
       gate.hold()
-      // The first write's group is being written (held) when the read starts, so the read waits for it.
-      const first = write(1)
+      const first = write(1) // its group is being written, its sync held
       await gate.whenWaiting(1)
-      let readSettled = false
-      const reading = read().finally(() => (readSettled = true))
-      // The second write joins the next group, and is in the index at once.
-      let secondAcknowledged = false
-      const second = write(2).then(() => (secondAcknowledged = true))
-      gate.releaseOne()
-      await first
-      await gate.whenWaiting(1) // the second group is being written, and held
-      await waitMs(10)
-      assert.equal(readSettled, false, `${name} resolved before the write it shows was acknowledged`)
+      const second = write(2) // queued behind it, validated against it
+      assert.deepStrictEqual(await withinSeconds(read(), 5, name), before, `${name} while the writes are in flight`)
       gate.releaseAll()
-      assert.deepStrictEqual(await reading, expected, name)
-      await second
-      assert.ok(secondAcknowledged)
-      if (name === 'getExpectedOutput') await store.updateExpectedOutput(docId, tcId, int64(2))
+      await Promise.all([first, second])
+      assert.deepStrictEqual(await read(), after, `${name} once they are acknowledged`)
+      // Back to the state the next round starts from.
+      await write(0)
+      if (name === 'getProblemMeta') await store.updateProblemColumn(docId, 'v', '0')
+      if (name === 'getProblemHtml') await store.updateProblemHtml(docId, 'v0')
     }
-    // listProblems waits in the same way for creations and deletions.
+    // Creations and deletions in flight are not listed, nor taken away, until acknowledged.
     gate.hold()
-    const firstCreate = store.createProblem('first')
+    const created = store.createProblem('new')
     await gate.whenWaiting(1)
-    let listSettled = false
-    const listing = store.listProblems().finally(() => (listSettled = true))
-    const secondCreate = store.createProblem('second')
-    gate.releaseOne()
-    const firstId = await firstCreate
-    await gate.whenWaiting(1)
-    await waitMs(10)
-    assert.equal(listSettled, false, 'listProblems resolved before a creation it lists was acknowledged')
+    const deleted = store.deleteProblem(docId)
+    assert.deepStrictEqual(await withinSeconds(store.listProblems(), 5, 'listProblems'), { ids: [docId] })
+    assert.equal(await withinSeconds(store.getProblemHtml(docId), 5, 'getProblemHtml'), 'v0')
+    // Later writes validate against the writes in flight: the document is gone for them already.
+    await assert.rejects(store.addTestCase(docId, int64(1)), { code: 'NOT_FOUND' })
     gate.releaseAll()
-    const secondId = await secondCreate
-    assert.deepStrictEqual(await listing, { ids: [docId, firstId, secondId] })
+    const newId = await created
+    await deleted
+    assert.deepStrictEqual(await store.listProblems(), { ids: [newId] })
+    assert.equal(await store.getProblemHtml(docId), undefined)
+  })
+
+  it('writes validate against the writes in flight before them', async () => {
+    const gate = gatedFileSystem()
+    const store = await open({ fileSystem: gate.fileSystem, syncMode: 'always' })
+    const docId = await store.createProblem('doc', { a: '1' })
+    const tcId = await store.addTestCase(docId, int64(0))
+    gate.hold()
+    const writes: Array<Promise<unknown>> = [store.setExpectedOutput(docId, tcId, int64(1))]
+    await gate.whenWaiting(1)
+    // The output set in flight exists for the writes that follow.
+    await assert.rejects(store.setExpectedOutput(docId, tcId, int64(2)), { code: 'ALREADY_EXISTS' })
+    writes.push(store.updateExpectedOutput(docId, tcId, int64(3)))
+    writes.push(store.updateProblemColumn(docId, 'b', '2'))
+    // A column set in flight is kept by the next column write, which rewrites the whole map.
+    writes.push(store.updateProblemColumn(docId, 'c', '3'))
+    const added = store.addTestCase(docId, int64(4))
+    writes.push(added)
+    writes.push(store.deleteTestCase(docId, tcId))
+    await assert.rejects(store.updateTestCase(docId, tcId, int64(5)), { code: 'NOT_FOUND' })
+    await assert.rejects(store.deleteExpectedOutput(docId, tcId), { code: 'NOT_FOUND' })
+    // Nothing of it is visible yet.
+    assert.deepStrictEqual(await store.getProblemMeta(docId), { a: '1' })
+    assert.deepStrictEqual(await store.getExpectedOutput(docId, tcId), undefined)
+    gate.releaseAll()
+    await Promise.all(writes)
+    const newTcId = await added
+    assert.deepStrictEqual(await store.getProblemMeta(docId), { a: '1', b: '2', c: '3' })
+    assert.deepStrictEqual(await store.getAllTestCases(docId), { testCases: [{ tcId: newTcId, value: int64(4) }] })
   })
 
   it('flush() works in every sync mode', async () => {

@@ -1,10 +1,12 @@
 /**
  * The public API of the engine: `openStore()` and the `Store` it returns.
  *
- * Every write is validated here, at the edge, then appended to the log and applied to the keydir
- * in the same tick, so that later writes validate against it; it is acknowledged when its group
- * commit settles. Reads of a document wait for any unacknowledged write to it, so that a read
- * never sees a write that a crash could still undo.
+ * Every write is validated here, at the edge, against the keydir with the writes still pending
+ * laid over it (`PendingWrites`), then appended to the log and noted as pending, in one
+ * synchronous stretch: writes are ordered by when they are called. When its group commit is
+ * acknowledged, the write is published to the keydir and only then does its promise resolve.
+ * Readers read the keydir alone: they never wait on a sync and never see a write a crash could
+ * still undo. See docs/format.md, *The write path*.
  *
  * Missing is a value on reads and an error on writes: reading an unknown id resolves to
  * `undefined`; a write naming an unknown document or node fails with NOT_FOUND. A node named with
@@ -33,7 +35,8 @@ import { Compactor } from './compactor.ts'
 import { SegmentStatsTable } from './segment-stats.ts'
 import { SealedHints } from './sealed-hints.ts'
 import { SegmentFiles } from './segment-files.ts'
-import { SegmentWriter, type DiskFullState, type SyncMode } from './segment-writer.ts'
+import { PendingWrites } from './pending-writes.ts'
+import { SegmentWriter, type DiskFullState, type Placed, type SyncMode } from './segment-writer.ts'
 import { guardedObserver } from './store-observer.ts'
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts'
 import { checkedUtf8Bytes, decodeValue, encodedValueBytes, writeValue, type Value } from './values.ts'
@@ -163,6 +166,7 @@ async function openResolved(resolved: ResolvedStoreOptions): Promise<Store> {
       activeLastGroupTag: recovered.activeLastGroupTag,
       activeProven: recovered.activeProven,
       segmentStats,
+      segmentSlots: { reserve: (segmentNumber) => keydir.reserveSegment(segmentNumber), release: (segmentNumber) => keydir.releaseSegment(segmentNumber) },
       onSealed: (segmentNumber, sizeBytes) => sealedHints.sealed(segmentNumber, sizeBytes),
       onDiskFull: (state) => {
         if (state !== undefined) warn(resolved, 'the disk is full: writes are refused until it has room again; reads go on', { ...state })
@@ -193,14 +197,13 @@ function warn(options: ResolvedStoreOptions, message: string, details: Record<st
 /** Largest span of a page's records read at once (see `Store.chainSpan`), in bytes. */
 const chainSpanMaxBytes = 256 * 1024
 
-/** The key under which document creations and deletions are tracked for `listProblems`. */
-const documentListKey = 0
-
 export class Store {
   private statusValue: StoreStatus = 'open'
   private readonly cache: BlockCache
   private readonly reader: RecordReader
   private readonly compactor: Compactor
+  /** The view writes validate against: the keydir and the writes not yet published to it. */
+  private readonly pending: PendingWrites
   private closing: Promise<void> | undefined
 
   /** @internal Use `openStore`. */
@@ -217,6 +220,7 @@ export class Store {
     private nextSeq: number,
   ) {
     this.cache = new BlockCache(files, options.cacheSizeBytes)
+    this.pending = new PendingWrites(keydir)
     this.reader = new RecordReader(this.cache, files)
     this.compactor = new Compactor({
       options,
@@ -277,17 +281,21 @@ export class Store {
       metaBytes,
       (target, offset) => writeMeta(columns, target, offset),
     )
-    const placement = this.writer.append([blobRecord, metaRecord], [local, documentListKey])
-    const blob = { segmentNumber: placement.segmentNumber, offset: placement.offset, sizeBytes: blobRecord.length }
-    const metaLocation = { ...blob, offset: blob.offset + blobRecord.length, sizeBytes: metaRecord.length }
-    this.keydir.createDoc(local, blob, metaLocation, metaRecord.subarray(recordHeaderBytes))
-    await placement.durable
+    await this.commit([blobRecord, metaRecord], () => {
+      const release = this.pending.noteCreateDoc(local, columns)
+      return (at) => {
+        const blob = { segmentNumber: at.segmentNumber, offset: at.offset, sizeBytes: blobRecord.length }
+        const metaLocation = { ...blob, offset: blob.offset + blobRecord.length, sizeBytes: metaRecord.length }
+        this.keydir.createDoc(local, blob, metaLocation, metaRecord.subarray(recordHeaderBytes))
+        release()
+      }
+    })
     return id
   }
 
   /** The document's text/HTML, or undefined when there is no such document. */
   getProblemHtml(id: number): Promise<string | undefined> {
-    return this.afterPendingWrites(id, () => {
+    return this.readNow(() => {
       const local = this.docNow(id)
       if (local === undefined) return undefined
       const record = this.readColumn(local, id, 'a', RecordKind.docBlob)
@@ -297,7 +305,7 @@ export class Store {
 
   /** The document's metadata columns (held in memory: no disk read), or undefined. */
   getProblemMeta(id: number): Promise<Record<string, string> | undefined> {
-    return this.afterPendingWrites(id, () => {
+    return this.readNow(() => {
       const local = this.docNow(id)
       return local === undefined ? undefined : Object.fromEntries(this.metaOf(local, id))
     })
@@ -313,7 +321,13 @@ export class Store {
       htmlBytes,
       (target, offset) => offset + target.write(html, offset, 'utf8'),
     )
-    await this.appendOne(record, local, local, 'a')
+    await this.commit([record], () => {
+      const release = this.pending.noteDocText(local)
+      return (at) => {
+        this.keydir.setLocation(local, 'a', { ...at, sizeBytes: record.length })
+        release()
+      }
+    })
   }
 
   /** Sets one metadata column (adding it if new). Only the metadata record is rewritten. */
@@ -322,7 +336,7 @@ export class Store {
     checkColumnName(column)
     checkedUtf8Bytes(value, `the value of column ${column}`)
     const local = this.writableDoc(id)
-    const columns = new Map(this.metaOf(local, id))
+    const columns = new Map(this.viewMetaOf(local, id))
     columns.set(column, value)
     const metaBytes = checkMetaSize(columns)
     const record = encodeRecord(
@@ -330,9 +344,14 @@ export class Store {
       metaBytes,
       (target, offset) => writeMeta(columns, target, offset),
     )
-    const written = this.appendOne(record, local, local, 'b')
-    this.keydir.setMeta(local, record.subarray(recordHeaderBytes))
-    await written
+    await this.commit([record], () => {
+      const release = this.pending.noteDocMeta(local, columns)
+      return (at) => {
+        this.keydir.setLocation(local, 'b', { ...at, sizeBytes: record.length })
+        this.keydir.setMeta(local, record.subarray(recordHeaderBytes))
+        release()
+      }
+    })
   }
 
   /** Deletes the document with all its input nodes and their outputs. */
@@ -340,21 +359,19 @@ export class Store {
     this.checkOpen()
     const local = this.writableDoc(id)
     const record = encodeRecord({ kind: RecordKind.docDelete, flags: 0, seq: this.nextSeq++, id, parentId: 0 }, 0)
-    const placement = this.writer.append([record], [local, documentListKey])
-    this.keydir.deleteDoc(local)
-    await placement.durable
+    await this.commit([record], () => {
+      const release = this.pending.noteDeleteDoc(local)
+      return () => {
+        this.keydir.deleteDoc(local)
+        release()
+      }
+    })
   }
 
   /** Live document ids in increasing order, a page at a time (default 1,000). */
   async listProblems(options: PageOptions = {}): Promise<ProblemPage> {
     this.checkOpen()
     const { afterLocal, limit } = this.pageBounds(options, listProblemsDefaultLimit)
-    // Creations and deletions made while waiting are waited for too (see `whenDocSettled`).
-    let pending = this.writer.whenSettled(documentListKey)
-    while (pending !== undefined) {
-      await pending
-      pending = this.writer.whenSettled(documentListKey)
-    }
     // One more than asked tells whether another page follows.
     const locals = this.keydir.listDocs(afterLocal, limit + 1)
     const ids = locals.slice(0, limit).map((local) => makeId(this.options.shard, local))
@@ -368,7 +385,7 @@ export class Store {
     this.checkOpen()
     const valueBytes = encodedValueBytes(value)
     const docLocal = this.writableDoc(docId)
-    if (this.keydir.chainLength(docLocal) >= chainMaxNodes) {
+    if (this.pending.chainLength(docLocal) >= chainMaxNodes) {
       throw limitExceeded(`document ${docId} has ${chainMaxNodes} input nodes; chainMaxNodes is ${chainMaxNodes}`)
     }
     const local = this.issueLocalId()
@@ -378,15 +395,19 @@ export class Store {
       valueBytes,
       (target, offset) => writeValue(value, target, offset),
     )
-    const placement = this.writer.append([record], [docLocal])
-    this.keydir.addInput(docLocal, local, { segmentNumber: placement.segmentNumber, offset: placement.offset, sizeBytes: record.length })
-    await placement.durable
+    await this.commit([record], () => {
+      const release = this.pending.noteAddInput(docLocal, local)
+      return (at) => {
+        this.keydir.addInput(docLocal, local, { ...at, sizeBytes: record.length })
+        release()
+      }
+    })
     return id
   }
 
   /** The input node's value, or undefined when the document has no such node. */
   getTestCase(docId: number, tcId: number): Promise<Value | undefined> {
-    return this.afterPendingWrites(docId, () => {
+    return this.readNow(() => {
       const local = this.inputNow(docId, tcId)
       return local === undefined ? undefined : this.decodeColumnValue(local, tcId, 'a', RecordKind.inputPut)
     })
@@ -397,7 +418,7 @@ export class Store {
    * their expected outputs when `includeOutputs` is set. Undefined when there is no such document.
    */
   getAllTestCases(docId: number, options: PageOptions & { includeOutputs?: boolean } = {}): Promise<TestCasePage | undefined> {
-    return this.afterPendingWrites(docId, () => this.testCasePage(docId, options))
+    return this.readNow(() => this.testCasePage(docId, options))
   }
 
   private testCasePage(docId: number, options: PageOptions & { includeOutputs?: boolean }): TestCasePage | undefined {
@@ -467,13 +488,19 @@ export class Store {
   async updateTestCase(docId: number, tcId: number, value: Value): Promise<void> {
     this.checkOpen()
     const valueBytes = encodedValueBytes(value)
-    const { docLocal, local } = this.writableInput(docId, tcId)
+    const { local } = this.writableInput(docId, tcId)
     const record = encodeRecord(
       { kind: RecordKind.inputPut, flags: 0, seq: this.nextSeq++, id: tcId, parentId: docId },
       valueBytes,
       (target, offset) => writeValue(value, target, offset),
     )
-    await this.appendOne(record, docLocal, local, 'a')
+    await this.commit([record], () => {
+      const release = this.pending.noteInputValue(local)
+      return (at) => {
+        this.keydir.setLocation(local, 'a', { ...at, sizeBytes: record.length })
+        release()
+      }
+    })
   }
 
   /** Deletes the input node and its output. */
@@ -481,9 +508,13 @@ export class Store {
     this.checkOpen()
     const { docLocal, local } = this.writableInput(docId, tcId)
     const record = encodeRecord({ kind: RecordKind.inputDelete, flags: 0, seq: this.nextSeq++, id: tcId, parentId: docId }, 0)
-    const placement = this.writer.append([record], [docLocal])
-    this.keydir.deleteInput(local)
-    await placement.durable
+    await this.commit([record], () => {
+      const release = this.pending.noteDeleteInput(docLocal, local)
+      return () => {
+        this.keydir.deleteInput(local)
+        release()
+      }
+    })
   }
 
   // ---------------------------------------------------------------- output nodes
@@ -492,16 +523,16 @@ export class Store {
   async setExpectedOutput(docId: number, tcId: number, value: Value): Promise<void> {
     this.checkOpen()
     const valueBytes = encodedValueBytes(value)
-    const { docLocal, local } = this.writableInput(docId, tcId)
-    if (this.keydir.hasOutput(local)) {
+    const { local } = this.writableInput(docId, tcId)
+    if (this.pending.hasOutput(local)) {
       throw new StratumError('ALREADY_EXISTS', `test case ${tcId} of document ${docId} already has an expected output`)
     }
-    await this.putOutput(docId, tcId, docLocal, local, value, valueBytes)
+    await this.putOutput(docId, tcId, local, value, valueBytes)
   }
 
   /** The input node's expected output, or undefined when the node or its output does not exist. */
   getExpectedOutput(docId: number, tcId: number): Promise<Value | undefined> {
-    return this.afterPendingWrites(docId, () => {
+    return this.readNow(() => {
       const local = this.inputNow(docId, tcId)
       if (local === undefined || !this.keydir.hasOutput(local)) return undefined
       return this.decodeColumnValue(local, tcId, 'b', RecordKind.outputPut)
@@ -512,31 +543,39 @@ export class Store {
   async updateExpectedOutput(docId: number, tcId: number, value: Value): Promise<void> {
     this.checkOpen()
     const valueBytes = encodedValueBytes(value)
-    const { docLocal, local } = this.writableInput(docId, tcId)
-    if (!this.keydir.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
-    await this.putOutput(docId, tcId, docLocal, local, value, valueBytes)
+    const { local } = this.writableInput(docId, tcId)
+    if (!this.pending.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
+    await this.putOutput(docId, tcId, local, value, valueBytes)
   }
 
   /** Deletes the input node's expected output. NOT_FOUND when it has none. */
   async deleteExpectedOutput(docId: number, tcId: number): Promise<void> {
     this.checkOpen()
-    const { docLocal, local } = this.writableInput(docId, tcId)
-    if (!this.keydir.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
+    const { local } = this.writableInput(docId, tcId)
+    if (!this.pending.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
     const record = encodeRecord({ kind: RecordKind.outputDelete, flags: 0, seq: this.nextSeq++, id: tcId, parentId: docId }, 0)
-    const placement = this.writer.append([record], [docLocal])
-    this.keydir.setOutput(local, undefined)
-    await placement.durable
+    await this.commit([record], () => {
+      const release = this.pending.noteOutput(local, false)
+      return () => {
+        this.keydir.setOutput(local, undefined)
+        release()
+      }
+    })
   }
 
-  private async putOutput(docId: number, tcId: number, docLocal: number, local: number, value: Value, valueBytes: number): Promise<void> {
+  private async putOutput(docId: number, tcId: number, local: number, value: Value, valueBytes: number): Promise<void> {
     const record = encodeRecord(
       { kind: RecordKind.outputPut, flags: 0, seq: this.nextSeq++, id: tcId, parentId: docId },
       valueBytes,
       (target, offset) => writeValue(value, target, offset),
     )
-    const placement = this.writer.append([record], [docLocal])
-    this.keydir.setOutput(local, { segmentNumber: placement.segmentNumber, offset: placement.offset, sizeBytes: record.length })
-    await placement.durable
+    await this.commit([record], () => {
+      const release = this.pending.noteOutput(local, true)
+      return (at) => {
+        this.keydir.setOutput(local, { ...at, sizeBytes: record.length })
+        release()
+      }
+    })
   }
 
   // ---------------------------------------------------------------- admin
@@ -646,27 +685,29 @@ export class Store {
   }
 
   /**
-   * Runs `read` once every unacknowledged write to document `docId` is acknowledged: at once, with
-   * no extra turn of the event loop, in the usual case that there is none.
+   * Runs `read` now, against the keydir: acknowledged writes only, whatever is pending. Errors
+   * (a closed store, a malformed id) reject the promise rather than throw.
    */
-  private afterPendingWrites<T>(docId: number, read: () => T): Promise<T> {
+  private readNow<T>(read: () => T): Promise<T> {
     try {
       this.checkOpen()
-      const local = this.localOf(docId, 'document id')
-      return local === undefined ? Promise.resolve(read()) : this.whenDocSettled(local, read)
+      return Promise.resolve(read())
     } catch (error) {
       return Promise.reject(error)
     }
   }
 
   /**
-   * Runs `read` once no write to document `local` is pending. A write made while it waits (it
-   * joins the next group commit, and is already in the keydir) is waited for too: reading right
-   * after the first group would see a record that is not written yet.
+   * Appends `records` (the whole of one write) and, once they are queued, calls `note`, which
+   * records the write in the pending view and returns how to publish it to the keydir when its
+   * group commit is acknowledged. Resolves after publishing. Nothing is noted when the append
+   * throws (a full disk, a failed store): the write then leaves nothing behind.
    */
-  private whenDocSettled<T>(local: number, read: () => T): Promise<T> {
-    const pending = this.writer.whenSettled(local)
-    return pending === undefined ? Promise.resolve(read()) : pending.then(() => this.whenDocSettled(local, read))
+  private async commit(records: readonly Buffer[], note: () => (at: Placed) => void): Promise<void> {
+    let publish: ((at: Placed) => void) | undefined
+    const placement = this.writer.append(records, (at) => publish!(at))
+    publish = note()
+    await placement.durable
   }
 
   /** The local id of document `id` if it exists now. */
@@ -684,9 +725,10 @@ export class Store {
     return keydir.kind(local) === SlotKind.input && keydir.parent(local) === docLocal ? local : undefined
   }
 
+  /** The local id of document `id` if it exists in the view writes validate against. */
   private writableDoc(id: number): number {
     const local = this.localOf(id, 'document id')
-    if (local === undefined || this.keydir.kind(local) !== SlotKind.doc) throw notFound(`document ${id} not found`)
+    if (local === undefined || !this.pending.docExists(local)) throw notFound(`document ${id} not found`)
     return local
   }
 
@@ -694,17 +736,15 @@ export class Store {
     // The node id is checked first, so that a malformed one is INVALID_ARGUMENT whatever the store holds.
     const local = this.localOf(tcId, 'test case id')
     const docLocal = this.writableDoc(docId)
-    if (local === undefined || this.keydir.kind(local) !== SlotKind.input || this.keydir.parent(local) !== docLocal) {
+    if (local === undefined || this.pending.parentOf(local) !== docLocal) {
       throw notFound(`test case ${tcId} of document ${docId} not found`)
     }
     return { docLocal, local }
   }
 
-  /** Appends one record that replaces column `column` of `local`, and points the keydir at it. */
-  private async appendOne(record: Buffer, docLocal: number, local: number, column: Column): Promise<void> {
-    const placement = this.writer.append([record], [docLocal])
-    this.keydir.setLocation(local, column, { segmentNumber: placement.segmentNumber, offset: placement.offset, sizeBytes: record.length })
-    await placement.durable
+  /** The document's metadata columns as writes see them: with the pending writes' changes. */
+  private viewMetaOf(local: number, id: number): Map<string, string> {
+    return this.pending.pendingMeta(local) ?? this.metaOf(local, id)
   }
 
   private metaOf(local: number, id: number): Map<string, string> {

@@ -1,0 +1,171 @@
+/**
+ * The writes appended but not yet acknowledged, as seen by the writes that come after them.
+ *
+ * Readers read the keydir, which holds acknowledged writes only (see docs/format.md, *The write
+ * path*). Writers validate against a view: the keydir with these pending writes laid over it, so
+ * that a write validates against every write called before it, acknowledged or not. For each
+ * document and input node that a pending write touches, an entry holds what the view needs:
+ * whether it exists, its parent, whether it has an output, the document's metadata columns and
+ * how many nodes its chain gains or loses. Everything else (values, locations) is not needed to
+ * validate a write and stays out.
+ *
+ * Each `note…` method records one write and returns its release, which the store calls when it
+ * publishes that write to the keydir. An entry is dropped when the last write that touched it is
+ * released: writes are published in the order they were noted, so the keydir then holds exactly
+ * what the entry said. Memory: one small entry per document or node with a write in flight.
+ */
+import { SlotKind, type Keydir } from './keydir.ts'
+
+interface PendingDoc {
+  exists: boolean
+  /** The newest pending metadata columns; undefined when no pending write changes them. */
+  meta: Map<string, string> | undefined
+  /** Nodes the pending writes add to the chain, less those they delete. */
+  chainDelta: number
+  writes: number
+}
+
+interface PendingInput {
+  exists: boolean
+  /** The document it belongs to (0 when it does not exist). */
+  parent: number
+  hasOutput: boolean
+  writes: number
+}
+
+export class PendingWrites {
+  private readonly docs = new Map<number, PendingDoc>()
+  private readonly inputs = new Map<number, PendingInput>()
+
+  constructor(private readonly keydir: Keydir) {}
+
+  /** Documents and nodes with a write in flight (for tests and stats). */
+  get size(): number {
+    return this.docs.size + this.inputs.size
+  }
+
+  // ---------------------------------------------------------------- the view
+
+  docExists(local: number): boolean {
+    return this.docs.get(local)?.exists ?? this.keydir.kind(local) === SlotKind.doc
+  }
+
+  /** The document input `local` belongs to, if it exists in the view; 0 otherwise. */
+  parentOf(local: number): number {
+    const entry = this.inputs.get(local)
+    if (entry !== undefined) return entry.exists ? entry.parent : 0
+    return this.keydir.kind(local) === SlotKind.input ? this.keydir.parent(local) : 0
+  }
+
+  hasOutput(local: number): boolean {
+    return this.inputs.get(local)?.hasOutput ?? this.keydir.hasOutput(local)
+  }
+
+  chainLength(docLocal: number): number {
+    return this.keydir.chainLength(docLocal) + (this.docs.get(docLocal)?.chainDelta ?? 0)
+  }
+
+  /** The document's metadata columns as the newest pending write left them; undefined when no pending write changes them. */
+  pendingMeta(docLocal: number): Map<string, string> | undefined {
+    return this.docs.get(docLocal)?.meta
+  }
+
+  // ---------------------------------------------------------------- noting writes
+
+  noteCreateDoc(local: number, meta: Map<string, string>): () => void {
+    const doc = this.doc(local)
+    doc.exists = true
+    doc.meta = meta
+    return () => this.releaseDoc(local, doc)
+  }
+
+  /** A write that changes the document's text only: the view does not change, but it holds the entry. */
+  noteDocText(local: number): () => void {
+    const doc = this.doc(local)
+    return () => this.releaseDoc(local, doc)
+  }
+
+  noteDocMeta(local: number, meta: Map<string, string>): () => void {
+    const doc = this.doc(local)
+    doc.meta = meta
+    return () => this.releaseDoc(local, doc)
+  }
+
+  noteDeleteDoc(local: number): () => void {
+    const doc = this.doc(local)
+    doc.exists = false
+    doc.meta = undefined
+    return () => this.releaseDoc(local, doc)
+  }
+
+  noteAddInput(docLocal: number, local: number): () => void {
+    const doc = this.doc(docLocal)
+    doc.chainDelta++
+    const input = this.input(local)
+    input.exists = true
+    input.parent = docLocal
+    input.hasOutput = false
+    return () => {
+      doc.chainDelta--
+      this.releaseDoc(docLocal, doc)
+      this.releaseInput(local, input)
+    }
+  }
+
+  /** A write that replaces the node's value: the view does not change, but it holds the entry. */
+  noteInputValue(local: number): () => void {
+    const input = this.input(local)
+    return () => this.releaseInput(local, input)
+  }
+
+  noteDeleteInput(docLocal: number, local: number): () => void {
+    const doc = this.doc(docLocal)
+    doc.chainDelta--
+    const input = this.input(local)
+    input.exists = false
+    input.parent = 0
+    input.hasOutput = false
+    return () => {
+      doc.chainDelta++
+      this.releaseDoc(docLocal, doc)
+      this.releaseInput(local, input)
+    }
+  }
+
+  noteOutput(local: number, hasOutput: boolean): () => void {
+    const input = this.input(local)
+    input.hasOutput = hasOutput
+    return () => this.releaseInput(local, input)
+  }
+
+  // ---------------------------------------------------------------- entries
+
+  private doc(local: number): PendingDoc {
+    let entry = this.docs.get(local)
+    if (entry === undefined) {
+      entry = { exists: this.keydir.kind(local) === SlotKind.doc, meta: undefined, chainDelta: 0, writes: 0 }
+      this.docs.set(local, entry)
+    }
+    entry.writes++
+    return entry
+  }
+
+  private input(local: number): PendingInput {
+    let entry = this.inputs.get(local)
+    if (entry === undefined) {
+      const exists = this.keydir.kind(local) === SlotKind.input
+      entry = { exists, parent: exists ? this.keydir.parent(local) : 0, hasOutput: exists && this.keydir.hasOutput(local), writes: 0 }
+      this.inputs.set(local, entry)
+    }
+    entry.writes++
+    return entry
+  }
+
+  private releaseDoc(local: number, entry: PendingDoc): void {
+    if (--entry.writes === 0) this.docs.delete(local)
+  }
+
+  private releaseInput(local: number, entry: PendingInput): void {
+    if (--entry.writes === 0) this.inputs.delete(local)
+  }
+}
