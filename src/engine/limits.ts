@@ -52,6 +52,19 @@ export const pageMaxBytes = 32 * MiB
 /** Default page size of `listProblems` when the caller gives no limit. */
 export const listProblemsDefaultLimit = 1000
 
+/**
+ * Most operations in one atomic batch (`store.batch()`). A problem with 20,000 test cases and
+ * their outputs fits; more belongs in several batches.
+ */
+export const batchMaxOperations = 100_000
+
+/**
+ * Most bytes of records one batch writes (its text, values and metadata, and 40 bytes a record of
+ * headers). A batch is one unit of the log, written and synced at once, and held in memory until
+ * then; a larger one goes in several batches.
+ */
+export const batchMaxBytes = 64 * MiB
+
 /** Default segment size, in bytes: large enough that rotation is rare, small enough to compact. */
 export const segmentSizeDefaultBytes = 64 * MiB
 /** Smallest segment size allowed. Tiny segments are useful in tests, and 4 KiB is one page. */
@@ -113,6 +126,10 @@ export const recordPayloadMaxBytes = Math.max(blobMaxBytes, valueMaxBytes, metaM
 
 // Relations between limits, checked once when the module loads.
 assert(recordPayloadMaxBytes + recordHeaderBytes < 2 ** 32, 'payload length must fit a uint32')
+// A batch may exceed the segment size (it then gets a segment of its own), and its offsets too
+// must fit a uint32.
+assert(segmentSizeMaxBytes + batchMaxBytes < 2 ** 32)
+assert(batchMaxBytes >= blobMaxBytes + metaMaxBytes + 2 * recordHeaderBytes, 'a batch holds any one write')
 // A segment may exceed its size by one record (an oversized record gets a segment of its own),
 // and every offset in a segment must still fit a uint32.
 assert(segmentSizeMaxBytes + recordHeaderBytes + recordPayloadMaxBytes < 2 ** 32)

@@ -13,8 +13,47 @@
  * publishes that write to the keydir. An entry is dropped when the last write that touched it is
  * released: writes are published in the order they were noted, so the keydir then holds exactly
  * what the entry said. Memory: one small entry per document or node with a write in flight.
+ *
+ * Views stack: the store's pending writes lie over the keydir (`KeydirView`), and a batch
+ * validates its writes in a scratch `PendingWrites` over the store's, dropped once validated.
  */
 import { SlotKind, type Keydir } from './keydir.ts'
+
+/** What writes validate against: which documents and nodes exist, and how. */
+export interface IndexView {
+  docExists(local: number): boolean
+  /** The document input `local` belongs to, if it exists in the view; 0 otherwise. */
+  parentOf(local: number): number
+  hasOutput(local: number): boolean
+  chainLength(docLocal: number): number
+  /** The document's metadata columns as a pending write left them; undefined: as the keydir holds them. */
+  pendingMeta(docLocal: number): Map<string, string> | undefined
+}
+
+/** The keydir as a view: acknowledged writes only. */
+export class KeydirView implements IndexView {
+  constructor(private readonly keydir: Keydir) {}
+
+  docExists(local: number): boolean {
+    return this.keydir.kind(local) === SlotKind.doc
+  }
+
+  parentOf(local: number): number {
+    return this.keydir.kind(local) === SlotKind.input ? this.keydir.parent(local) : 0
+  }
+
+  hasOutput(local: number): boolean {
+    return this.keydir.hasOutput(local)
+  }
+
+  chainLength(docLocal: number): number {
+    return this.keydir.chainLength(docLocal)
+  }
+
+  pendingMeta(): undefined {
+    return undefined
+  }
+}
 
 interface PendingDoc {
   exists: boolean
@@ -26,18 +65,17 @@ interface PendingDoc {
 }
 
 interface PendingInput {
-  exists: boolean
-  /** The document it belongs to (0 when it does not exist). */
+  /** The document it belongs to; 0 when it does not exist. */
   parent: number
   hasOutput: boolean
   writes: number
 }
 
-export class PendingWrites {
+export class PendingWrites implements IndexView {
   private readonly docs = new Map<number, PendingDoc>()
   private readonly inputs = new Map<number, PendingInput>()
 
-  constructor(private readonly keydir: Keydir) {}
+  constructor(private readonly base: IndexView) {}
 
   /** Documents and nodes with a write in flight (for tests and stats). */
   get size(): number {
@@ -47,27 +85,25 @@ export class PendingWrites {
   // ---------------------------------------------------------------- the view
 
   docExists(local: number): boolean {
-    return this.docs.get(local)?.exists ?? this.keydir.kind(local) === SlotKind.doc
+    return this.docs.get(local)?.exists ?? this.base.docExists(local)
   }
 
-  /** The document input `local` belongs to, if it exists in the view; 0 otherwise. */
   parentOf(local: number): number {
     const entry = this.inputs.get(local)
-    if (entry !== undefined) return entry.exists ? entry.parent : 0
-    return this.keydir.kind(local) === SlotKind.input ? this.keydir.parent(local) : 0
+    return entry !== undefined ? entry.parent : this.base.parentOf(local)
   }
 
   hasOutput(local: number): boolean {
-    return this.inputs.get(local)?.hasOutput ?? this.keydir.hasOutput(local)
+    return this.inputs.get(local)?.hasOutput ?? this.base.hasOutput(local)
   }
 
   chainLength(docLocal: number): number {
-    return this.keydir.chainLength(docLocal) + (this.docs.get(docLocal)?.chainDelta ?? 0)
+    return this.base.chainLength(docLocal) + (this.docs.get(docLocal)?.chainDelta ?? 0)
   }
 
-  /** The document's metadata columns as the newest pending write left them; undefined when no pending write changes them. */
   pendingMeta(docLocal: number): Map<string, string> | undefined {
-    return this.docs.get(docLocal)?.meta
+    const entry = this.docs.get(docLocal)
+    return entry !== undefined && (entry.meta !== undefined || !entry.exists) ? entry.meta : this.base.pendingMeta(docLocal)
   }
 
   // ---------------------------------------------------------------- noting writes
@@ -102,7 +138,6 @@ export class PendingWrites {
     const doc = this.doc(docLocal)
     doc.chainDelta++
     const input = this.input(local)
-    input.exists = true
     input.parent = docLocal
     input.hasOutput = false
     return () => {
@@ -122,7 +157,6 @@ export class PendingWrites {
     const doc = this.doc(docLocal)
     doc.chainDelta--
     const input = this.input(local)
-    input.exists = false
     input.parent = 0
     input.hasOutput = false
     return () => {
@@ -143,7 +177,7 @@ export class PendingWrites {
   private doc(local: number): PendingDoc {
     let entry = this.docs.get(local)
     if (entry === undefined) {
-      entry = { exists: this.keydir.kind(local) === SlotKind.doc, meta: undefined, chainDelta: 0, writes: 0 }
+      entry = { exists: this.base.docExists(local), meta: undefined, chainDelta: 0, writes: 0 }
       this.docs.set(local, entry)
     }
     entry.writes++
@@ -153,8 +187,8 @@ export class PendingWrites {
   private input(local: number): PendingInput {
     let entry = this.inputs.get(local)
     if (entry === undefined) {
-      const exists = this.keydir.kind(local) === SlotKind.input
-      entry = { exists, parent: exists ? this.keydir.parent(local) : 0, hasOutput: exists && this.keydir.hasOutput(local), writes: 0 }
+      const parent = this.base.parentOf(local)
+      entry = { parent, hasOutput: parent !== 0 && this.base.hasOutput(local), writes: 0 }
       this.inputs.set(local, entry)
     }
     entry.writes++

@@ -140,6 +140,14 @@ export function encodeRecord(
 }
 
 /**
+ * Flags an encoded, not yet sealed record as continued by the next one of the same write (an
+ * atomic batch: see docs/format.md#batches). Sealing keeps the flag and checksums it.
+ */
+export function markBatchContinues(record: Buffer): void {
+  record[9] = record[9]! | recordFlagBatchContinues
+}
+
+/**
  * Seals an encoded record for the segment whose seeds are `seeds`: sets its commit group and
  * whether it ends that group, then both checksums. The BATCH_CONTINUES flag is kept.
  * REQUIRES: `record` is one whole record (header and payload), e.g. from `encodeRecord`.

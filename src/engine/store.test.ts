@@ -5,15 +5,15 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { hostname, tmpdir } from 'node:os'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { LockedError, StratumError, type ErrorCode } from './errors.ts'
-import { nodeFileSystem, type FileSystem } from './file-system.ts'
+import { gatedFileSystem, withinSeconds } from './testing/gated-file-system.ts'
+import { tempStores } from './testing/temp-stores.ts'
 import {
   blobMaxBytes,
-  chainMaxNodes,
   columnNameMaxBytes,
   listMaxItems,
   listProblemsDefaultLimit,
@@ -27,36 +27,13 @@ import {
   shardMax,
   valueMaxBytes,
 } from './limits.ts'
-import { openStore, type Store, type TestCase } from './store.ts'
+import { openStore, type TestCase } from './store.ts'
 import type { StoreOptions } from './store-options.ts'
 import { double, int64, int64List, string, stringList, stringMap, type Value } from './values.ts'
 
 // ---------------------------------------------------------------- helpers
 
-const createdDirs: string[] = []
-const openStores = new Set<Store>()
-
-after(async () => {
-  for (const store of openStores) await store.close().catch(() => undefined)
-  for (const dir of createdDirs) rmSync(dir, { recursive: true, force: true })
-})
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'stratum-store-test-'))
-  createdDirs.push(dir)
-  return dir
-}
-
-async function open(options: Partial<StoreOptions> & { dir?: string } = {}): Promise<Store> {
-  const store = await openStore({ syncMode: 'none', ...options, dir: options.dir ?? tempDir() })
-  openStores.add(store)
-  return store
-}
-
-async function closeStore(store: Store): Promise<void> {
-  await store.close()
-  openStores.delete(store)
-}
+const { tempDir, open, close: closeStore, forget } = tempStores('stratum-store-test-', { syncMode: 'none' })
 
 /** Asserts that `action` rejects with a StratumError of `code` whose message matches `message`. */
 async function rejectsWith(action: Promise<unknown> | (() => Promise<unknown>), code: ErrorCode, message: RegExp): Promise<void> {
@@ -134,60 +111,6 @@ function childExit(child: ReturnType<typeof spawn>): Promise<void> {
  * released, so that a test can keep a group commit in flight (syncMode 'always') for as long as
  * it needs. (Small writes go to the page cache synchronously; the sync is what is awaited.)
  */
-/** `promise`, or a failure naming `what` if it has not settled within `seconds` (rather than hang). */
-async function withinSeconds<T>(promise: Promise<T>, seconds: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${seconds} s: it waits for a sync`)), seconds * 1000)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-function gatedFileSystem() {
-  const waiting: Array<() => void> = []
-  const waiters: Array<() => void> = []
-  let held = false
-  const fileSystem: FileSystem = {
-    ...nodeFileSystem,
-    fdatasync: async (fd) => {
-      if (held) {
-        await new Promise<void>((resolve) => {
-          waiting.push(resolve)
-          for (const wake of waiters.splice(0)) wake()
-        })
-      }
-      return nodeFileSystem.fdatasync(fd)
-    },
-  }
-  return {
-    fileSystem,
-    hold(): void {
-      held = true
-    },
-    releaseOne(): void {
-      waiting.shift()?.()
-    },
-    releaseAll(): void {
-      held = false
-      for (const release of waiting.splice(0)) release()
-    },
-    /** Resolves once `count` writes are held; fails after 5 s rather than hang. */
-    async whenWaiting(count: number): Promise<void> {
-      const deadline = Date.now() + 5_000
-      while (waiting.length < count) {
-        assert.ok(Date.now() < deadline, `${count} held writes awaited, ${waiting.length} held after 5 s`)
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve)
-          setTimeout(resolve, 50)
-        })
-      }
-    },
-  }
-}
 
 // ---------------------------------------------------------------- missing ids
 
@@ -945,7 +868,7 @@ describe('closing', () => {
     const tcIds = await Promise.all(writes)
     await Promise.all([first, second])
     await store.close()
-    openStores.delete(store)
+    forget(store)
     assert.equal(store.status, 'closed')
     assert.equal(existsSync(join(dir, 'LOCK')), false)
     store = await open({ dir })

@@ -20,26 +20,28 @@
  *   await store.close()
  */
 import assert from 'node:assert/strict'
-import { checkColumnName, checkMetaSize, toMetaMap, writeMeta, type MetaInput } from './document-meta.ts'
+import type { MetaInput } from './document-meta.ts'
 import { asStratumError, CorruptionError, invalidArgument, limitExceeded, notFound, StratumError } from './errors.ts'
-import { isWellFormedId, localIdOf, makeId, shardOf } from './ids.ts'
+import { makeId } from './ids.ts'
 import { Keydir, SlotKind, type Column, type Location } from './keydir.ts'
-import { blobMaxBytes, chainMaxNodes, listProblemsDefaultLimit, localIdMax, pageMaxBytes, pageMaxItems, recordHeaderBytes } from './limits.ts'
+import { batchMaxBytes, chainMaxNodes, listProblemsDefaultLimit, pageMaxBytes, pageMaxItems } from './limits.ts'
 import { LockFile } from './lock-file.ts'
 import { BlockCache } from './block-cache.ts'
 import { RecordReader, type CheckedRecord } from './record-reader.ts'
-import { encodeRecord, recordFlagBatchContinues, RecordKind } from './record.ts'
+import { encodeRecord, markBatchContinues, RecordKind } from './record.ts'
 import { recover, type RecoveryReport } from './recovery.ts'
 import type { CompactionResult, CompactionStats } from './compaction-result.ts'
 import { Compactor } from './compactor.ts'
 import { SegmentStatsTable } from './segment-stats.ts'
 import { SealedHints } from './sealed-hints.ts'
 import { SegmentFiles } from './segment-files.ts'
-import { PendingWrites } from './pending-writes.ts'
-import { SegmentWriter, type DiskFullState, type Placed, type SyncMode } from './segment-writer.ts'
+import { Batch, BatchId, batchOperationError, type BatchOperation, type IdOrBatchId } from './batch.ts'
+import { KeydirView, PendingWrites } from './pending-writes.ts'
+import { WritePlanner, type WriteCounters, type WritePlan } from './write-plans.ts'
+import { SegmentWriter, type DiskFullState, type SyncMode } from './segment-writer.ts'
 import { guardedObserver } from './store-observer.ts'
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts'
-import { checkedUtf8Bytes, decodeValue, encodedValueBytes, writeValue, type Value } from './values.ts'
+import { decodeValue, type Value } from './values.ts'
 
 /**
  * - `open`: serving reads and writes;
@@ -204,6 +206,7 @@ export class Store {
   private readonly compactor: Compactor
   /** The view writes validate against: the keydir and the writes not yet published to it. */
   private readonly pending: PendingWrites
+  private readonly planner: WritePlanner
   private closing: Promise<void> | undefined
 
   /** @internal Use `openStore`. */
@@ -216,11 +219,13 @@ export class Store {
     segmentStats: SegmentStatsTable,
     private readonly sealedHints: SealedHints,
     private readonly recovery: RecoveryReport,
-    private nextLocalId: number,
-    private nextSeq: number,
+    nextLocalId: number,
+    nextSeq: number,
   ) {
+    const counters: WriteCounters = { nextLocalId, nextSeq }
+    this.planner = new WritePlanner(keydir, options.shard, counters, (local, id) => this.metaOf(local, id))
     this.cache = new BlockCache(files, options.cacheSizeBytes)
-    this.pending = new PendingWrites(keydir)
+    this.pending = new PendingWrites(new KeydirView(keydir))
     this.reader = new RecordReader(this.cache, files)
     this.compactor = new Compactor({
       options,
@@ -232,7 +237,7 @@ export class Store {
       sealedHints,
       makeWatermark: () =>
         encodeRecord(
-          { kind: RecordKind.idWatermark, flags: 0, seq: this.nextSeq++, id: makeId(options.shard, this.nextLocalId - 1), parentId: 0 },
+          { kind: RecordKind.idWatermark, flags: 0, seq: counters.nextSeq++, id: makeId(options.shard, counters.nextLocalId - 1), parentId: 0 },
           0,
         ),
       warn: (message, details) => this.warn(message, details),
@@ -266,31 +271,9 @@ export class Store {
   /** Creates a document with its text/HTML and metadata columns; resolves to its id. */
   async createProblem(html: string, meta?: MetaInput): Promise<number> {
     this.checkOpen()
-    const htmlBytes = checkBlob(html)
-    const columns = toMetaMap(meta)
-    const metaBytes = checkMetaSize(columns)
-    const local = this.issueLocalId()
-    const id = makeId(this.options.shard, local)
-    const blobRecord = encodeRecord(
-      { kind: RecordKind.docBlob, flags: recordFlagBatchContinues, seq: this.nextSeq++, id, parentId: 0 },
-      htmlBytes,
-      (target, offset) => offset + target.write(html, offset, 'utf8'),
-    )
-    const metaRecord = encodeRecord(
-      { kind: RecordKind.docMeta, flags: 0, seq: this.nextSeq++, id, parentId: 0 },
-      metaBytes,
-      (target, offset) => writeMeta(columns, target, offset),
-    )
-    await this.commit([blobRecord, metaRecord], () => {
-      const release = this.pending.noteCreateDoc(local, columns)
-      return (at) => {
-        const blob = { segmentNumber: at.segmentNumber, offset: at.offset, sizeBytes: blobRecord.length }
-        const metaLocation = { ...blob, offset: blob.offset + blobRecord.length, sizeBytes: metaRecord.length }
-        this.keydir.createDoc(local, blob, metaLocation, metaRecord.subarray(recordHeaderBytes))
-        release()
-      }
-    })
-    return id
+    const plan = this.planner.createProblem(this.pending, html, meta)
+    await this.commitPlans([plan])
+    return plan.createdId!
   }
 
   /** The document's text/HTML, or undefined when there is no such document. */
@@ -314,58 +297,19 @@ export class Store {
   /** Replaces the document's text/HTML. Its metadata and nodes are not rewritten. */
   async updateProblemHtml(id: number, html: string): Promise<void> {
     this.checkOpen()
-    const htmlBytes = checkBlob(html)
-    const local = this.writableDoc(id)
-    const record = encodeRecord(
-      { kind: RecordKind.docBlob, flags: 0, seq: this.nextSeq++, id, parentId: 0 },
-      htmlBytes,
-      (target, offset) => offset + target.write(html, offset, 'utf8'),
-    )
-    await this.commit([record], () => {
-      const release = this.pending.noteDocText(local)
-      return (at) => {
-        this.keydir.setLocation(local, 'a', { ...at, sizeBytes: record.length })
-        release()
-      }
-    })
+    await this.commitPlans([this.planner.updateProblemHtml(this.pending, id, html)])
   }
 
   /** Sets one metadata column (adding it if new). Only the metadata record is rewritten. */
   async updateProblemColumn(id: number, column: string, value: string): Promise<void> {
     this.checkOpen()
-    checkColumnName(column)
-    checkedUtf8Bytes(value, `the value of column ${column}`)
-    const local = this.writableDoc(id)
-    const columns = new Map(this.viewMetaOf(local, id))
-    columns.set(column, value)
-    const metaBytes = checkMetaSize(columns)
-    const record = encodeRecord(
-      { kind: RecordKind.docMeta, flags: 0, seq: this.nextSeq++, id, parentId: 0 },
-      metaBytes,
-      (target, offset) => writeMeta(columns, target, offset),
-    )
-    await this.commit([record], () => {
-      const release = this.pending.noteDocMeta(local, columns)
-      return (at) => {
-        this.keydir.setLocation(local, 'b', { ...at, sizeBytes: record.length })
-        this.keydir.setMeta(local, record.subarray(recordHeaderBytes))
-        release()
-      }
-    })
+    await this.commitPlans([this.planner.updateProblemColumn(this.pending, id, column, value)])
   }
 
   /** Deletes the document with all its input nodes and their outputs. */
   async deleteProblem(id: number): Promise<void> {
     this.checkOpen()
-    const local = this.writableDoc(id)
-    const record = encodeRecord({ kind: RecordKind.docDelete, flags: 0, seq: this.nextSeq++, id, parentId: 0 }, 0)
-    await this.commit([record], () => {
-      const release = this.pending.noteDeleteDoc(local)
-      return () => {
-        this.keydir.deleteDoc(local)
-        release()
-      }
-    })
+    await this.commitPlans([this.planner.deleteProblem(this.pending, id)])
   }
 
   /** Live document ids in increasing order, a page at a time (default 1,000). */
@@ -383,26 +327,9 @@ export class Store {
   /** Appends an input node to the document's chain; resolves to its id. */
   async addTestCase(docId: number, value: Value): Promise<number> {
     this.checkOpen()
-    const valueBytes = encodedValueBytes(value)
-    const docLocal = this.writableDoc(docId)
-    if (this.pending.chainLength(docLocal) >= chainMaxNodes) {
-      throw limitExceeded(`document ${docId} has ${chainMaxNodes} input nodes; chainMaxNodes is ${chainMaxNodes}`)
-    }
-    const local = this.issueLocalId()
-    const id = makeId(this.options.shard, local)
-    const record = encodeRecord(
-      { kind: RecordKind.inputPut, flags: 0, seq: this.nextSeq++, id, parentId: docId },
-      valueBytes,
-      (target, offset) => writeValue(value, target, offset),
-    )
-    await this.commit([record], () => {
-      const release = this.pending.noteAddInput(docLocal, local)
-      return (at) => {
-        this.keydir.addInput(docLocal, local, { ...at, sizeBytes: record.length })
-        release()
-      }
-    })
-    return id
+    const plan = this.planner.addTestCase(this.pending, docId, value)
+    await this.commitPlans([plan])
+    return plan.createdId!
   }
 
   /** The input node's value, or undefined when the document has no such node. */
@@ -487,34 +414,13 @@ export class Store {
   /** Replaces the input node's value. Its output is kept. */
   async updateTestCase(docId: number, tcId: number, value: Value): Promise<void> {
     this.checkOpen()
-    const valueBytes = encodedValueBytes(value)
-    const { local } = this.writableInput(docId, tcId)
-    const record = encodeRecord(
-      { kind: RecordKind.inputPut, flags: 0, seq: this.nextSeq++, id: tcId, parentId: docId },
-      valueBytes,
-      (target, offset) => writeValue(value, target, offset),
-    )
-    await this.commit([record], () => {
-      const release = this.pending.noteInputValue(local)
-      return (at) => {
-        this.keydir.setLocation(local, 'a', { ...at, sizeBytes: record.length })
-        release()
-      }
-    })
+    await this.commitPlans([this.planner.updateTestCase(this.pending, docId, tcId, value)])
   }
 
   /** Deletes the input node and its output. */
   async deleteTestCase(docId: number, tcId: number): Promise<void> {
     this.checkOpen()
-    const { docLocal, local } = this.writableInput(docId, tcId)
-    const record = encodeRecord({ kind: RecordKind.inputDelete, flags: 0, seq: this.nextSeq++, id: tcId, parentId: docId }, 0)
-    await this.commit([record], () => {
-      const release = this.pending.noteDeleteInput(docLocal, local)
-      return () => {
-        this.keydir.deleteInput(local)
-        release()
-      }
-    })
+    await this.commitPlans([this.planner.deleteTestCase(this.pending, docId, tcId)])
   }
 
   // ---------------------------------------------------------------- output nodes
@@ -522,12 +428,7 @@ export class Store {
   /** Sets the input node's expected output. ALREADY_EXISTS when it has one. */
   async setExpectedOutput(docId: number, tcId: number, value: Value): Promise<void> {
     this.checkOpen()
-    const valueBytes = encodedValueBytes(value)
-    const { local } = this.writableInput(docId, tcId)
-    if (this.pending.hasOutput(local)) {
-      throw new StratumError('ALREADY_EXISTS', `test case ${tcId} of document ${docId} already has an expected output`)
-    }
-    await this.putOutput(docId, tcId, local, value, valueBytes)
+    await this.commitPlans([this.planner.setExpectedOutput(this.pending, docId, tcId, value)])
   }
 
   /** The input node's expected output, or undefined when the node or its output does not exist. */
@@ -542,41 +443,85 @@ export class Store {
   /** Replaces the input node's expected output. NOT_FOUND when it has none. */
   async updateExpectedOutput(docId: number, tcId: number, value: Value): Promise<void> {
     this.checkOpen()
-    const valueBytes = encodedValueBytes(value)
-    const { local } = this.writableInput(docId, tcId)
-    if (!this.pending.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
-    await this.putOutput(docId, tcId, local, value, valueBytes)
+    await this.commitPlans([this.planner.updateExpectedOutput(this.pending, docId, tcId, value)])
   }
 
   /** Deletes the input node's expected output. NOT_FOUND when it has none. */
   async deleteExpectedOutput(docId: number, tcId: number): Promise<void> {
     this.checkOpen()
-    const { local } = this.writableInput(docId, tcId)
-    if (!this.pending.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
-    const record = encodeRecord({ kind: RecordKind.outputDelete, flags: 0, seq: this.nextSeq++, id: tcId, parentId: docId }, 0)
-    await this.commit([record], () => {
-      const release = this.pending.noteOutput(local, false)
-      return () => {
-        this.keydir.setOutput(local, undefined)
-        release()
-      }
-    })
+    await this.commitPlans([this.planner.deleteExpectedOutput(this.pending, docId, tcId)])
   }
 
-  private async putOutput(docId: number, tcId: number, local: number, value: Value, valueBytes: number): Promise<void> {
-    const record = encodeRecord(
-      { kind: RecordKind.outputPut, flags: 0, seq: this.nextSeq++, id: tcId, parentId: docId },
-      valueBytes,
-      (target, offset) => writeValue(value, target, offset),
-    )
-    await this.commit([record], () => {
-      const release = this.pending.noteOutput(local, true)
-      return (at) => {
-        this.keydir.setOutput(local, { ...at, sizeBytes: record.length })
-        release()
-      }
-    })
+  // ---------------------------------------------------------------- batches
+
+  /**
+   * Starts an atomic batch of writes: add its operations, then `commit()` it; all of them are
+   * written, or none (see batch.ts).
+   */
+  batch(): Batch {
+    return new Batch((operations) => this.commitBatch(operations))
   }
+
+  private async commitBatch(operations: readonly BatchOperation[]): Promise<number[]> {
+    this.checkOpen()
+    if (operations.length === 0) return []
+    // Validated and noted one by one in a scratch view over the pending writes, then dropped: the
+    // store's view learns of them only once all are valid and appended.
+    const scratch = new PendingWrites(this.pending)
+    const createdIds: Array<number | undefined> = []
+    const plans: WritePlan[] = []
+    let batchBytes = 0
+    for (const [index, operation] of operations.entries()) {
+      let plan: WritePlan
+      try {
+        plan = this.planBatchOperation(scratch, operation, createdIds)
+      } catch (error) {
+        throw batchOperationError(error, index, operation)
+      }
+      plan.note(scratch)
+      createdIds.push(plan.createdId)
+      plans.push(plan)
+      for (const record of plan.records) batchBytes += record.length
+      if (batchBytes > batchMaxBytes) {
+        throw limitExceeded(`the batch writes more than ${batchMaxBytes} bytes (batchMaxBytes) by operation ${index}; nothing was written: split it`)
+      }
+    }
+    // One unit of the log: every record but the batch's last continues it.
+    const last = plans[plans.length - 1]!.records
+    for (const plan of plans) {
+      for (const record of plan.records) if (record !== last[last.length - 1]) markBatchContinues(record)
+    }
+    await this.commitPlans(plans)
+    return createdIds.filter((id): id is number => id !== undefined)
+  }
+
+  private planBatchOperation(view: PendingWrites, operation: BatchOperation, createdIds: ReadonlyArray<number | undefined>): WritePlan {
+    const planner = this.planner
+    const id = (ref: IdOrBatchId): number => (ref instanceof BatchId ? createdIds[ref.operation]! : ref)
+    switch (operation.op) {
+      case 'createProblem':
+        return planner.createProblem(view, operation.html, operation.meta)
+      case 'updateProblemHtml':
+        return planner.updateProblemHtml(view, id(operation.docId), operation.html)
+      case 'updateProblemColumn':
+        return planner.updateProblemColumn(view, id(operation.docId), operation.column, operation.value)
+      case 'deleteProblem':
+        return planner.deleteProblem(view, id(operation.docId))
+      case 'addTestCase':
+        return planner.addTestCase(view, id(operation.docId), operation.value)
+      case 'updateTestCase':
+        return planner.updateTestCase(view, id(operation.docId), id(operation.tcId), operation.value)
+      case 'deleteTestCase':
+        return planner.deleteTestCase(view, id(operation.docId), id(operation.tcId))
+      case 'setExpectedOutput':
+        return planner.setExpectedOutput(view, id(operation.docId), id(operation.tcId), operation.value)
+      case 'updateExpectedOutput':
+        return planner.updateExpectedOutput(view, id(operation.docId), id(operation.tcId), operation.value)
+      case 'deleteExpectedOutput':
+        return planner.deleteExpectedOutput(view, id(operation.docId), id(operation.tcId))
+    }
+  }
+
 
   // ---------------------------------------------------------------- admin
 
@@ -668,20 +613,10 @@ export class Store {
     warn(this.options, message, details)
   }
 
-  private issueLocalId(): number {
-    if (this.nextLocalId > localIdMax) {
-      throw limitExceeded(`shard ${this.options.shard} has issued all ${localIdMax} ids it can`)
-    }
-    const local = this.nextLocalId++
-    this.keydir.noteIssued(this.nextLocalId)
-    return local
-  }
 
   /** The local id of `id` if it is of this store's shard; undefined otherwise. Bad ids throw. */
   private localOf(id: number, what: string): number | undefined {
-    if (!isWellFormedId(id)) throw invalidArgument(`${what} must be a positive integer below 2^53, got ${String(id)}`)
-    if (shardOf(id) !== this.options.shard) return undefined
-    return localIdOf(id)
+    return this.planner.localOf(id, what)
   }
 
   /**
@@ -698,15 +633,23 @@ export class Store {
   }
 
   /**
-   * Appends `records` (the whole of one write) and, once they are queued, calls `note`, which
-   * records the write in the pending view and returns how to publish it to the keydir when its
-   * group commit is acknowledged. Resolves after publishing. Nothing is noted when the append
+   * Appends the records of `plans` (one write, or a batch) as one unit, then notes each in the
+   * pending view; once their group commit is acknowledged, publishes them to the keydir in order
+   * and releases their notes, before the promise resolves. Nothing is noted when the append
    * throws (a full disk, a failed store): the write then leaves nothing behind.
    */
-  private async commit(records: readonly Buffer[], note: () => (at: Placed) => void): Promise<void> {
-    let publish: ((at: Placed) => void) | undefined
-    const placement = this.writer.append(records, (at) => publish!(at))
-    publish = note()
+  private async commitPlans(plans: readonly WritePlan[]): Promise<void> {
+    const records = plans.length === 1 ? plans[0]!.records : plans.flatMap((plan) => plan.records)
+    let releases: Array<() => void> = []
+    const placement = this.writer.append(records, (at) => {
+      let offset = at.offset
+      for (const plan of plans) {
+        plan.publish({ segmentNumber: at.segmentNumber, offset })
+        for (const record of plan.records) offset += record.length
+      }
+      for (const release of releases) release()
+    })
+    releases = plans.map((plan) => plan.note(this.pending))
     await placement.durable
   }
 
@@ -725,27 +668,8 @@ export class Store {
     return keydir.kind(local) === SlotKind.input && keydir.parent(local) === docLocal ? local : undefined
   }
 
-  /** The local id of document `id` if it exists in the view writes validate against. */
-  private writableDoc(id: number): number {
-    const local = this.localOf(id, 'document id')
-    if (local === undefined || !this.pending.docExists(local)) throw notFound(`document ${id} not found`)
-    return local
-  }
 
-  private writableInput(docId: number, tcId: number): { docLocal: number; local: number } {
-    // The node id is checked first, so that a malformed one is INVALID_ARGUMENT whatever the store holds.
-    const local = this.localOf(tcId, 'test case id')
-    const docLocal = this.writableDoc(docId)
-    if (local === undefined || this.pending.parentOf(local) !== docLocal) {
-      throw notFound(`test case ${tcId} of document ${docId} not found`)
-    }
-    return { docLocal, local }
-  }
 
-  /** The document's metadata columns as writes see them: with the pending writes' changes. */
-  private viewMetaOf(local: number, id: number): Map<string, string> {
-    return this.pending.pendingMeta(local) ?? this.metaOf(local, id)
-  }
 
   private metaOf(local: number, id: number): Map<string, string> {
     if (this.keydir.isCorrupt(local, 'b')) throw this.damaged(local, id, 'b', 'the metadata of document')
@@ -804,14 +728,6 @@ export class Store {
     }
     return node
   }
-}
-
-function checkBlob(html: unknown): number {
-  const sizeBytes = checkedUtf8Bytes(html, 'the document text')
-  if (sizeBytes > blobMaxBytes) {
-    throw limitExceeded(`document text is ${sizeBytes} bytes; blobMaxBytes is ${blobMaxBytes}`)
-  }
-  return sizeBytes
 }
 
 export type { Location }

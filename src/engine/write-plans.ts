@@ -1,0 +1,260 @@
+/**
+ * Writes, validated and encoded: step 1 of the write path (docs/format.md, *The write path*).
+ *
+ * A `WritePlan` is one API write checked against a view (the keydir with the writes still pending
+ * laid over it) and encoded into its records. It knows how to note itself in a view, so that the
+ * writes after it validate against it, and how to publish itself to the keydir once its group
+ * commit is acknowledged. Planning throws (NOT_FOUND, ALREADY_EXISTS, INVALID_ARGUMENT,
+ * LIMIT_EXCEEDED) before anything is queued; a plan that is never appended leaves nothing behind
+ * but the ids and sequence numbers it took, which are never reused (gaps are allowed).
+ *
+ * A single write is planned against the store's pending view. A batch plans each of its writes
+ * against a scratch view layered over it, noting each there so that the next one sees it: the
+ * whole batch is validated before any of it is appended.
+ */
+import { checkColumnName, checkMetaSize, toMetaMap, writeMeta, type MetaInput } from './document-meta.ts'
+import { invalidArgument, limitExceeded, notFound, StratumError } from './errors.ts'
+import { isWellFormedId, localIdOf, makeId, shardOf } from './ids.ts'
+import type { Keydir } from './keydir.ts'
+import { blobMaxBytes, chainMaxNodes, localIdMax, recordHeaderBytes } from './limits.ts'
+import type { PendingWrites } from './pending-writes.ts'
+import { encodeRecord, recordFlagBatchContinues, RecordKind } from './record.ts'
+import type { Placed } from './segment-writer.ts'
+import { checkedUtf8Bytes, encodedValueBytes, writeValue, type Value } from './values.ts'
+
+export interface WritePlan {
+  /** The write's records, in log order; all but the last flagged BATCH_CONTINUES. */
+  readonly records: Buffer[]
+  /** The id the write creates (createProblem, addTestCase). */
+  readonly createdId?: number
+  /** Notes the write in `view`; returns its release, called once it is published. */
+  note(view: PendingWrites): () => void
+  /** Applies the write to the keydir; `at` is where its first record went. */
+  publish(at: Placed): void
+}
+
+/** The store's counters of ids and sequence numbers, shared with compaction (its watermark). */
+export interface WriteCounters {
+  nextLocalId: number
+  nextSeq: number
+}
+
+export class WritePlanner {
+  constructor(
+    private readonly keydir: Keydir,
+    private readonly shard: number,
+    private readonly counters: WriteCounters,
+    /** The document's metadata columns as the keydir holds them; CORRUPTION when damaged. */
+    private readonly keydirMeta: (local: number, id: number) => Map<string, string>,
+  ) {}
+
+  // ---------------------------------------------------------------- documents
+
+  createProblem(view: PendingWrites, html: string, meta?: MetaInput): WritePlan {
+    const htmlBytes = checkBlob(html)
+    const columns = toMetaMap(meta)
+    const metaBytes = checkMetaSize(columns)
+    const local = this.issueLocalId()
+    const id = makeId(this.shard, local)
+    const blobRecord = encodeRecord(
+      { kind: RecordKind.docBlob, flags: recordFlagBatchContinues, seq: this.counters.nextSeq++, id, parentId: 0 },
+      htmlBytes,
+      (target, offset) => offset + target.write(html, offset, 'utf8'),
+    )
+    const metaRecord = encodeRecord(
+      { kind: RecordKind.docMeta, flags: 0, seq: this.counters.nextSeq++, id, parentId: 0 },
+      metaBytes,
+      (target, offset) => writeMeta(columns, target, offset),
+    )
+    return {
+      records: [blobRecord, metaRecord],
+      createdId: id,
+      note: (target) => target.noteCreateDoc(local, columns),
+      publish: (at) => {
+        const blob = { segmentNumber: at.segmentNumber, offset: at.offset, sizeBytes: blobRecord.length }
+        const metaLocation = { ...blob, offset: blob.offset + blobRecord.length, sizeBytes: metaRecord.length }
+        this.keydir.createDoc(local, blob, metaLocation, metaRecord.subarray(recordHeaderBytes))
+      },
+    }
+  }
+
+  updateProblemHtml(view: PendingWrites, id: number, html: string): WritePlan {
+    const htmlBytes = checkBlob(html)
+    const local = this.writableDoc(view, id)
+    const record = encodeRecord(
+      { kind: RecordKind.docBlob, flags: 0, seq: this.counters.nextSeq++, id, parentId: 0 },
+      htmlBytes,
+      (target, offset) => offset + target.write(html, offset, 'utf8'),
+    )
+    return {
+      records: [record],
+      note: (target) => target.noteDocText(local),
+      publish: (at) => this.keydir.setLocation(local, 'a', { ...at, sizeBytes: record.length }),
+    }
+  }
+
+  updateProblemColumn(view: PendingWrites, id: number, column: string, value: string): WritePlan {
+    checkColumnName(column)
+    checkedUtf8Bytes(value, `the value of column ${column}`)
+    const local = this.writableDoc(view, id)
+    const columns = new Map(view.pendingMeta(local) ?? this.keydirMeta(local, id))
+    columns.set(column, value)
+    const metaBytes = checkMetaSize(columns)
+    const record = encodeRecord(
+      { kind: RecordKind.docMeta, flags: 0, seq: this.counters.nextSeq++, id, parentId: 0 },
+      metaBytes,
+      (target, offset) => writeMeta(columns, target, offset),
+    )
+    return {
+      records: [record],
+      note: (target) => target.noteDocMeta(local, columns),
+      publish: (at) => {
+        this.keydir.setLocation(local, 'b', { ...at, sizeBytes: record.length })
+        this.keydir.setMeta(local, record.subarray(recordHeaderBytes))
+      },
+    }
+  }
+
+  deleteProblem(view: PendingWrites, id: number): WritePlan {
+    const local = this.writableDoc(view, id)
+    const record = encodeRecord({ kind: RecordKind.docDelete, flags: 0, seq: this.counters.nextSeq++, id, parentId: 0 }, 0)
+    return {
+      records: [record],
+      note: (target) => target.noteDeleteDoc(local),
+      publish: () => this.keydir.deleteDoc(local),
+    }
+  }
+
+  // ---------------------------------------------------------------- input nodes
+
+  addTestCase(view: PendingWrites, docId: number, value: Value): WritePlan {
+    const valueBytes = encodedValueBytes(value)
+    const docLocal = this.writableDoc(view, docId)
+    if (view.chainLength(docLocal) >= chainMaxNodes) {
+      throw limitExceeded(`document ${docId} has ${chainMaxNodes} input nodes; chainMaxNodes is ${chainMaxNodes}`)
+    }
+    const local = this.issueLocalId()
+    const id = makeId(this.shard, local)
+    const record = encodeRecord(
+      { kind: RecordKind.inputPut, flags: 0, seq: this.counters.nextSeq++, id, parentId: docId },
+      valueBytes,
+      (target, offset) => writeValue(value, target, offset),
+    )
+    return {
+      records: [record],
+      createdId: id,
+      note: (target) => target.noteAddInput(docLocal, local),
+      publish: (at) => this.keydir.addInput(docLocal, local, { ...at, sizeBytes: record.length }),
+    }
+  }
+
+  updateTestCase(view: PendingWrites, docId: number, tcId: number, value: Value): WritePlan {
+    const valueBytes = encodedValueBytes(value)
+    const { local } = this.writableInput(view, docId, tcId)
+    const record = encodeRecord(
+      { kind: RecordKind.inputPut, flags: 0, seq: this.counters.nextSeq++, id: tcId, parentId: docId },
+      valueBytes,
+      (target, offset) => writeValue(value, target, offset),
+    )
+    return {
+      records: [record],
+      note: (target) => target.noteInputValue(local),
+      publish: (at) => this.keydir.setLocation(local, 'a', { ...at, sizeBytes: record.length }),
+    }
+  }
+
+  deleteTestCase(view: PendingWrites, docId: number, tcId: number): WritePlan {
+    const { docLocal, local } = this.writableInput(view, docId, tcId)
+    const record = encodeRecord({ kind: RecordKind.inputDelete, flags: 0, seq: this.counters.nextSeq++, id: tcId, parentId: docId }, 0)
+    return {
+      records: [record],
+      note: (target) => target.noteDeleteInput(docLocal, local),
+      publish: () => this.keydir.deleteInput(local),
+    }
+  }
+
+  // ---------------------------------------------------------------- output nodes
+
+  setExpectedOutput(view: PendingWrites, docId: number, tcId: number, value: Value): WritePlan {
+    const valueBytes = encodedValueBytes(value)
+    const { local } = this.writableInput(view, docId, tcId)
+    if (view.hasOutput(local)) {
+      throw new StratumError('ALREADY_EXISTS', `test case ${tcId} of document ${docId} already has an expected output`)
+    }
+    return this.putOutput(docId, tcId, local, value, valueBytes)
+  }
+
+  updateExpectedOutput(view: PendingWrites, docId: number, tcId: number, value: Value): WritePlan {
+    const valueBytes = encodedValueBytes(value)
+    const { local } = this.writableInput(view, docId, tcId)
+    if (!view.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
+    return this.putOutput(docId, tcId, local, value, valueBytes)
+  }
+
+  deleteExpectedOutput(view: PendingWrites, docId: number, tcId: number): WritePlan {
+    const { local } = this.writableInput(view, docId, tcId)
+    if (!view.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
+    const record = encodeRecord({ kind: RecordKind.outputDelete, flags: 0, seq: this.counters.nextSeq++, id: tcId, parentId: docId }, 0)
+    return {
+      records: [record],
+      note: (target) => target.noteOutput(local, false),
+      publish: () => this.keydir.setOutput(local, undefined),
+    }
+  }
+
+  private putOutput(docId: number, tcId: number, local: number, value: Value, valueBytes: number): WritePlan {
+    const record = encodeRecord(
+      { kind: RecordKind.outputPut, flags: 0, seq: this.counters.nextSeq++, id: tcId, parentId: docId },
+      valueBytes,
+      (target, offset) => writeValue(value, target, offset),
+    )
+    return {
+      records: [record],
+      note: (target) => target.noteOutput(local, true),
+      publish: (at) => this.keydir.setOutput(local, { ...at, sizeBytes: record.length }),
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** The local id of `id` if it is of this store's shard; undefined otherwise. Bad ids throw. */
+  localOf(id: number, what: string): number | undefined {
+    if (!isWellFormedId(id)) throw invalidArgument(`${what} must be a positive integer below 2^53, got ${String(id)}`)
+    if (shardOf(id) !== this.shard) return undefined
+    return localIdOf(id)
+  }
+
+  private issueLocalId(): number {
+    if (this.counters.nextLocalId > localIdMax) {
+      throw limitExceeded(`shard ${this.shard} has issued all ${localIdMax} ids it can`)
+    }
+    const local = this.counters.nextLocalId++
+    this.keydir.noteIssued(this.counters.nextLocalId)
+    return local
+  }
+
+  /** The local id of document `id` if it exists in `view`; NOT_FOUND otherwise. */
+  private writableDoc(view: PendingWrites, id: number): number {
+    const local = this.localOf(id, 'document id')
+    if (local === undefined || !view.docExists(local)) throw notFound(`document ${id} not found`)
+    return local
+  }
+
+  private writableInput(view: PendingWrites, docId: number, tcId: number): { docLocal: number; local: number } {
+    // The node id is checked first, so that a malformed one is INVALID_ARGUMENT whatever the store holds.
+    const local = this.localOf(tcId, 'test case id')
+    const docLocal = this.writableDoc(view, docId)
+    if (local === undefined || view.parentOf(local) !== docLocal) {
+      throw notFound(`test case ${tcId} of document ${docId} not found`)
+    }
+    return { docLocal, local }
+  }
+}
+
+function checkBlob(html: unknown): number {
+  const sizeBytes = checkedUtf8Bytes(html, 'the document text')
+  if (sizeBytes > blobMaxBytes) {
+    throw limitExceeded(`document text is ${sizeBytes} bytes; blobMaxBytes is ${blobMaxBytes}`)
+  }
+  return sizeBytes
+}
