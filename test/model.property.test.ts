@@ -39,6 +39,7 @@ import {
   stringMap,
   StratumError,
   type ErrorCode,
+  type Batch,
   type Store,
   type SyncMode,
   type TestCase,
@@ -89,6 +90,18 @@ class Model {
   readonly deletedNodes: Array<{ docId: number; tcId: number }> = []
 
   constructor(readonly shard: number) {}
+
+  /** A deep copy, with every list in the same order (ids resolve the same against it). */
+  clone(): Model {
+    const copy = new Model(this.shard)
+    for (const [id, doc] of this.docs) copy.docs.set(id, { html: doc.html, meta: new Map(doc.meta), chain: [...doc.chain] })
+    for (const [id, node] of this.nodes) copy.nodes.set(id, { ...node })
+    copy.issued.push(...this.issued)
+    for (const id of this.issuedSet) copy.issuedSet.add(id)
+    copy.deletedDocs.push(...this.deletedDocs)
+    copy.deletedNodes.push(...this.deletedNodes.map((node) => ({ ...node })))
+    return copy
+  }
 
   /** Records an id the store just issued, which must be a fresh id of this store's shard. */
   issue(id: number): void {
@@ -402,6 +415,17 @@ type Op =
    * must see it and every write called before it, and may see later ones).
    */
   | { op: 'interleaved'; writes: WriteOp[] }
+  /**
+   * An atomic batch: writes (which may fail validation: then nothing of the batch is written) and
+   * a new problem with its test cases and outputs made through BatchIds, before or after them.
+   */
+  | { op: 'batch'; writes: WriteOp[]; problem: BatchProblem | null; problemFirst: boolean }
+
+interface BatchProblem {
+  html: string
+  meta: Array<[string, string]>
+  nodes: Array<{ value: Value; output: Value | null }>
+}
 
 const createArb = fc.record({ op: fc.constant('createProblem' as const), html: htmlArb, meta: metaArb, asMap: fc.boolean() })
 
@@ -458,6 +482,21 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.record({ op: fc.constant('interleaved' as const), writes: fc.array(writeOpArb, { minLength: 2, maxLength: 8 }) }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('batch' as const),
+      writes: fc.array(writeOpArb, { maxLength: 8 }),
+      problem: fc.option(
+        fc.record({
+          html: htmlArb,
+          meta: metaArb,
+          nodes: fc.array(fc.record({ value: valueArb, output: fc.option(valueArb) }), { maxLength: 6 }),
+        }),
+      ),
+      problemFirst: fc.boolean(),
+    }),
   },
 )
 
@@ -602,6 +641,8 @@ const statistics = {
   maxSegmentCount: 0,
   errorCodes: new Set<ErrorCode>(),
   undefinedReads: 0,
+  batches: 0,
+  failedBatches: 0,
   /** Reads after a write resolved that already saw a later write of the same tick. */
   interleavedLaterStates: 0,
   ops: new Map<string, number>(),
@@ -632,44 +673,64 @@ type WriteOp = Extract<
 >
 
 /**
- * A write with its ids resolved: `start` makes the call, and `finish` checks its outcome against
- * the model and applies it there. The model's prediction is made in `finish`, against the model
- * as the writes before it left it: writes are validated and applied when they are called, in call
- * order, so that this holds for writes made concurrently too.
+ * A write with its ids resolved: `start` makes the call; `expected` says which error the model
+ * predicts for it, against the model as the writes before it left it (writes are validated when
+ * they are called, in call order, so that this holds for writes made concurrently too); `apply`
+ * applies it to the model (with the id it created, for createProblem and addTestCase); `batch`
+ * adds it to an atomic batch; `finish` checks an outcome against `expected` and applies it.
  */
 interface WritePlan {
   start(store: Store): Promise<unknown>
+  expected(): ErrorCode | undefined
+  apply(createdId: number | undefined): void
+  batch(batch: Batch): void
+  /** Whether it creates an id. */
+  creates: boolean
+  what: string
   finish(outcome: Outcome<unknown>): string
 }
 
 function planWrite(model: Model, op: WriteOp): WritePlan {
   statistics.ops.set(op.op, (statistics.ops.get(op.op) ?? 0) + 1)
+  const plan = planParts(model, op)
+  return {
+    ...plan,
+    creates: op.op === 'createProblem' || op.op === 'addTestCase',
+    finish(outcome) {
+      const code = plan.expected()
+      const value = checkOutcome(outcome, code, plan.what)
+      if (code === undefined) plan.apply(value as number | undefined)
+      return `${plan.what} -> ${code ?? (typeof value === 'number' ? value : 'ok')}`
+    },
+  }
+}
+
+function planParts(model: Model, op: WriteOp): Omit<WritePlan, 'finish' | 'creates'> {
   switch (op.op) {
     case 'createProblem': {
       const meta = op.asMap ? new Map(op.meta) : Object.fromEntries(op.meta)
       return {
+        what: 'createProblem',
         start: (store) => store.createProblem(op.html, meta),
-        finish: (outcome) => {
-          const id = checkOutcome(outcome, undefined, 'createProblem') as number
-          model.issue(id)
-          model.docs.set(id, { html: op.html, meta: new Map(op.meta), chain: [] })
-          return `createProblem -> ${id}`
+        batch: (batch) => void batch.createProblem(op.html, meta),
+        expected: () => undefined,
+        apply: (id) => {
+          model.issue(id!)
+          model.docs.set(id!, { html: op.html, meta: new Map(op.meta), chain: [] })
         },
       }
     }
     case 'addTestCase': {
       const docId = resolveDoc(model, op.doc)
       return {
+        what: `addTestCase(${docId})`,
         start: (store) => store.addTestCase(docId, op.value),
-        finish: (outcome) => {
-          const code = model.docWriteError(docId)
-          const tcId = checkOutcome(outcome, code, `addTestCase(${docId})`) as number | undefined
-          if (code === undefined) {
-            model.issue(tcId!)
-            model.nodes.set(tcId!, { docId, value: op.value, output: undefined })
-            model.docs.get(docId)!.chain.push(tcId!)
-          }
-          return `addTestCase(${docId}) -> ${code ?? tcId}`
+        batch: (batch) => void batch.addTestCase(docId, op.value),
+        expected: () => model.docWriteError(docId),
+        apply: (tcId) => {
+          model.issue(tcId!)
+          model.nodes.set(tcId!, { docId, value: op.value, output: undefined })
+          model.docs.get(docId)!.chain.push(tcId!)
         },
       }
     }
@@ -677,23 +738,24 @@ function planWrite(model: Model, op: WriteOp): WritePlan {
     case 'updateProblemColumn':
     case 'deleteProblem': {
       const docId = resolveDoc(model, op.doc)
-      const what = `${op.op}(${docId})`
       return {
+        what: `${op.op}(${docId})`,
         start: (store) =>
           op.op === 'updateProblemHtml'
             ? store.updateProblemHtml(docId, op.html)
             : op.op === 'updateProblemColumn'
               ? store.updateProblemColumn(docId, op.column, op.value)
               : store.deleteProblem(docId),
-        finish: (outcome) => {
-          const code = model.docWriteError(docId)
-          checkOutcome(outcome, code, what)
-          if (code === undefined) {
-            if (op.op === 'updateProblemHtml') model.docs.get(docId)!.html = op.html
-            else if (op.op === 'updateProblemColumn') model.docs.get(docId)!.meta.set(op.column, op.value)
-            else model.deleteDoc(docId)
-          }
-          return `${what} ${code ?? 'ok'}`
+        batch: (batch) => {
+          if (op.op === 'updateProblemHtml') batch.updateProblemHtml(docId, op.html)
+          else if (op.op === 'updateProblemColumn') batch.updateProblemColumn(docId, op.column, op.value)
+          else batch.deleteProblem(docId)
+        },
+        expected: () => model.docWriteError(docId),
+        apply: () => {
+          if (op.op === 'updateProblemHtml') model.docs.get(docId)!.html = op.html
+          else if (op.op === 'updateProblemColumn') model.docs.get(docId)!.meta.set(op.column, op.value)
+          else model.deleteDoc(docId)
         },
       }
     }
@@ -703,8 +765,8 @@ function planWrite(model: Model, op: WriteOp): WritePlan {
     case 'updateExpectedOutput':
     case 'deleteExpectedOutput': {
       const [docId, tcId] = resolveNode(model, op.node)
-      const what = `${op.op}(${docId}, ${tcId})`
       return {
+        what: `${op.op}(${docId}, ${tcId})`,
         start: (store) => {
           switch (op.op) {
             case 'updateTestCase':
@@ -719,22 +781,34 @@ function planWrite(model: Model, op: WriteOp): WritePlan {
               return store.deleteExpectedOutput(docId, tcId)
           }
         },
-        finish: (outcome) => {
-          let code = model.nodeWriteError(docId, tcId)
-          if (code === undefined) {
-            const hasOutput = model.nodes.get(tcId)!.output !== undefined
-            if (op.op === 'setExpectedOutput' && hasOutput) code = 'ALREADY_EXISTS'
-            if ((op.op === 'updateExpectedOutput' || op.op === 'deleteExpectedOutput') && !hasOutput) code = 'NOT_FOUND'
+        batch: (batch) => {
+          switch (op.op) {
+            case 'updateTestCase':
+              return void batch.updateTestCase(docId, tcId, op.value)
+            case 'deleteTestCase':
+              return void batch.deleteTestCase(docId, tcId)
+            case 'setExpectedOutput':
+              return void batch.setExpectedOutput(docId, tcId, op.value)
+            case 'updateExpectedOutput':
+              return void batch.updateExpectedOutput(docId, tcId, op.value)
+            case 'deleteExpectedOutput':
+              return void batch.deleteExpectedOutput(docId, tcId)
           }
-          checkOutcome(outcome, code, what)
-          if (code === undefined) {
-            const node = model.nodes.get(tcId)!
-            if (op.op === 'updateTestCase') node.value = op.value
-            else if (op.op === 'deleteTestCase') model.deleteNode(tcId)
-            else if (op.op === 'deleteExpectedOutput') node.output = undefined
-            else node.output = op.value
-          }
-          return `${what} ${code ?? 'ok'}`
+        },
+        expected: () => {
+          const code = model.nodeWriteError(docId, tcId)
+          if (code !== undefined) return code
+          const hasOutput = model.nodes.get(tcId)!.output !== undefined
+          if (op.op === 'setExpectedOutput' && hasOutput) return 'ALREADY_EXISTS'
+          if ((op.op === 'updateExpectedOutput' || op.op === 'deleteExpectedOutput') && !hasOutput) return 'NOT_FOUND'
+          return undefined
+        },
+        apply: () => {
+          const node = model.nodes.get(tcId)!
+          if (op.op === 'updateTestCase') node.value = op.value
+          else if (op.op === 'deleteTestCase') model.deleteNode(tcId)
+          else if (op.op === 'deleteExpectedOutput') node.output = undefined
+          else node.output = op.value
         },
       }
     }
@@ -857,6 +931,8 @@ async function runOp(harness: Harness, op: Op): Promise<string> {
       }
       return `interleaved [${finished.join('; ')}]`
     }
+    case 'batch':
+      return runBatch(store, model, op)
     default: {
       const plan = planWrite(model, op)
       return plan.finish(await settle(plan.start(store)))
@@ -864,6 +940,79 @@ async function runOp(harness: Harness, op: Op): Promise<string> {
   }
   statistics.ops.set(op.op, (statistics.ops.get(op.op) ?? 0) + 1)
   return op.op
+}
+
+/**
+ * Runs an atomic batch and checks it against the model: tried first on a copy of the model, where
+ * the first write the model refuses must be the operation the store names, with its code, and
+ * nothing may change; otherwise every write applies, with the ids the commit returned in order.
+ */
+async function runBatch(store: Store, model: Model, op: Extract<Op, { op: 'batch' }>): Promise<string> {
+  statistics.ops.set(op.op, (statistics.ops.get(op.op) ?? 0) + 1)
+  // Resolved against the model before the batch, as a copy resolves them the same.
+  const trial = model.clone()
+  const plans = op.writes.map((write) => planWrite(model, write))
+  const trialPlans = op.writes.map((write) => planParts(trial, write))
+  const problemOperations = op.problem === null ? 0 : 1 + op.problem.nodes.reduce((sum, node) => sum + (node.output === null ? 1 : 2), 0)
+  const batch = store.batch()
+  const addProblem = (): void => {
+    if (op.problem === null) return
+    const doc = batch.createProblem(op.problem.html, Object.fromEntries(op.problem.meta))
+    for (const node of op.problem.nodes) {
+      const tc = batch.addTestCase(doc, node.value)
+      if (node.output !== null) batch.setExpectedOutput(doc, tc, node.output)
+    }
+  }
+  if (op.problemFirst) addProblem()
+  for (const plan of plans) plan.batch(batch)
+  if (!op.problemFirst) addProblem()
+  assert.equal(batch.size, problemOperations + plans.length)
+  const outcome = await settle(batch.commit())
+  // Applies the problem to `target`, taking its ids from `ids`.
+  const applyProblem = (target: Model, ids: number[]): void => {
+    if (op.problem === null) return
+    const docId = ids.shift()!
+    target.issue(docId)
+    const chain: number[] = []
+    target.docs.set(docId, { html: op.problem.html, meta: new Map(op.problem.meta), chain })
+    for (const node of op.problem.nodes) {
+      const tcId = ids.shift()!
+      target.issue(tcId)
+      target.nodes.set(tcId, { docId, value: node.value, output: node.output ?? undefined })
+      chain.push(tcId)
+    }
+  }
+  // The dry run, with ids no store issues (the top of the shard's range).
+  let fakeLocal = limits.localIdMax
+  const fakeIds = (count: number): number[] => Array.from({ length: count }, () => model.shard * localIdSpan + fakeLocal--)
+  let failure: { index: number; code: ErrorCode } | undefined
+  if (op.problemFirst) applyProblem(trial, fakeIds(1 + (op.problem?.nodes.length ?? 0)))
+  for (const [index, plan] of trialPlans.entries()) {
+    const code = plan.expected()
+    if (code !== undefined) {
+      failure = { index: (op.problemFirst ? problemOperations : 0) + index, code }
+      break
+    }
+    plan.apply(plans[index]!.creates ? fakeIds(1)[0] : undefined)
+  }
+  if (failure !== undefined) {
+    checkOutcome(outcome, failure.code, `batch failing at operation ${failure.index}`)
+    const message = (outcome as { error: Error }).error.message
+    assert.ok(message.startsWith(`operation ${failure.index} (`), `the batch's error names operation ${failure.index}: ${message}`)
+    statistics.failedBatches++
+    return `batch of ${batch.size} -> ${failure.code} at ${failure.index}`
+  }
+  const ids = [...(checkOutcome(outcome, undefined, 'batch') as number[])]
+  const created = ids.length
+  if (op.problemFirst) applyProblem(model, ids)
+  for (const plan of plans) {
+    assert.equal(plan.expected(), undefined, `${plan.what} in the batch`)
+    plan.apply(plan.creates ? ids.shift() : undefined)
+  }
+  if (!op.problemFirst) applyProblem(model, ids)
+  assert.equal(ids.length, 0, 'the batch returned one id for each operation that creates one')
+  statistics.batches++
+  return `batch of ${batch.size} -> ${created} ids`
 }
 
 /** The documents `docIds` as the store reads them, as one canonical text (see `snapshotDocs`). */
@@ -1031,8 +1180,9 @@ describe('the store against an in-memory model', () => {
         assert.ok(statistics.errorCodes.has(code), `no operation was expected to fail with ${code}`)
       }
       assert.ok(statistics.undefinedReads > 0, 'no read of a missing id')
+      assert.ok(statistics.batches > 0 && statistics.failedBatches > 0, `batches: ${statistics.batches} committed, ${statistics.failedBatches} refused`)
       assert.ok(statistics.interleavedLaterStates > 0, 'no read after a write resolved saw a later write of its tick')
-      assert.equal(statistics.ops.size, 19, `operations run: ${[...statistics.ops.keys()].join(', ')}`)
+      assert.equal(statistics.ops.size, 20, `operations run: ${[...statistics.ops.keys()].join(', ')}`)
     }
   })
 })
