@@ -248,13 +248,13 @@ export class Compactor {
   }
 
   /**
-   * Segments that may be compacted: sealed (a segment the tail has left may still have writes in
-   * flight: only those below the one the writer's flush loop writes to are whole on disk), and
-   * not damaged.
+   * Segments that may be compacted: sealed and settled (a segment the tail has left may still
+   * have writes in flight, and one sealed in the middle of a pass holds records not yet published
+   * to the keydir: only those below both are whole on disk and fully indexed), and not damaged.
    */
   private sealedSegments(): number[] {
-    const unsealed = this.deps.writer.firstUnsettledSegmentNumber
-    return this.deps.files.segmentNumbers().filter((n) => n < unsealed && !this.deps.segmentStats.get(n).damaged)
+    const unsettled = this.deps.writer.firstUnsettledSegmentNumber
+    return this.deps.files.segmentNumbers().filter((n) => n < unsettled && !this.deps.segmentStats.get(n).damaged)
   }
 
   /** Dead bytes of a segment: what neither the keydir points to nor is a tombstone, nor its header. */

@@ -111,6 +111,35 @@ describe('disk full', () => {
     await reopened.close()
   })
 
+  it('a write made by a status callback comes after the write that triggered it', async () => {
+    const dir = newDir()
+    const fileSystem = new CapacityFileSystem(dir, 256 * 1024)
+    let store: Store | undefined
+    const fromCallback: Array<Promise<number>> = []
+    store = await openStore({
+      dir,
+      fileSystem,
+      segmentSizeBytes: 1024 * 1024,
+      compactionIntervalMs: 0,
+      onWarning: () => undefined,
+      // A write as soon as the disk has room again, to the same chain as the write that found it.
+      onStatusChange: (status) => {
+        if (status === 'open') fromCallback.push(store!.addTestCase(written.docId, string('from the callback')))
+      },
+    })
+    const written: Written = { docId: await store.createProblem('doc'), tcIds: [], values: [] }
+    assert.equal((await fillUntilRefused(store, written, 'fill')).code, 'DISK_FULL')
+    fileSystem.capacityBytes += 64 * 1024
+    const first = await store.addTestCase(written.docId, string('found room'))
+    assert.equal(fromCallback.length, 1, 'the callback ran once')
+    const second = await fromCallback[0]!
+    assert.ok(first < second, `the write that found room (${first}) before the callback's (${second})`)
+    assert.equal(store.status, 'open')
+    const chain = (await store.getAllTestCases(written.docId, { limit: 100_000 }))!.testCases.map((testCase) => testCase.tcId)
+    assert.deepEqual(chain.slice(-2), [first, second])
+    await store.close()
+  })
+
   it('opens a store on a full disk, and serves it', async () => {
     const dir = newDir()
     const fileSystem = new CapacityFileSystem(dir, 192 * 1024)

@@ -1,8 +1,9 @@
 /**
  * Appends records to the active segment, with group commit.
  *
- * `append` is synchronous: it places the records at the logical tail, so the caller knows their
- * locations at once and can update the index in the same tick, in the order the writes were made.
+ * `append` is synchronous: it places the records at the logical tail, so the caller knows at once
+ * where they go, in the order the writes were made; each append's `publish` is called when its
+ * pass is done, so that the caller updates its index then (see docs/format.md, *The write path*).
  * The bytes are written later by one flush loop, which takes every record appended since its last
  * pass, writes them with one `writev` a segment, and (in `always` mode) makes them durable with one
  * `fdatasync`. Every append of a pass shares one promise, settled when its pass is done: with 64
@@ -274,14 +275,24 @@ export class SegmentWriter {
     const segmentIsEmpty = this.tailOffset === segmentHeaderBytes
     const rotates = !segmentIsEmpty && this.tailOffset + totalBytes > this.options.segmentSizeBytes
     const segmentNumber = rotates ? this.tailSegmentNumber + 1 : this.tailSegmentNumber
-    if (segmentNumber !== this.reservedSegmentNumber) {
+    const newlyReserved = segmentNumber !== this.reservedSegmentNumber
+    if (newlyReserved) {
       // Throws LIMIT_EXCEEDED before anything is prepared or queued.
       this.options.segmentSlots.reserve(segmentNumber)
       this.reservedSegmentNumber = segmentNumber
     }
     if (rotates) {
-      // Throws DISK_FULL (the tail stays where it is) when the next segment cannot be created.
-      this.prepareSegment(this.tailSegmentNumber + 1, segmentHeaderBytes + totalBytes)
+      try {
+        // Throws DISK_FULL (the tail stays where it is) when the next segment cannot be created.
+        this.prepareSegment(this.tailSegmentNumber + 1, segmentHeaderBytes + totalBytes)
+      } catch (error) {
+        // The slot goes back: the number may never hold a record (compaction may take it).
+        if (newlyReserved) {
+          this.options.segmentSlots.release(segmentNumber)
+          this.reservedSegmentNumber = 0
+        }
+        throw error
+      }
       this.moveTail(this.tailSegmentNumber + 1)
     }
     this.reserve(this.tailSegmentNumber, this.tailOffset + totalBytes)

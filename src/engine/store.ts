@@ -170,12 +170,16 @@ async function openResolved(resolved: ResolvedStoreOptions): Promise<Store> {
       segmentStats,
       segmentSlots: { reserve: (segmentNumber) => keydir.reserveSegment(segmentNumber), release: (segmentNumber) => keydir.releaseSegment(segmentNumber) },
       onSealed: (segmentNumber, sizeBytes) => sealedHints.sealed(segmentNumber, sizeBytes),
-      onDiskFull: (state) => {
-        if (state !== undefined) warn(resolved, 'the disk is full: writes are refused until it has room again; reads go on', { ...state })
-        else warn(resolved, 'the disk has room again: writes are accepted', {})
-        resolved.onStatusChange?.(state === undefined ? 'open' : 'disk-full')
-      },
-      onFailed: (error) => resolved.onStatusChange?.('failed', error),
+      // The writer reports these from inside an append, between a write's validation and its
+      // queueing: the user's callbacks run after that stretch, so that a write they make comes
+      // after the one that found the disk full or with room again, as it was called.
+      onDiskFull: (state) =>
+        queueMicrotask(() => {
+          if (state !== undefined) warn(resolved, 'the disk is full: writes are refused until it has room again; reads go on', { ...state })
+          else warn(resolved, 'the disk has room again: writes are accepted', {})
+          resolved.onStatusChange?.(state === undefined ? 'open' : 'disk-full')
+        }),
+      onFailed: (error) => queueMicrotask(() => resolved.onStatusChange?.('failed', error)),
       observer: guardedObserver(resolved.observer, (error) => warn(resolved, 'the store observer threw; the event is dropped', { error: String(error) })),
     })
     const store = new Store(resolved, lock, keydir, files, writer, segmentStats, sealedHints, recovered.report, recovered.nextLocalId, recovered.nextSeq)
