@@ -69,11 +69,11 @@ describe('atomic batches', () => {
     const before = await contents(store)
     const statsBefore = await store.stats()
     const cases: Array<[string, (batch: ReturnType<Store['batch']>) => void, string, RegExp]> = [
-      ['an unknown document', (batch) => batch.addTestCase(docId + 1000, int64(1)), 'NOT_FOUND', /operation 4 \(addTestCase\) of the batch: document \d+ not found; nothing was written/],
-      ['an output set twice', (batch) => batch.setExpectedOutput(docId, tcId, int64(1)).setExpectedOutput(docId, tcId, int64(2)), 'ALREADY_EXISTS', /operation 5 \(setExpectedOutput\)/],
-      ['a node deleted earlier in the batch', (batch) => batch.deleteTestCase(docId, tcId).updateTestCase(docId, tcId, int64(2)), 'NOT_FOUND', /operation 5 \(updateTestCase\)/],
-      ['a document deleted earlier in the batch', (batch) => { const doc = batch.createProblem('x'); batch.deleteProblem(doc); batch.addTestCase(doc, int64(1)) }, 'NOT_FOUND', /operation 6 \(addTestCase\)/],
-      ['a malformed value', (batch) => batch.addTestCase(docId, { type: 'int64', value: 1.5 } as never), 'INVALID_ARGUMENT', /operation 4 \(addTestCase\)/],
+      ['an unknown document', (batch) => batch.addTestCase(docId + 1000, int64(1)), 'NOT_FOUND', /operation 5 of 5 \(addTestCase\) of the batch: document \d+ not found; nothing was written/],
+      ['an output set twice', (batch) => batch.setExpectedOutput(docId, tcId, int64(1)).setExpectedOutput(docId, tcId, int64(2)), 'ALREADY_EXISTS', /operation 6 of 6 \(setExpectedOutput\)/],
+      ['a node deleted earlier in the batch', (batch) => batch.deleteTestCase(docId, tcId).updateTestCase(docId, tcId, int64(2)), 'NOT_FOUND', /operation 6 of 6 \(updateTestCase\)/],
+      ['a document deleted earlier in the batch', (batch) => { const doc = batch.createProblem('x'); batch.deleteProblem(doc); batch.addTestCase(doc, int64(1)) }, 'NOT_FOUND', /operation 7 of 7 \(addTestCase\)/],
+      ['a malformed value', (batch) => batch.addTestCase(docId, { type: 'int64', value: 1.5 } as never), 'INVALID_ARGUMENT', /operation 5 of 5 \(addTestCase\)/],
     ]
     for (const [name, rest, code, message] of cases) {
       const batch = store.batch()

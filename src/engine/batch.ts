@@ -6,7 +6,7 @@
  * unit of the log (its records flagged BATCH_CONTINUES but the last, in one group commit), so that
  * recovery applies it whole or not at all, and published to the index at once when acknowledged.
  * A batch that fails validation writes nothing, and its promise rejects with the error of the
- * first operation that failed, its position and kind named in the message.
+ * first operation that failed, its position (counted from 1) and kind named in the message.
  *
  * Ids created in the batch are not known before it commits: `createProblem` and `addTestCase`
  * return a `BatchId`, which later operations of the same batch take in place of an id.
@@ -27,7 +27,7 @@ export class BatchId {
   /** @internal */
   constructor(
     readonly batch: Batch,
-    /** The position of the operation that creates it. */
+    /** The index (from 0) of the operation that creates it. */
     readonly operation: number,
     readonly kind: 'document' | 'test case',
   ) {}
@@ -131,13 +131,16 @@ export class Batch {
   private checkRef(ref: IdOrBatchId, kind: BatchId['kind']): IdOrBatchId {
     if (!(ref instanceof BatchId)) return ref
     if (ref.batch !== this) throw invalidArgument('a BatchId stands for an id only in the batch that made it')
-    if (ref.kind !== kind) throw invalidArgument(`operation ${ref.operation} of the batch creates a ${ref.kind}, not a ${kind}`)
+    if (ref.kind !== kind) throw invalidArgument(`operation ${ref.operation + 1} of the batch creates a ${ref.kind}, not a ${kind}`)
     return ref
   }
 }
 
-/** An error of operation `index` of a batch: the same code, its position and kind named. */
-export function batchOperationError(error: unknown, index: number, operation: BatchOperation): unknown {
+/**
+ * An error of operation `index` (from 0) of a batch of `count`: the same code, its position
+ * (counted from 1, as people count) and kind named.
+ */
+export function batchOperationError(error: unknown, index: number, count: number, operation: BatchOperation): unknown {
   if (!(error instanceof StratumError)) return error
-  return new StratumError(error.code, `operation ${index} (${operation.op}) of the batch: ${error.message}; nothing was written`, { cause: error })
+  return new StratumError(error.code, `operation ${index + 1} of ${count} (${operation.op}) of the batch: ${error.message}; nothing was written`, { cause: error })
 }

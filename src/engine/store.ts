@@ -480,14 +480,14 @@ export class Store {
       try {
         plan = this.planBatchOperation(scratch, operation, createdIds)
       } catch (error) {
-        throw batchOperationError(error, index, operation)
+        throw batchOperationError(error, index, operations.length, operation)
       }
       plan.note(scratch)
       createdIds.push(plan.createdId)
       plans.push(plan)
       for (const record of plan.records) batchBytes += record.length
       if (batchBytes > batchMaxBytes) {
-        throw limitExceeded(`the batch writes more than ${batchMaxBytes} bytes (batchMaxBytes) by operation ${index}; nothing was written: split it`)
+        throw limitExceeded(`the batch writes more than ${batchMaxBytes} bytes (batchMaxBytes) by operation ${index + 1} of ${operations.length}; nothing was written: split it`)
       }
     }
     // One unit of the log: every record but the batch's last continues it.
