@@ -49,7 +49,7 @@ describe('README.md', () => {
     const scripts = JSON.parse(fs.readFileSync(path.join(repoDir, 'package.json'), 'utf8')).scripts as Record<string, string>
     // exec: the shell npm runs the script in becomes the server, so that npm's signals reach it.
     assert.equal(scripts.start, 'exec node bin/stratum.mjs serve')
-    assert.equal(scripts['lint:proto'], 'buf lint')
+    assert.equal(scripts['lint:proto'], 'buf lint && buf breaking proto --against test/proto-baseline')
   })
 
   it('lists every RPC of the proto, in its order', () => {

@@ -18,10 +18,11 @@ import * as grpc from '@grpc/grpc-js'
 import protoLoader from '@grpc/proto-loader'
 import { protoPath as healthProtoPath } from 'grpc-health-check'
 import { lseMethods, type LseMethodDefinition, type LseMethodName } from '../protocol/proto-definition.ts'
-import { checkText, checkValue, valueFromWire, valueToWire, WireValueError } from '../protocol/value-wire.ts'
+import { valueFromWire, WireValueError } from '../protocol/value-wire.ts'
 import type { Value } from '../protocol/values.ts'
 import type {
   AddTestCaseResponse,
+  CommitResponse,
   CompactNowResponse,
   CreateProblemResponse,
   GetAllTestCasesResponse,
@@ -31,7 +32,9 @@ import type {
   ListProblemsResponse,
   ValueResponse,
 } from '../protocol/wire-types.ts'
+import { ClientBatch } from './client-batch.ts'
 import { StratumClientError } from './client-error.ts'
+import { columnsOf, id, pageSize, testCaseIds, text, wireValue, type MetaInput } from './wire-arguments.ts'
 import { compactionResultFromWire, statsFromWire, type CompactionResult, type ServerStats } from './stats.ts'
 
 export interface CallOptions {
@@ -55,8 +58,7 @@ export interface ClientOptions {
   defaultDeadlineMs?: number
 }
 
-/** Metadata columns: a plain object or a Map of column name to value. */
-export type MetaInput = Readonly<Record<string, string>> | ReadonlyMap<string, string>
+export type { MetaInput }
 
 export interface TestCase {
   tcId: number
@@ -287,6 +289,22 @@ export class StratumClient {
    * large store: give it a long `deadlineMs` (past the deadline the call fails DEADLINE_EXCEEDED,
    * but the compaction carries on).
    */
+  // ---------------------------------------------------------------- batches
+
+  /**
+   * Starts an atomic batch (the Commit RPC): add operations, then `commit()`. All are written or
+   * none; `createProblem` and `addTestCase` return a ref that later operations take in place of
+   * an id, and `commit()` resolves to the ids created, in operation order.
+   */
+  batch(): ClientBatch {
+    return new ClientBatch((operations, options) => this.commit(operations, options))
+  }
+
+  private async commit(operations: () => object[], options: CallOptions | undefined): Promise<number[]> {
+    const response = await this.call<CommitResponse>('Commit', () => ({ operations: operations() }), options)
+    return response.createdIds.map(Number)
+  }
+
   async compactNow(options?: CallOptions): Promise<CompactionResult> {
     const { result } = await this.call<CompactNowResponse>('CompactNow', () => ({}), options)
     // The server always sets it; a response without it is the server's fault, as a bad value is.
@@ -350,51 +368,6 @@ export class StratumClient {
       throw error
     }
   }
-}
-
-/** An id as the wire carries it; anything but a positive safe integer is refused here. */
-function id(value: number, what: string): string {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new WireValueError(`${what} must be an integer from 1 to 2^53-1, got ${String(value)}`)
-  }
-  return String(value)
-}
-
-function testCaseIds(problemId: number, tcId: number): { problemId: string; tcId: string } {
-  return { problemId: id(problemId, 'problemId'), tcId: id(tcId, 'tcId') }
-}
-
-function text(value: string, what: string): string {
-  checkText(value, what)
-  return value
-}
-
-function wireValue(value: Value): ReturnType<typeof valueToWire> {
-  checkValue(value, 'value')
-  return valueToWire(value)
-}
-
-function pageSize(items: number | undefined): number {
-  if (items === undefined) return 0
-  if (!Number.isInteger(items) || items < 1 || items > 2 ** 31 - 1) {
-    throw new WireValueError(`pageSize must be a positive integer, got ${String(items)}`)
-  }
-  return items
-}
-
-function columnsOf(meta: MetaInput | undefined): { name: string; value: string }[] {
-  if (meta === undefined) return []
-  let entries: Iterable<[unknown, unknown]>
-  if (meta instanceof Map) entries = meta
-  else if (typeof meta === 'object' && meta !== null && !Array.isArray(meta)) entries = Object.entries(meta)
-  else throw new WireValueError('metadata must be an object or a Map of column name to string')
-  const columns = []
-  for (const [name, value] of entries) {
-    checkText(name, 'a column name')
-    checkText(value, `the value of column ${name}`)
-    columns.push({ name, value })
-  }
-  return columns
 }
 
 function channelCredentials(tls: ClientOptions['tls']): grpc.ChannelCredentials {

@@ -58,6 +58,7 @@ export const lseMethodNames = [
   'GetStats',
   'Flush',
   'CompactNow',
+  'Commit',
 ] as const
 
 export type LseMethodName = (typeof lseMethodNames)[number]

@@ -199,3 +199,41 @@ export interface GetStatsResponse {
 
 /** The message of the RPCs that take or return no fields. */
 export type EmptyMessage = Record<string, never>
+
+/** The oneof member names of `Operation`, the `op` proto-loader reports. */
+export type WireOperationKind =
+  | 'createProblem'
+  | 'updateProblemHtml'
+  | 'updateProblemColumn'
+  | 'deleteProblem'
+  | 'addTestCase'
+  | 'updateTestCase'
+  | 'deleteTestCase'
+  | 'setExpectedOutput'
+  | 'updateExpectedOutput'
+  | 'deleteExpectedOutput'
+
+export interface WireOperation {
+  op?: WireOperationKind
+  createProblem?: CreateProblemRequest | null
+  updateProblemHtml?: UpdateProblemHtmlRequest | null
+  updateProblemColumn?: UpdateProblemColumnRequest | null
+  deleteProblem?: ProblemIdRequest | null
+  addTestCase?: AddTestCaseRequest | null
+  updateTestCase?: TestCaseValueRequest | null
+  deleteTestCase?: TestCaseIdRequest | null
+  setExpectedOutput?: TestCaseValueRequest | null
+  updateExpectedOutput?: TestCaseValueRequest | null
+  deleteExpectedOutput?: TestCaseIdRequest | null
+  /** Position (from 1) of an earlier createProblem standing for problemId; 0 when none. */
+  problemRef?: number
+  /** Position (from 1) of an earlier addTestCase standing for tcId; 0 when none. */
+  tcRef?: number
+}
+
+export interface CommitRequest {
+  operations: WireOperation[]
+}
+export interface CommitResponse {
+  createdIds: WireInt64[]
+}

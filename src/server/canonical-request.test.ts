@@ -70,18 +70,19 @@ describe('canonicalRequest', () => {
 
 describe('countRequestItems', () => {
   it('counts list items, map entries and columns, packed or not', () => {
-    // int64_list_value [1, 2] packed and [3] unpacked; string_list_value ['', 'x']; two map entries; two columns.
-    assert.equal(countRequestItems(addTestCase, hex('0801 1208 2206 0a020102 0803')), 3)
-    assert.equal(countRequestItems(addTestCase, hex('0801 1207 2a05 0a00 0a0178')), 2)
-    assert.equal(countRequestItems(addTestCase, hex('0801 1208 3206 0a00 0a020a00')), 2)
+    // int64_list_value [1, 2] packed and [3] unpacked; string_list_value ['', 'x']; two map
+    // entries; two columns. The Value and the list or map messages count one each.
+    assert.equal(countRequestItems(addTestCase, hex('0801 1208 2206 0a020102 0803')), 2 + 3)
+    assert.equal(countRequestItems(addTestCase, hex('0801 1207 2a05 0a00 0a0178')), 2 + 2)
+    assert.equal(countRequestItems(addTestCase, hex('0801 1208 3206 0a00 0a020a00')), 2 + 2)
     assert.equal(countRequestItems(createProblem, hex('0a00 1200 1202 0a00')), 2)
   })
 
-  it('counts an item for each occurrence of a message field after its first', () => {
-    // value sent three times: two parts to merge; int64_list_value twice in one of them: one more.
-    assert.equal(countRequestItems(addTestCase, hex('0801 1200 1200 1204 2200 2200')), 3)
-    // Once each, at every level: nothing to merge.
-    assert.equal(countRequestItems(addTestCase, hex('0801 1202 2200')), 0)
+  it('counts an item for each occurrence of a message field, parts to merge included', () => {
+    // value sent three times; int64_list_value twice in the last of them.
+    assert.equal(countRequestItems(addTestCase, hex('0801 1200 1200 1204 2200 2200')), 5)
+    // Once each: the Value and its list.
+    assert.equal(countRequestItems(addTestCase, hex('0801 1202 2200')), 2)
   })
 
   it('stops counting past requestItemsMax', () => {

@@ -74,13 +74,12 @@ export function canonicalRequest(type: protobuf.Type, bytes: Uint8Array): Buffer
 }
 
 /**
- * The items of repeated fields in the message of `type` at [start, end) of `bytes`, nested
- * messages included, counted without an object per item; stops counting past `budget`.
+ * The items of repeated fields in the message of `type` at [start, end) of `bytes`, and every
+ * message occurrence (each decodes to an object of its own: an operation of a Commit holds three
+ * or four, nested), counted without an object per item; stops counting past `budget`.
  */
 function countItems(type: protobuf.Type, bytes: Uint8Array, start: number, end: number, budget: number): number {
   let count = 0
-  // The singular message fields met so far, made when the first one is.
-  let messagesSeen: Set<number> | undefined
   const cursor = new Cursor(bytes, start, end)
   // Bounded: each pass moves the cursor past one field.
   while (count <= budget) {
@@ -95,13 +94,7 @@ function countItems(type: protobuf.Type, bytes: Uint8Array, start: number, end: 
     const size = cursor.small()
     const from = cursor.advance(size)
     if (isMessageField(field)) {
-      if (field.repeated) {
-        count++
-      } else {
-        messagesSeen ??= new Set()
-        if (messagesSeen.has(fieldNumber)) count++
-        else messagesSeen.add(fieldNumber)
-      }
+      count++
       count += countItems(field.resolvedType as protobuf.Type, bytes, from, from + size, budget - count)
     } else if (field.type === 'string' || field.type === 'bytes') {
       if (field.repeated) count++

@@ -12,6 +12,8 @@ import { valueFromWire, valueToWire } from '../protocol/value-wire.ts'
 import type {
   AddTestCaseRequest,
   AddTestCaseResponse,
+  CommitRequest,
+  CommitResponse,
   CompactNowResponse,
   CreateProblemRequest,
   CreateProblemResponse,
@@ -33,7 +35,8 @@ import type {
 } from '../protocol/wire-types.ts'
 import { CallError, invalidArgument, notFound } from './call-error.ts'
 import { afterIdOfProblemToken, afterIdOfTestCaseToken, problemPageToken, testCasePageToken } from './page-tokens.ts'
-import { idOf, pageSizeOf } from './request-fields.ts'
+import { batchOfCommit } from './commit-operations.ts'
+import { columnsOf, idOf, pageSizeOf } from './request-fields.ts'
 import { compactionResultToWire, statsResponse } from './stats-response.ts'
 import { readTestCasePage } from './test-case-pages.ts'
 
@@ -62,6 +65,7 @@ export interface LseHandlers extends Record<LseMethodName, Handler<never, object
   GetStats: Handler<EmptyMessage, GetStatsResponse>
   Flush: Handler<EmptyMessage, EmptyMessage>
   CompactNow: Handler<EmptyMessage, CompactNowResponse>
+  Commit: Handler<CommitRequest, CommitResponse>
 }
 
 export function createLseHandlers(store: Store, startedAtMs: number): LseHandlers {
@@ -191,19 +195,14 @@ export function createLseHandlers(store: Store, startedAtMs: number): LseHandler
       // Errors (the store closing, a failed write) become statuses like any call's, in unary-call.ts.
       return { result: compactionResultToWire(await store.compactNow()) }
     },
+
+    async Commit(request) {
+      const createdIds = await batchOfCommit(store, request).commit()
+      return { createdIds: createdIds.map(String) }
+    },
   }
 }
 
 function problemNotFound(problemId: number): CallError {
   return notFound(`problem ${problemId} not found`)
-}
-
-/** Metadata columns as the engine takes them; a repeated name is refused rather than merged. */
-function columnsOf(columns: readonly WireColumn[]): Map<string, string> {
-  const map = new Map<string, string>()
-  for (const column of columns) {
-    if (map.has(column.name)) throw invalidArgument(`columns repeat the name ${JSON.stringify(column.name)}`)
-    map.set(column.name, column.value)
-  }
-  return map
 }

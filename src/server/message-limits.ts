@@ -54,4 +54,6 @@ export const requestMaxBytesByMethod: Record<LseMethodName, number> = {
   GetStats: smallRequestMaxBytes,
   Flush: smallRequestMaxBytes,
   CompactNow: smallRequestMaxBytes,
+  // A batch as large as the transport allows; a larger one must be split.
+  Commit: requestMaxBytes,
 }

@@ -28,6 +28,7 @@ export const methodRoles: Record<LseMethodName, Role> = {
   GetStats: 'read',
   Flush: 'admin',
   CompactNow: 'admin',
+  Commit: 'write',
 }
 
 /** Whether a token of role `held` may make a call that needs `needed`. */

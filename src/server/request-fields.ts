@@ -3,6 +3,7 @@
  * strings, see proto-definition.ts) and page sizes. Errors name the proto field.
  */
 import { limits } from '../engine/index.ts'
+import type { WireColumn } from '../protocol/wire-types.ts'
 import { invalidArgument } from './call-error.ts'
 
 /** 2^53 - 1 as a decimal string has 16 digits; any longer id is out of range. */
@@ -23,4 +24,14 @@ export function pageSizeOf(pageSize: number, defaultItems: number): number {
     throw invalidArgument(`page_size must be from 0 (the default, ${defaultItems}) to ${limits.pageMaxItems}, got ${pageSize}`)
   }
   return pageSize
+}
+
+/** Metadata columns as the engine takes them; a repeated name is refused rather than merged. */
+export function columnsOf(columns: readonly WireColumn[], field = 'columns'): Map<string, string> {
+  const map = new Map<string, string>()
+  for (const column of columns) {
+    if (map.has(column.name)) throw invalidArgument(`${field} repeat the name ${JSON.stringify(column.name)}`)
+    map.set(column.name, column.value)
+  }
+  return map
 }

@@ -41,7 +41,7 @@ export function strictDeserializer(name: LseMethodName, method: LseMethodDefinit
     if (items > requestItemsMax) {
       return new MalformedRequest(
         status.RESOURCE_EXHAUSTED,
-        `${requestType.name}: the request holds more than ${requestItemsMax} list, map and column items (requestItemsMax); send fewer`,
+        `${requestType.name}: the request holds more than ${requestItemsMax} items (list items, map entries, columns and messages; requestItemsMax); send fewer`,
       )
     }
     const heldBytes = requestMemoryBytes(bytes.length, items)

@@ -44,6 +44,60 @@ export function behaviourSuite(factory: SubjectFactory): void {
       })
     }
 
+    withSubject('a batch writes a problem with its test cases and outputs, later operations naming earlier ones', async (subject) => {
+      const existing = await subject.createProblem('existing', { a: '1' })
+      const ids = await subject.batch((batch) => {
+        const problem = batch.createProblem('<p>A+B</p>', { title: 'A+B' })
+        for (const [a, b] of [[1, 2], [20, 22]] as const) {
+          const tc = batch.addTestCase(problem, int64List([BigInt(a), BigInt(b)]))
+          batch.setExpectedOutput(problem, tc, int64(BigInt(a + b)))
+        }
+        batch.updateProblemColumn(existing, 'a', '2')
+        batch.updateProblemHtml(problem, '<p>A plus B</p>')
+      })
+      assert.equal(ids.length, 3)
+      const [problemId, first, second] = ids as [number, number, number]
+      assert.equal(await subject.getProblemHtml(problemId), '<p>A plus B</p>')
+      assert.deepEqual(await subject.getProblemMeta(problemId), { title: 'A+B' })
+      assert.deepEqual(await subject.getProblemMeta(existing), { a: '2' })
+      assert.deepEqual(canonicalCases((await allTestCases(subject, problemId))!), canonicalCases([
+        { tcId: first, value: int64List([1n, 2n]), output: int64(3n) },
+        { tcId: second, value: int64List([20n, 22n]), output: int64(42n) },
+      ]))
+      assert.deepEqual(await subject.counts(), { problems: 2, testCases: 2, expectedOutputs: 2 })
+      // Survives a restart whole.
+      await subject.restart()
+      assert.equal((await allTestCases(subject, problemId))!.length, 2)
+      assert.deepEqual(await subject.batch(() => undefined), [])
+    })
+
+    withSubject('a batch that is refused writes nothing and names the operation', async (subject) => {
+      const problemId = await subject.createProblem('p')
+      const tcId = await subject.addTestCase(problemId, int64(1n))
+      await subject.setExpectedOutput(problemId, tcId, int64(1n))
+      const before = { counts: await subject.counts(), meta: await subject.getProblemMeta(problemId) }
+      const attempts: Array<[(batch: Parameters<Parameters<StoreSubject['batch']>[0]>[0]) => void, string, RegExp]> = [
+        [(batch) => batch.addTestCase(problemId + 1000, int64(1n)), 'NOT_FOUND', /operation 4 of 4 \(addTestCase\)/],
+        [(batch) => batch.setExpectedOutput(problemId, tcId, int64(2n)), 'ALREADY_EXISTS', /operation 4 of 4 \(setExpectedOutput\)/],
+        [(batch) => { batch.deleteTestCase(problemId, tcId); batch.updateTestCase(problemId, tcId, int64(3n)) }, 'NOT_FOUND', /operation 5 of 5 \(updateTestCase\)/],
+        [(batch) => batch.updateProblemColumn(problemId, '', 'x'), 'INVALID_ARGUMENT', /operation 4 of 4 \(updateProblemColumn\)/],
+      ]
+      for (const [rest, code, pattern] of attempts) {
+        await expectCode(
+          subject.batch((batch) => {
+            const created = batch.createProblem('lost')
+            batch.addTestCase(created, int64(9n))
+            batch.updateProblemColumn(problemId, 'b', 'lost')
+            rest(batch)
+          }),
+          code,
+          pattern,
+        )
+        await subject.flush()
+        assert.deepEqual({ counts: await subject.counts(), meta: await subject.getProblemMeta(problemId) }, before, `nothing written by a batch refused with ${code}`)
+      }
+    })
+
     withSubject('creates a problem and reads its text and metadata back', async (subject) => {
       const html = '<p>Add two numbers.</p>\u0000\u{1F600}'
       const id = await subject.createProblem(html, { title: 'A+B', difficulty: 'easy', empty: '' })

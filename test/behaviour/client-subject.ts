@@ -4,7 +4,7 @@
  */
 import { isStratumClientError, StatusCode, type StratumClient } from '../../src/client/index.ts'
 import { startTestServer } from '../support/test-server.ts'
-import { SubjectError, type StoreSubject, type SubjectFactory } from './subject.ts'
+import { SubjectError, type StoreSubject, type SubjectBatch, type SubjectFactory } from './subject.ts'
 
 /** gRPC statuses back in the engine's terms (see src/server/status-codes.ts for the mapping). */
 function engineCodeOf(code: StatusCode): string {
@@ -79,6 +79,12 @@ export const clientFactory: SubjectFactory = {
       getExpectedOutput: (id, tcId) => clientRead(() => client().getExpectedOutput(id, tcId)),
       updateExpectedOutput: (id, tcId, value) => clientCall(() => client().updateExpectedOutput(id, tcId, value)),
       deleteExpectedOutput: (id, tcId) => clientCall(() => client().deleteExpectedOutput(id, tcId)),
+      batch: (build) =>
+        clientCall(() => {
+          const batch = client().batch()
+          build(batch as unknown as SubjectBatch)
+          return batch.commit()
+        }),
       counts: async () => {
         const stats = await clientCall(() => client().getStats())
         return { problems: stats.problemsInIndex, testCases: stats.testCasesInIndex, expectedOutputs: stats.expectedOutputsInIndex }

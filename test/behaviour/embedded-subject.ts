@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import { isStratumError, openStore, type Store } from '../../src/engine/index.ts'
 import { makeTempDir } from '../support/fixture.ts'
-import { SubjectError, type StoreSubject, type SubjectFactory } from './subject.ts'
+import { SubjectError, type StoreSubject, type SubjectBatch, type SubjectFactory } from './subject.ts'
 
 async function engineCall<T>(call: () => Promise<T>): Promise<T> {
   try {
@@ -57,6 +57,12 @@ export const embeddedFactory: SubjectFactory = {
       getExpectedOutput: (id, tcId) => engineCall(() => store.getExpectedOutput(id, tcId)),
       updateExpectedOutput: (id, tcId, value) => engineCall(() => store.updateExpectedOutput(id, tcId, value)),
       deleteExpectedOutput: (id, tcId) => engineCall(() => store.deleteExpectedOutput(id, tcId)),
+      batch: (build) =>
+        engineCall(() => {
+          const batch = store.batch()
+          build(batch as unknown as SubjectBatch)
+          return batch.commit()
+        }),
       counts: async () => {
         const stats = await store.stats()
         return { problems: stats.documents, testCases: stats.inputNodes, expectedOutputs: stats.outputNodes }

@@ -17,6 +17,23 @@ export class SubjectError extends Error {
   }
 }
 
+/**
+ * An atomic batch as both sides build it (the engine's Batch, the client's ClientBatch):
+ * creations return a ref that later operations take in place of an id.
+ */
+export interface SubjectBatch {
+  createProblem(html: string, meta?: MetaInput): object
+  updateProblemHtml(problem: number | object, html: string): unknown
+  updateProblemColumn(problem: number | object, column: string, value: string): unknown
+  deleteProblem(problem: number | object): unknown
+  addTestCase(problem: number | object, value: Value): object
+  updateTestCase(problem: number | object, tc: number | object, value: Value): unknown
+  deleteTestCase(problem: number | object, tc: number | object): unknown
+  setExpectedOutput(problem: number | object, tc: number | object, value: Value): unknown
+  updateExpectedOutput(problem: number | object, tc: number | object, value: Value): unknown
+  deleteExpectedOutput(problem: number | object, tc: number | object): unknown
+}
+
 export interface StoreSubject {
   createProblem(html: string, meta?: MetaInput): Promise<number>
   getProblemHtml(problemId: number): Promise<string | undefined>
@@ -36,6 +53,8 @@ export interface StoreSubject {
   getExpectedOutput(problemId: number, tcId: number): Promise<Value | undefined>
   updateExpectedOutput(problemId: number, tcId: number, value: Value): Promise<void>
   deleteExpectedOutput(problemId: number, tcId: number): Promise<void>
+  /** Builds a batch with `build` and commits it; resolves to the ids it created. */
+  batch(build: (batch: SubjectBatch) => void): Promise<number[]>
   counts(): Promise<{ problems: number; testCases: number; expectedOutputs: number }>
   flush(): Promise<void>
   /** Closes the store (or stops the server) and opens it again on the same folder. */

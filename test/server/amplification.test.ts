@@ -71,8 +71,9 @@ async function sendAmplified(t: { diagnostic(message: string): void }, field: Am
 
 describe('amplification', () => {
   it('finds the repeated and message fields of every request, each with its case', () => {
-    // The contract has them all under CreateProblem and the four methods that carry a Value.
-    assert.deepEqual([...new Set(fields.map((field) => field.method))], ['CreateProblem', 'AddTestCase', 'UpdateTestCase', 'SetExpectedOutput', 'UpdateExpectedOutput'])
+    // The contract has them all under CreateProblem, the four methods that carry a Value, and Commit.
+    assert.deepEqual([...new Set(fields.map((field) => field.method))], ['CreateProblem', 'AddTestCase', 'UpdateTestCase', 'SetExpectedOutput', 'UpdateExpectedOutput', 'Commit'])
+    assert.ok(fields.some((field) => field.label === 'Commit operations.addTestCase.value.stringMapValue.entries'))
     assert.ok(fields.some((field) => field.label === 'AddTestCase value.stringMapValue.entries'))
     for (const field of fields) fieldCaseOf(field)
   })

@@ -68,6 +68,9 @@ after(async () => {
 })
 
 /** An AddTestCase request whose value is a string of `sizeBytes` (value = 2: Value { string_value = 3 }). */
+/** The items the server counts in a stringRequest: its Value message. */
+const valueItems = 1
+
 async function stringRequest(sizeBytes: number): Promise<Buffer> {
   const context = await requestContext(server.client, 'AddTestCase')
   return Buffer.concat([context.bytes, lengthDelimited(2, lengthDelimited(3, Buffer.alloc(sizeBytes, 0x78)))])
@@ -92,13 +95,13 @@ describe('requests in flight share a memory budget (requestsInFlightMaxBytes)', 
     const second = await stringRequest(1.5 * MiB)
     const small = await stringRequest(10)
     const cancelled = await stringRequest(10)
-    assert.ok(requestMemoryBytes(first.length, 0) <= budgetBytes && 2 * requestMemoryBytes(first.length, 0) > budgetBytes)
+    assert.ok(requestMemoryBytes(first.length, valueItems) <= budgetBytes && 2 * requestMemoryBytes(first.length, valueItems) > budgetBytes)
 
     gate.close()
     try {
       const held1 = rawCall(raw, 'AddTestCase', first)
       await until('the first request to be held in flight', () => gate.syncsWaiting > 0 && held() > 0)
-      assert.equal(held(), requestMemoryBytes(first.length, 0))
+      assert.equal(held(), requestMemoryBytes(first.length, valueItems))
 
       // Refused at once: a short deadline, so that a server that takes it fails here, not later.
       const refused = await rawCall(raw, 'AddTestCase', second, 10_000).outcome
@@ -108,10 +111,10 @@ describe('requests in flight share a memory budget (requestsInFlightMaxBytes)', 
 
       // A small request fits beside the held one; it waits for the same sync.
       const taken = rawCall(raw, 'AddTestCase', small)
-      await until('the small request to be held too', () => held() > requestMemoryBytes(first.length, 0))
+      await until('the small request to be held too', () => held() > requestMemoryBytes(first.length, valueItems))
       // One the client gives up on while it is held: the server finishes it, and releases its bytes.
       const abandoned = rawCall(raw, 'AddTestCase', cancelled)
-      await until('the abandoned request to be held too', () => held() === requestMemoryBytes(first.length, 0) + 2 * requestMemoryBytes(small.length, 0))
+      await until('the abandoned request to be held too', () => held() === requestMemoryBytes(first.length, valueItems) + 2 * requestMemoryBytes(small.length, valueItems))
       abandoned.call.cancel()
       assert.equal((await abandoned.outcome).code, S.CANCELLED)
 
@@ -128,13 +131,13 @@ describe('requests in flight share a memory budget (requestsInFlightMaxBytes)', 
     // 3 MiB strings: each charged about 9 MiB, more than the budget by itself.
     for (let index = 0; index < 4; index++) {
       const bytes = await stringRequest(3 * MiB)
-      assert.ok(requestMemoryBytes(bytes.length, 0) > budgetBytes)
+      assert.ok(requestMemoryBytes(bytes.length, valueItems) > budgetBytes)
       const outcome = await rawCall(raw, 'AddTestCase', bytes).outcome
       assert.equal(outcome.code, S.OK, describeOutcome(outcome))
       // Released as the call is answered, before its response is sent.
       assert.equal(held(), 0)
     }
-    t.diagnostic(`4 requests charged ${requestMemoryBytes((await stringRequest(3 * MiB)).length, 0)} bytes each, one at a time: all OK`)
+    t.diagnostic(`4 requests charged ${requestMemoryBytes((await stringRequest(3 * MiB)).length, valueItems)} bytes each, one at a time: all OK`)
   })
 
   it('refuses some of many large requests at once, answers every one, and returns every byte', async (t) => {

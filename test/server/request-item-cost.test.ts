@@ -12,7 +12,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { lseMethods, type LseMethodName } from '../../src/protocol/proto-definition.ts'
-import { requestItemsMax } from '../../src/server/canonical-request.ts'
+import { countRequestItems, requestItemsMax } from '../../src/server/canonical-request.ts'
+import { loadLseRoot, lseServiceName } from '../../src/protocol/proto-definition.ts'
 import { requestItemCostBytes, requestMemoryBytes, RequestMemoryBudget } from '../../src/server/request-memory.ts'
 import { MalformedRequest, strictDeserializer } from '../../src/server/strict-requests.ts'
 import { collectGarbage } from '../support/measured-call.ts'
@@ -24,6 +25,9 @@ function addTestCase(member: number, list: Buffer): Buffer {
 }
 
 const items = requestItemsMax
+const requestTypeOf = (method: LseMethodName) => loadLseRoot().lookupService(lseServiceName).methods[method]!.resolvedRequestType!
+/** The AddTestCase requests hold a Value and a list or map message around their items, which count too. */
+const valueItems = requestItemsMax - 2
 
 /**
  * `count` two-letter strings, each after `prefix` (its tag and length, or more). Each decodes to a
@@ -60,13 +64,13 @@ function withValues(entries: Buffer, count: number): Buffer {
 const cases: Case[] = [
   // Value: int64_list_value = 4 (Int64List: values = 1), string_list_value = 5 (StringList: values = 1),
   // string_map_value = 6 (StringMap: entries = 1: StringMapEntry { key = 1, value = 2 }).
-  { name: 'one-byte int64s, packed', method: 'AddTestCase', count: items, bytes: (count) => addTestCase(4, lengthDelimited(1, repeatedBytes(Buffer.from([0x01]), count))) },
-  { name: 'one-byte int64s, unpacked', method: 'AddTestCase', count: items, bytes: (count) => addTestCase(4, repeatedBytes(Buffer.from([0x08, 0x01]), count)) },
+  { name: 'one-byte int64s, packed', method: 'AddTestCase', count: valueItems, bytes: (count) => addTestCase(4, lengthDelimited(1, repeatedBytes(Buffer.from([0x01]), count))) },
+  { name: 'one-byte int64s, unpacked', method: 'AddTestCase', count: valueItems, bytes: (count) => addTestCase(4, repeatedBytes(Buffer.from([0x08, 0x01]), count)) },
   // 2^32 - 1: an 11-character string each once decoded.
-  { name: 'five-byte int64s, packed', method: 'AddTestCase', count: items, bytes: (count) => addTestCase(4, lengthDelimited(1, repeatedBytes(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]), count))) },
-  { name: 'empty strings', method: 'AddTestCase', count: items, bytes: (count) => addTestCase(5, repeatedBytes(Buffer.from([0x0a, 0x00]), count)) },
-  { name: 'two-letter strings', method: 'AddTestCase', count: items, bytes: (count) => addTestCase(5, twoLetterStrings(count, [0x0a, 0x02])) },
-  { name: 'empty map entries', method: 'AddTestCase', count: items, bytes: (count) => addTestCase(6, repeatedBytes(Buffer.from([0x0a, 0x00]), count)) },
+  { name: 'five-byte int64s, packed', method: 'AddTestCase', count: valueItems, bytes: (count) => addTestCase(4, lengthDelimited(1, repeatedBytes(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]), count))) },
+  { name: 'empty strings', method: 'AddTestCase', count: valueItems, bytes: (count) => addTestCase(5, repeatedBytes(Buffer.from([0x0a, 0x00]), count)) },
+  { name: 'two-letter strings', method: 'AddTestCase', count: valueItems, bytes: (count) => addTestCase(5, twoLetterStrings(count, [0x0a, 0x02])) },
+  { name: 'empty map entries', method: 'AddTestCase', count: valueItems, bytes: (count) => addTestCase(6, repeatedBytes(Buffer.from([0x0a, 0x00]), count)) },
   // StringMapEntry { key = 1: two letters }, 6 bytes each: as many as fit AddTestCase's limit.
   {
     name: 'map entries with two-letter keys',
@@ -107,7 +111,8 @@ describe(`the memory of a decoded request, per item (charged ${requestItemCostBy
       collectGarbage()
       const kept = held() - before
       assert.ok(!(request instanceof MalformedRequest), (request as MalformedRequest).details)
-      const charged = requestMemoryBytes(wireBytes, count)
+      // Charged as the server charges it: every item it counts, the enclosing messages included.
+      const charged = requestMemoryBytes(wireBytes, countRequestItems(requestTypeOf(method), build(count)))
       // Keep both referenced until measured.
       assert.ok(request !== undefined && bytes.length === wireBytes)
       request = undefined

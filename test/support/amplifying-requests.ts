@@ -3,8 +3,10 @@
  * or message field reachable from a request of proto/lse.proto.
  *
  * The fields are enumerated from the contract, so a field added later either has its case in
- * `fieldCases` or fails with "no amplification case for field X". For each field two requests
- * are built:
+ * `fieldCases` or fails with "no amplification case for field X". A field that one request reaches
+ * by several paths (a Value under each kind of Commit operation) is tried on the first. Every
+ * message occurrence counts as an item, those enclosing the field included. For each field two
+ * requests are built:
  *
  * - `filled`: the largest request under its method's size limit (requestMaxBytesByMethod), all
  *   of it items of the field: one-byte packed varints, empty strings, empty messages (2 bytes
@@ -20,7 +22,7 @@ import * as grpc from '@grpc/grpc-js'
 import type protobuf from 'protobufjs'
 import { int64, type StratumClient } from '../../src/client/index.ts'
 import { lseMethodNames, lseServiceName, loadLseRoot, type LseMethodName } from '../../src/protocol/proto-definition.ts'
-import { requestItemsMax } from '../../src/server/canonical-request.ts'
+import { countRequestItems, requestItemsMax } from '../../src/server/canonical-request.ts'
 import { requestMaxBytesByMethod } from '../../src/server/message-limits.ts'
 import { MiB, type CostBounds, type RawOutcome } from './measured-call.ts'
 import { lengthDelimited, lengthDelimitedWireType, repeatedBytes, tag, varintWireType } from './wire-bytes.ts'
@@ -55,7 +57,7 @@ export interface FieldCase {
 /** Value { int64_list_value = 4: Int64List {} }: an empty list, which the engine stores. */
 const emptyInt64ListValue = lengthDelimited(4, Buffer.alloc(0))
 
-const tooManyItems = new RegExp(`more than ${requestItemsMax} list, map and column items \\(requestItemsMax\\)`)
+const tooManyItems = new RegExp(`more than ${requestItemsMax} items \\(list items, map entries, columns and messages; requestItemsMax\\)`)
 
 /**
  * What the server may cost a request refused before decoding, and one decoded: loose on purpose
@@ -87,9 +89,9 @@ export const fieldCases: Readonly<Record<string, FieldCase>> = {
   'lse.v1.Value.stringMapValue': { atLimit: { code: S.OK } },
   // The engine stores an int64 in 8 bytes: a million of them are 8 MiB, over valueMaxBytes.
   'lse.v1.Int64List.values': { atLimit: { code: S.RESOURCE_EXHAUSTED, details: /valueMaxBytes/ } },
-  // The engine stores an empty string in 4 bytes: 1,048,576 of them and the list's header are
-  // just over valueMaxBytes (4 MiB).
-  'lse.v1.StringList.values': { atLimit: { code: S.RESOURCE_EXHAUSTED, details: /valueMaxBytes/ } },
+  // The engine stores an empty string in 4 bytes: the 1,048,574 that fit beside the Value and the
+  // StringList (two items more) and the list's header are just valueMaxBytes (4 MiB): stored.
+  'lse.v1.StringList.values': { atLimit: { code: S.OK } },
   // A million entries, all keyed "": decoded, then refused for their repeated key (they are also
   // over mapMaxEntries, 65,536, which the engine checks after).
   'lse.v1.StringMap.entries': { atLimit: { code: S.INVALID_ARGUMENT, details: /repeats the map key ""/ } },
@@ -100,7 +102,21 @@ export function assertAnswer(label: string, outcome: RawOutcome, expected: Expec
   if (expected.details !== undefined) assert.match(outcome.details, expected.details, label)
 }
 
+/**
+ * Commit's operations name their ids inside each operation, which these requests leave empty:
+ * every operation but create_problem is refused for its problem_id, before its value is read.
+ */
+const commitCases: Readonly<Record<string, FieldCase>> = {
+  // A million empty operations: over batchMaxOperations (100,000), refused once decoded.
+  'lse.v1.CommitRequest.operations': { atLimit: { code: S.RESOURCE_EXHAUSTED, details: /batchMaxOperations/ } },
+  // A million empty occurrences merge into one problem with no text: stored.
+  'lse.v1.Operation.createProblem': { atLimit: { code: S.OK } },
+  'lse.v1.CreateProblemRequest.columns': fieldCases['lse.v1.CreateProblemRequest.columns']!,
+}
+const commitOperationWithoutIds: FieldCase = { atLimit: { code: S.INVALID_ARGUMENT, details: /problem_id is required/ } }
+
 export function fieldCaseOf(target: AmplifiedField): FieldCase {
+  if (target.method === 'Commit') return commitCases[target.fieldName] ?? commitOperationWithoutIds
   const found = fieldCases[target.fieldName]
   if (found === undefined) throw new Error(`no amplification case for field ${target.fieldName} (${target.label})`)
   return found
@@ -115,10 +131,12 @@ function messageTypeOf(field: protobuf.Field): protobuf.Type | undefined {
 export function amplifiedFields(): AmplifiedField[] {
   const service = loadLseRoot().lookupService(lseServiceName)
   const found: AmplifiedField[] = []
-  const walk = (method: LseMethodName, type: protobuf.Type, path: protobuf.Field[], onPath: ReadonlySet<string>): void => {
+  const walk = (method: LseMethodName, type: protobuf.Type, path: protobuf.Field[], onPath: ReadonlySet<string>, seen: Set<string>): void => {
     for (const field of type.fieldsArray) {
       const message = messageTypeOf(field)
       if (!field.repeated && !field.map && message === undefined) continue
+      if (seen.has(field.fullName)) continue
+      seen.add(field.fullName)
       const fieldPath = [...path, field]
       found.push({
         method,
@@ -129,12 +147,12 @@ export function amplifiedFields(): AmplifiedField[] {
       if (message === undefined) continue
       // A message that holds itself would nest as deep as the bytes allow: a case of its own.
       if (onPath.has(message.fullName)) throw new Error(`no amplification case for the recursive message ${message.fullName} (${method})`)
-      walk(method, message, fieldPath, new Set([...onPath, message.fullName]))
+      walk(method, message, fieldPath, new Set([...onPath, message.fullName]), seen)
     }
   }
   for (const method of lseMethodNames) {
     const requestType = service.methods[method]!.resolvedRequestType!
-    walk(method, requestType, [], new Set([requestType.fullName]))
+    walk(method, requestType, [], new Set([requestType.fullName]), new Set())
   }
   return found
 }
@@ -143,7 +161,7 @@ export type AmplifiedShape = 'filled' | 'atLimit'
 
 export interface AmplifiedRequest {
   bytes: Buffer
-  /** The items the server counts in it (occurrences of a singular message past the first included). */
+  /** The items the server counts in it (every message occurrence included). */
   items: number
 }
 
@@ -154,8 +172,8 @@ interface Leaf {
   unit: Buffer
   /** The items go in one packed field rather than one after another. */
   packed: boolean
-  /** Items on the wire that the server does not count: a singular message's first occurrence. */
-  uncounted: number
+  /** The field is a singular message: its occurrences merge into one. */
+  singularMessage: boolean
 }
 
 function leafOf(target: AmplifiedField, shape: AmplifiedShape): Leaf {
@@ -163,11 +181,13 @@ function leafOf(target: AmplifiedField, shape: AmplifiedShape): Leaf {
   if (field.repeated && !field.map && messageTypeOf(field) === undefined && field.type !== 'string' && field.type !== 'bytes') {
     if (!varintTypes.has(field.type) && field.resolvedType === null) throw new Error(`no amplification case for field ${target.fieldName}: a ${field.type} list`)
     // One byte an item packed; unpacked, each item is read on its own (two bytes).
-    return shape === 'filled' ? { unit: Buffer.from([0x01]), packed: true, uncounted: 0 } : { unit: Buffer.concat([tag(field.id, varintWireType), Buffer.from([0x01])]), packed: false, uncounted: 0 }
+    return shape === 'filled'
+      ? { unit: Buffer.from([0x01]), packed: true, singularMessage: false }
+      : { unit: Buffer.concat([tag(field.id, varintWireType), Buffer.from([0x01])]), packed: false, singularMessage: false }
   }
   // An empty string, map entry or message: its tag and a zero length.
   const unit = Buffer.concat([tag(field.id, lengthDelimitedWireType), Buffer.from([0])])
-  return { unit, packed: false, uncounted: field.repeated || field.map ? 0 : 1 }
+  return { unit, packed: false, singularMessage: !field.repeated && !field.map }
 }
 
 /**
@@ -181,14 +201,18 @@ export function amplifiedRequest(target: AmplifiedField, shape: AmplifiedShape, 
   const build = (count: number): Buffer => {
     let content: Buffer
     if (leaf.packed) content = lengthDelimited(field.id, repeatedBytes(leaf.unit, count))
-    else if (first !== undefined && leaf.uncounted > 0) content = Buffer.concat([lengthDelimited(field.id, first), repeatedBytes(leaf.unit, count - 1)])
+    else if (first !== undefined && leaf.singularMessage) content = Buffer.concat([lengthDelimited(field.id, first), repeatedBytes(leaf.unit, count - 1)])
     else content = repeatedBytes(leaf.unit, count)
     for (const outer of target.path.slice(0, -1).reverse()) content = lengthDelimited(outer.id, content)
     return Buffer.concat([context, content])
   }
+  // The messages enclosing the field, one occurrence each, count too.
+  const enclosing = target.path.length - 1
   if (shape === 'atLimit') {
-    const count = requestItemsMax + leaf.uncounted
-    return { bytes: build(count), items: count - leaf.uncounted }
+    // The first occurrence's payload holds messages of its own, which count too.
+    const firstItems = first !== undefined && leaf.singularMessage ? countRequestItems(messageTypeOf(field)!, first) : 0
+    const count = requestItemsMax - enclosing - firstItems
+    return { bytes: build(count), items: requestItemsMax }
   }
   const limit = requestMaxBytesByMethod[target.method]
   const one = build(1).length
@@ -200,7 +224,7 @@ export function amplifiedRequest(target: AmplifiedField, shape: AmplifiedShape, 
     count -= Math.ceil((bytes.length - limit) / leaf.unit.length)
     bytes = build(count)
   }
-  return { bytes, items: count - leaf.uncounted }
+  return { bytes, items: count + enclosing + (first !== undefined && leaf.singularMessage ? countRequestItems(messageTypeOf(field)!, first) : 0) }
 }
 
 export interface RequestContext {
@@ -218,6 +242,7 @@ export async function requestContext(client: StratumClient, method: LseMethodNam
   })
   switch (method) {
     case 'CreateProblem':
+    case 'Commit':
       return { bytes: Buffer.alloc(0) }
     case 'AddTestCase':
       return encoded({ problemId: await client.createProblem(method) })

@@ -496,5 +496,36 @@ export function conformanceCases(client: StratumClient): Record<LseMethodName, C
         }
       },
     }),
+
+    // A batch: a test case added to the target, its output set through tc_ref (the position of
+    // the add, from 1), and the target's text replaced.
+    Commit: define({
+      arbitrary: fc.record({ pair: pairArb, value: valueArb, output: valueArb, html: textArb }),
+      freshFixture: true,
+      async trial({ pair, value, output, html }) {
+        const { target, state, model } = await makePair(pair)
+        const problemField = varintField(1, target.problemId)
+        const operation = (member: number, fields: WireNode[], more: WireNode[] = []): WireNode => ({ t: 'message', num: 1, fields: [{ t: 'message', num: member, fields }, ...more] })
+        return {
+          nodes: [
+            operation(5, [...problemField, { t: 'message', num: 2, fields: valueNodes(value) }]),
+            operation(8, [...problemField, { t: 'message', num: 3, fields: valueNodes(output) }], varintField(17, 1)),
+            operation(2, [...problemField, ...stringField(2, html)]),
+          ],
+          async observe(result, delta) {
+            const response = okResponse('Commit', result) as { createdIds: string[] } | undefined
+            const tcId = response?.createdIds.length === 1 ? Number(response.createdIds[0]) : undefined
+            const added = tcId === undefined ? undefined : await orStatus(client.getExpectedOutput(target.problemId, tcId).then(canonicalValue))
+            return { ...(await state()), created: response?.createdIds.length, added, counts: counts(delta) }
+          },
+          expected: {
+            ...model([...chainModel(pair.testCases), { tc: 'new', value: canonicalValue(value), output: canonicalValue(output) }], { html, meta: { kind: 'target' } }),
+            created: 1,
+            added: canonicalValue(output),
+            counts: { problems: 0, testCases: 1, outputs: 1 },
+          },
+        }
+      },
+    }),
   }
 }

@@ -71,6 +71,7 @@ const writeMethods = new Set<LseMethodName>([
   'SetExpectedOutput',
   'UpdateExpectedOutput',
   'DeleteExpectedOutput',
+  'Commit',
 ])
 
 /** The methods that name a test case, in the proto's order. */
@@ -118,13 +119,15 @@ export function* hostileRequests(data: SeededData, seed: number = defaultHostile
   /** True when `bytes` could decode into a write touching the seeded data. */
   const couldChangeData = (method: LseMethodName, bytes: Buffer): boolean => {
     if (!writeMethods.has(method)) return false
-    let decoded: { problemId?: string }
+    let decoded: { problemId?: string; operations?: unknown[] }
     try {
       const type = requestTypeOf(method)
-      decoded = type.toObject(type.decode(bytes), { longs: String, defaults: true }) as { problemId?: string }
+      decoded = type.toObject(type.decode(bytes), { longs: String, defaults: true }) as { problemId?: string; operations?: unknown[] }
     } catch {
       return false
     }
+    // Any operation of a Commit may create a problem.
+    if (method === 'Commit') return (decoded.operations?.length ?? 0) > 0
     return method === 'CreateProblem' || seeded.has(String(decoded.problemId))
   }
   const unknownId = (): number => 1_000_000 + Math.floor(random() * 1_000_000_000)
@@ -171,7 +174,8 @@ export function* hostileRequests(data: SeededData, seed: number = defaultHostile
     {
       weight: 10,
       make: () => {
-        const method = pick(lseMethodNames.filter((name) => name !== 'CreateProblem' && name !== 'ListProblems' && name !== 'GetStats' && name !== 'Flush' && name !== 'CompactNow'))
+        // (Commit names its ids inside its operations: the mutated encodings reach it.)
+        const method = pick(lseMethodNames.filter((name) => !['CreateProblem', 'ListProblems', 'GetStats', 'Flush', 'CompactNow', 'Commit'].includes(name)))
         const problemId = random() < 0.5 ? unknownId() : pick(allTcIds) // a test case id is no problem id
         const bytes = encode(method, { problemId, tcId: unknownId(), html: 'h', column: 'c', value: valueFields() })
         return { kind: 'unknown id', path: pathOf(method), bytes, expected: new Set([S.NOT_FOUND]) }
