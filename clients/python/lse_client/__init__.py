@@ -1,4 +1,5 @@
 """Python client of Stratum's gRPC service ``lse.v1.LseService`` (see the project's README)."""
+from .batch import Batch, BatchRef
 from .client import DEFAULT, LseClient
 from .errors import (
     AlreadyExistsError,
@@ -13,7 +14,7 @@ from .errors import (
 from .values import INT64_MAX, INT64_MIN, Int64List, StringList, typed_list
 
 __all__ = [
-    "DEFAULT", "INT64_MAX", "INT64_MIN", "AlreadyExistsError", "Int64List", "InvalidArgumentError",
+    "DEFAULT", "INT64_MAX", "INT64_MIN", "AlreadyExistsError", "Batch", "BatchRef", "Int64List", "InvalidArgumentError",
     "LseClient", "LseError", "NotFoundError", "PermissionDeniedError", "StringList", "UnauthenticatedError",
     "UnavailableError", "ValueTypeError", "typed_list",
 ]

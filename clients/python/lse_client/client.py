@@ -10,6 +10,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from ._generated import lse_pb2, lse_pb2_grpc
+from .batch import Batch
 from .errors import LseError, ValueTypeError, from_rpc_error, invalid_argument
 from .values import LseValue, check_id, check_string_map, check_text, from_proto, to_proto
 
@@ -228,6 +229,15 @@ class LseClient:
         """Deletes a test case's expected output; NotFoundError when it has none."""
         request = lse_pb2.DeleteExpectedOutputRequest(problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"))
         self._call(self._stub.DeleteExpectedOutput, request, timeout)
+
+    # ------------------------------------------------------------------ batches
+
+    def batch(self, *, timeout: Timeout = DEFAULT) -> Batch:
+        """Starts an atomic batch (the Commit RPC): every operation is written or none is.
+
+        ``with client.batch() as b:`` commits when the block ends without an exception;
+        ``b.created_ids`` then holds the ids created, in operation order."""
+        return Batch(lambda request, seconds: self._call(self._stub.Commit, request, seconds), timeout)
 
     # ------------------------------------------------------------------ administration
 

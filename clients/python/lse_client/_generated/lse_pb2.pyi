@@ -38,6 +38,18 @@ class Column(_message.Message):
     value: str
     def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
+class CommitRequest(_message.Message):
+    __slots__ = ["operations"]
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    operations: _containers.RepeatedCompositeFieldContainer[Operation]
+    def __init__(self, operations: _Optional[_Iterable[_Union[Operation, _Mapping]]] = ...) -> None: ...
+
+class CommitResponse(_message.Message):
+    __slots__ = ["created_ids"]
+    CREATED_IDS_FIELD_NUMBER: _ClassVar[int]
+    created_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, created_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class CompactNowRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
@@ -293,6 +305,34 @@ class ListProblemsResponse(_message.Message):
     next_page_token: str
     problem_ids: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, problem_ids: _Optional[_Iterable[int]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class Operation(_message.Message):
+    __slots__ = ["add_test_case", "create_problem", "delete_expected_output", "delete_problem", "delete_test_case", "problem_ref", "set_expected_output", "tc_ref", "update_expected_output", "update_problem_column", "update_problem_html", "update_test_case"]
+    ADD_TEST_CASE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    DELETE_EXPECTED_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    DELETE_PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    DELETE_TEST_CASE_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_REF_FIELD_NUMBER: _ClassVar[int]
+    SET_EXPECTED_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TC_REF_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_EXPECTED_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_PROBLEM_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_PROBLEM_HTML_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TEST_CASE_FIELD_NUMBER: _ClassVar[int]
+    add_test_case: AddTestCaseRequest
+    create_problem: CreateProblemRequest
+    delete_expected_output: DeleteExpectedOutputRequest
+    delete_problem: DeleteProblemRequest
+    delete_test_case: DeleteTestCaseRequest
+    problem_ref: int
+    set_expected_output: SetExpectedOutputRequest
+    tc_ref: int
+    update_expected_output: UpdateExpectedOutputRequest
+    update_problem_column: UpdateProblemColumnRequest
+    update_problem_html: UpdateProblemHtmlRequest
+    update_test_case: UpdateTestCaseRequest
+    def __init__(self, create_problem: _Optional[_Union[CreateProblemRequest, _Mapping]] = ..., update_problem_html: _Optional[_Union[UpdateProblemHtmlRequest, _Mapping]] = ..., update_problem_column: _Optional[_Union[UpdateProblemColumnRequest, _Mapping]] = ..., delete_problem: _Optional[_Union[DeleteProblemRequest, _Mapping]] = ..., add_test_case: _Optional[_Union[AddTestCaseRequest, _Mapping]] = ..., update_test_case: _Optional[_Union[UpdateTestCaseRequest, _Mapping]] = ..., delete_test_case: _Optional[_Union[DeleteTestCaseRequest, _Mapping]] = ..., set_expected_output: _Optional[_Union[SetExpectedOutputRequest, _Mapping]] = ..., update_expected_output: _Optional[_Union[UpdateExpectedOutputRequest, _Mapping]] = ..., delete_expected_output: _Optional[_Union[DeleteExpectedOutputRequest, _Mapping]] = ..., problem_ref: _Optional[int] = ..., tc_ref: _Optional[int] = ...) -> None: ...
 
 class RecoverySummary(_message.Message):
     __slots__ = ["bytes_scanned", "damaged_range_count", "damaged_record_count", "duration_ms", "hints_written", "record_count", "removed_temporary_file_count", "segment_count", "segments_from_hints", "segments_scanned", "torn_tail_bytes", "unusable_hint_count"]

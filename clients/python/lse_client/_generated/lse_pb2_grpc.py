@@ -110,6 +110,11 @@ class LseServiceStub(object):
                 request_serializer=lse__pb2.CompactNowRequest.SerializeToString,
                 response_deserializer=lse__pb2.CompactNowResponse.FromString,
                 )
+        self.Commit = channel.unary_unary(
+                '/lse.v1.LseService/Commit',
+                request_serializer=lse__pb2.CommitRequest.SerializeToString,
+                response_deserializer=lse__pb2.CommitResponse.FromString,
+                )
 
 
 class LseServiceServicer(object):
@@ -254,6 +259,17 @@ class LseServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Commit(self, request, context):
+        """Writes a batch of operations atomically: every operation is validated first, against the
+        store as the operations before it leave it, and then all of them are written as one unit of
+        the log, or none is. A refused batch writes nothing and fails with the status of the first
+        operation refused, its position named (counted from 1). Readers see none of a batch until it
+        is acknowledged, then all of it. Returns the ids the batch created, in operation order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LseServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -351,6 +367,11 @@ def add_LseServiceServicer_to_server(servicer, server):
                     servicer.CompactNow,
                     request_deserializer=lse__pb2.CompactNowRequest.FromString,
                     response_serializer=lse__pb2.CompactNowResponse.SerializeToString,
+            ),
+            'Commit': grpc.unary_unary_rpc_method_handler(
+                    servicer.Commit,
+                    request_deserializer=lse__pb2.CommitRequest.FromString,
+                    response_serializer=lse__pb2.CommitResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -683,5 +704,22 @@ class LseService(object):
         return grpc.experimental.unary_unary(request, target, '/lse.v1.LseService/CompactNow',
             lse__pb2.CompactNowRequest.SerializeToString,
             lse__pb2.CompactNowResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Commit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/lse.v1.LseService/Commit',
+            lse__pb2.CommitRequest.SerializeToString,
+            lse__pb2.CommitResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
