@@ -10,7 +10,8 @@
  * validate a write and stays out.
  *
  * Each `note…` method records one write and returns its release, which the store calls when it
- * publishes that write to the keydir. An entry is dropped when the last write that touched it is
+ * publishes that write to the keydir. A write that changes nothing a view answers (a document's
+ * text, a node's value) is not noted at all. An entry is dropped when the last write that touched it is
  * released: writes are published in the order they were noted, so the keydir then holds exactly
  * what the entry said. Memory: one small entry per document or node with a write in flight.
  *
@@ -115,12 +116,6 @@ export class PendingWrites implements IndexView {
     return () => this.releaseDoc(local, doc)
   }
 
-  /** A write that changes the document's text only: the view does not change, but it holds the entry. */
-  noteDocText(local: number): () => void {
-    const doc = this.doc(local)
-    return () => this.releaseDoc(local, doc)
-  }
-
   noteDocMeta(local: number, meta: Map<string, string>): () => void {
     const doc = this.doc(local)
     doc.meta = meta
@@ -145,12 +140,6 @@ export class PendingWrites implements IndexView {
       this.releaseDoc(docLocal, doc)
       this.releaseInput(local, input)
     }
-  }
-
-  /** A write that replaces the node's value: the view does not change, but it holds the entry. */
-  noteInputValue(local: number): () => void {
-    const input = this.input(local)
-    return () => this.releaseInput(local, input)
   }
 
   noteDeleteInput(docLocal: number, local: number): () => void {

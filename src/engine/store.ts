@@ -526,7 +526,6 @@ export class Store {
     }
   }
 
-
   // ---------------------------------------------------------------- admin
 
   async stats(): Promise<StoreStats> {
@@ -617,7 +616,6 @@ export class Store {
     warn(this.options, message, details)
   }
 
-
   /** The local id of `id` if it is of this store's shard; undefined otherwise. Bad ids throw. */
   private localOf(id: number, what: string): number | undefined {
     return this.planner.localOf(id, what)
@@ -671,9 +669,6 @@ export class Store {
     const keydir = this.keydir
     return keydir.kind(local) === SlotKind.input && keydir.parent(local) === docLocal ? local : undefined
   }
-
-
-
 
   private metaOf(local: number, id: number): Map<string, string> {
     if (this.keydir.isCorrupt(local, 'b')) throw this.damaged(local, id, 'b', 'the metadata of document')
