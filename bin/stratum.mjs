@@ -11,4 +11,8 @@ if (!existsSync(main)) {
   process.exit(1)
 }
 const { runCli } = await import(main.href)
-process.exitCode = await runCli(process.argv.slice(2))
+// Exits at once rather than letting the event loop drain: while Node tears down a draining
+// process it restores the default action of SIGINT and SIGTERM, and a late stop signal (npm's
+// copy of a Ctrl-C) would then kill a server that had stopped gracefully. stdout and stderr are
+// written synchronously (files and pipes on Linux; the logger is synchronous), so nothing is lost.
+process.exit(await runCli(process.argv.slice(2)))

@@ -137,6 +137,10 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
     process.stderr.write(`stratum serve: ${insecure}\n`)
     return insecure.startsWith('refusing') ? exitCodes.insecure : exitCodes.usage
   }
+  // Listening for stop signals before the server starts: a signal that arrives while it starts,
+  // or the moment it has logged `listening`, stops it once started, rather than killing it.
+  let stopped = false
+  const stop = listenForStopSignals((repeat) => logger.warn({ signal: repeat }, stopped ? 'already stopped' : 'already shutting down'))
   let server
   try {
     server = await startServer({
@@ -175,7 +179,6 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
     }
   }
   process.on('SIGHUP', reload)
-  const stop = listenForStopSignals((repeat) => logger.warn({ signal: repeat }, 'already shutting down'))
   try {
     // A second signal while shutting down is noted, not obeyed: closing the store must finish.
     await server.shutdown(await stop.first)
@@ -184,7 +187,7 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
     logger.error({ err: error }, 'shutdown failed')
     return exitCodes.failed
   } finally {
-    stop.dispose()
+    stopped = true
     process.off('SIGHUP', reload)
   }
 }
