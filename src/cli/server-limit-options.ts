@@ -8,7 +8,7 @@ import { bytesIn, formatBytes, integerIn } from './option-parsers.ts'
 
 export type ServerLimitOptions = Pick<
   ServerLimits,
-  'handshakeTimeoutMs' | 'connectionsMax' | 'connectionIdleMs' | 'streamsPerConnectionMax' | 'requestsInFlightMaxBytes'
+  'handshakeTimeoutMs' | 'connectionsMax' | 'connectionIdleMs' | 'streamsPerConnectionMax' | 'requestsInFlightMaxBytes' | 'requestReceiveTimeoutMs'
 >
 
 const day = 24 * 60 * 60_000
@@ -46,6 +46,12 @@ export function addServerLimitOptions(command: Command): Command {
         .default(inFlightDefault, `${inFlightDefault} (${formatBytes(inFlightDefault)})`)
         .argParser(bytesIn(1024 * 1024, Number.MAX_SAFE_INTEGER)),
     )
+    .addOption(
+      new Option('--request-receive-timeout-ms <ms>', 'time a call has to send its whole request and end its stream; past it, DEADLINE_EXCEEDED')
+        .env('LSE_REQUEST_RECEIVE_TIMEOUT_MS')
+        .default(defaultServerLimits.requestReceiveTimeoutMs)
+        .argParser(integerIn(100, 3_600_000)),
+    )
 }
 
 export function serverLimitsOf(options: ServerLimitOptions): ServerLimitOptions {
@@ -55,5 +61,6 @@ export function serverLimitsOf(options: ServerLimitOptions): ServerLimitOptions 
     connectionIdleMs: options.connectionIdleMs,
     streamsPerConnectionMax: options.streamsPerConnectionMax,
     requestsInFlightMaxBytes: options.requestsInFlightMaxBytes,
+    requestReceiveTimeoutMs: options.requestReceiveTimeoutMs,
   }
 }

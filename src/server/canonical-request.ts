@@ -64,6 +64,25 @@ export function countRequestItems(type: protobuf.Type, bytes: Uint8Array): numbe
   return Math.min(countItems(type, bytes, 0, bytes.length, requestItemsMax), requestItemsMax + 1)
 }
 
+/**
+ * How many times the field `fieldName` of `type` occurs at the top level of `bytes` (the
+ * operations of a Commit), counted without decoding; past `max` it stops and returns max + 1.
+ */
+export function countTopLevelField(type: protobuf.Type, bytes: Uint8Array, fieldName: string, max: number): number {
+  const wanted = type.fields[fieldName]
+  if (wanted === undefined) throw new Error(`${type.name} has no field ${fieldName}`)
+  let count = 0
+  const cursor = new Cursor(bytes, 0, bytes.length)
+  // Bounded: each pass moves the cursor past one field.
+  while (count <= max) {
+    const next = nextKnownField(type, cursor)
+    if (next === undefined) break
+    if (next.field === wanted) count++
+    cursor.skip(next.wireType, next.fieldNumber)
+  }
+  return count
+}
+
 /** The canonical encoding of `bytes` as a message of `type`. */
 export function canonicalRequest(type: protobuf.Type, bytes: Uint8Array): Buffer {
   // The canonical form is rarely longer than the request (only negative 32-bit numbers sent in

@@ -10,7 +10,11 @@
  *   after setting up an HTTP/2 session for it).
  * - At most `connectionsMax` connections are held. At the limit, a new connection evicts the
  *   oldest one still in its handshake (a flood of silent connections then cannot keep clients
- *   out); when every connection has spoken, the new one is closed at once.
+ *   out); when every connection has spoken, the one without calls that has been idle longest (a
+ *   flood of connections that spoke once and went quiet cannot either: their clients reconnect
+ *   by themselves when they call again). Only when every connection has a call open is the new
+ *   one closed at once. The server reports calls as they start and end (`callStarted`,
+ *   `callEnded`, from connection-calls.ts).
  * - Connections accepted before `start()` (while the store is still being opened) wait, and their
  *   handshake time starts when the server is ready: a client that connects during a long
  *   recovery is served once it ends.
@@ -48,6 +52,8 @@ export const defaultConnectionLimits: ConnectionLimits = {
 export interface ConnectionCounts {
   /** Connections held now: in their handshake, waiting for the server to be ready, or served. */
   open: number
+  /** Calls open now on the served connections. */
+  callsOpen: number
   /** Closed for not sending the preface within handshakeTimeoutMs. */
   handshakeTimeouts: number
   /** Closed for sending bytes that are not the HTTP/2 preface. */
@@ -56,8 +62,19 @@ export interface ConnectionCounts {
   tlsFailures: number
   /** Closed in their handshake to make room for a new connection at connectionsMax. */
   evicted: number
-  /** New connections closed at once: connectionsMax were held and all had spoken. */
+  /** Served but without calls, closed to make room for a new connection at connectionsMax. */
+  evictedIdle: number
+  /** New connections closed at once: connectionsMax were held and each had a call open. */
   refused: number
+}
+
+/** A connection handed to grpc-js, and its calls. */
+interface ServedConnection {
+  readonly socket: net.Socket
+  /** Calls open on it now. */
+  calls: number
+  /** When its last call ended (or it was served, before any call), for choosing whom to evict. */
+  idleSinceMs: number
 }
 
 type Inject = (socket: net.Socket) => void
@@ -65,9 +82,10 @@ type Inject = (socket: net.Socket) => void
 export class ConnectionListener {
   /** Connections that have not yet sent the preface (or wait for start), oldest first. */
   private readonly handshaking = new Map<net.Socket, NodeJS.Timeout | undefined>()
-  private readonly served = new Set<net.Socket>()
+  /** Served connections, by remote address and port (how a call names its connection). */
+  private readonly served = new Map<string, ServedConnection>()
   private inject: Inject | undefined
-  private readonly counts = { handshakeTimeouts: 0, notHttp2: 0, tlsFailures: 0, evicted: 0, refused: 0 }
+  private readonly counts = { handshakeTimeouts: 0, notHttp2: 0, tlsFailures: 0, evicted: 0, evictedIdle: 0, refused: 0 }
   /** Terminates TLS when the server has certificates (it never listens; connections are handed to it). */
   private tlsServer: tls.Server | undefined
   /** Connections in their TLS handshake, by remote address and port, to find them once secure. */
@@ -100,7 +118,9 @@ export class ConnectionListener {
   }
 
   get connectionCounts(): ConnectionCounts {
-    return { open: this.handshaking.size + this.served.size, ...this.counts }
+    let callsOpen = 0
+    for (const connection of this.served.values()) callsOpen += connection.calls
+    return { open: this.handshaking.size + this.served.size, callsOpen, ...this.counts }
   }
 
   /**
@@ -135,6 +155,20 @@ export class ConnectionListener {
     for (const socket of [...this.handshaking.keys()]) this.startHandshake(socket)
   }
 
+  /** A call started on the connection from `remote` ("address|port"). */
+  callStarted(remote: string): void {
+    const connection = this.served.get(remote)
+    if (connection !== undefined) connection.calls++
+  }
+
+  /** A call on the connection from `remote` ended, answered or cancelled. */
+  callEnded(remote: string): void {
+    const connection = this.served.get(remote)
+    if (connection === undefined || connection.calls === 0) return
+    connection.calls--
+    if (connection.calls === 0) connection.idleSinceMs = performance.now()
+  }
+
   /**
    * Stops accepting and closes the connections still in their handshake. Served connections are
    * left to grpc-js, which lets their calls finish (so this does not wait for them).
@@ -147,23 +181,38 @@ export class ConnectionListener {
   private accept(socket: net.Socket): void {
     // A reset or a broken pipe is the peer's business; without a listener it would throw.
     socket.on('error', (error) => this.logger.debug({ err: error }, 'connection error'))
-    if (this.handshaking.size + this.served.size >= this.limits.connectionsMax) {
-      const oldest = this.handshaking.keys().next()
-      if (oldest.done === true) {
-        this.counts.refused++
-        this.logger.warn({ connectionsMax: this.limits.connectionsMax }, 'connection refused: connectionsMax connections are open')
-        socket.destroy()
-        return
-      }
-      this.counts.evicted++
-      this.drop(oldest.value)
+    if (this.handshaking.size + this.served.size >= this.limits.connectionsMax && !this.makeRoom()) {
+      this.counts.refused++
+      this.logger.warn({ connectionsMax: this.limits.connectionsMax }, 'connection refused: connectionsMax connections are open, each with a call')
+      socket.destroy()
+      return
     }
     this.handshaking.set(socket, undefined)
+    const key = remoteKey(socket)
     socket.once('close', () => {
       this.forget(socket)
-      this.served.delete(socket)
+      if (this.served.get(key)?.socket === socket) this.served.delete(key)
     })
     if (this.inject !== undefined) this.startHandshake(socket)
+  }
+
+  /** Closes the oldest connection in its handshake, or else the served one idle longest; false if every connection has a call. */
+  private makeRoom(): boolean {
+    const oldest = this.handshaking.keys().next()
+    if (oldest.done !== true) {
+      this.counts.evicted++
+      this.drop(oldest.value)
+      return true
+    }
+    let idlest: ServedConnection | undefined
+    for (const connection of this.served.values()) {
+      if (connection.calls === 0 && (idlest === undefined || connection.idleSinceMs < idlest.idleSinceMs)) idlest = connection
+    }
+    if (idlest === undefined) return false
+    this.counts.evictedIdle++
+    this.served.delete(remoteKey(idlest.socket))
+    idlest.socket.destroy()
+    return true
   }
 
   private startHandshake(socket: net.Socket): void {
@@ -224,7 +273,7 @@ export class ConnectionListener {
       if (receivedBytes < http2Preface.length) return
       stream.off('readable', onReadable)
       this.forget(raw)
-      this.served.add(raw)
+      this.served.set(remoteKey(raw), { socket: raw, calls: 0, idleSinceMs: performance.now() })
       // Node's HTTP/2 session reads what is buffered in the socket before anything else.
       stream.unshift(head)
       this.inject!(stream)

@@ -2,11 +2,12 @@
  * A bound on the memory that the requests in flight hold all together.
  *
  * Each request is bounded on its own (its method's size limit, requestItemsMax), but many at once
- * could still hold gigabytes: a request is held from its decoding until its handler answers. The
- * budget is charged before a request is decoded, with an estimate of what it will hold, and
- * refuses it (RESOURCE_EXHAUSTED, "retry later") when the requests already in flight hold
- * `requestsInFlightMaxBytes`. A request arriving when nothing is held is always taken, so a
- * budget smaller than the largest request only serialises large requests.
+ * could still hold gigabytes: a request is held from its first bytes until its handler answers.
+ * Its bytes are charged as they arrive (request-receipt.ts); once it is whole, that charge is
+ * returned and the request is charged before it is decoded, with an estimate of what it will hold.
+ * Either charge refuses it (RESOURCE_EXHAUSTED, "retry later") when the requests already in
+ * flight hold `requestsInFlightMaxBytes`. A request arriving when nothing else is held is always
+ * taken, so a budget smaller than the largest request only serialises large requests.
  *
  *   const held = budget.tryReserve(requestMemoryBytes(bytes.length, items))   // before decoding
  *   budget.attach(request, held)                                             // once decoded
@@ -47,11 +48,12 @@ export class RequestMemoryBudget {
   }
 
   /**
-   * Charges `bytes` for a request about to be decoded; false, charging nothing, when that would
-   * go over maxBytes while other requests hold some.
+   * Charges `bytes` for a request; false, charging nothing, when that would go over maxBytes while
+   * other requests hold some. `ownBytes`: what this request holds already (its bytes received so
+   * far), which does not count as held by others.
    */
-  tryReserve(bytes: number): boolean {
-    if (this.heldBytes > 0 && this.heldBytes + bytes > this.maxBytes) return false
+  tryReserve(bytes: number, ownBytes = 0): boolean {
+    if (this.heldBytes - ownBytes > 0 && this.heldBytes + bytes > this.maxBytes) return false
     this.heldBytes += bytes
     return true
   }

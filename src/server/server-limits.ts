@@ -13,6 +13,8 @@ export interface ServerLimits extends ConnectionLimits {
   streamsPerConnectionMax: number
   /** Memory that the requests in flight may hold all together (see request-memory.ts). */
   requestsInFlightMaxBytes: number
+  /** Time a unary call has, from its start, to send its whole request and end its stream (request-receipt.ts). */
+  requestReceiveTimeoutMs: number
   /** The server pings a connection this long without traffic, to find peers that are gone. */
   keepaliveTimeMs: number
   /** A ping not answered within this closes the connection. */
@@ -24,6 +26,7 @@ export const defaultServerLimits: ServerLimits = {
   connectionIdleMs: 5 * 60_000,
   streamsPerConnectionMax: 100,
   requestsInFlightMaxBytes: 256 * MiB,
+  requestReceiveTimeoutMs: 30_000,
   keepaliveTimeMs: 60_000,
   keepaliveTimeoutMs: 20_000,
 }

@@ -22,12 +22,14 @@ import {
   protoLoaderOptions,
 } from '../protocol/proto-definition.ts'
 import { ShutdownGate } from './call-gate.ts'
+import { connectionCallsInterceptor } from './connection-calls.ts'
 import { ConnectionListener, type ConnectionCounts } from './connection-listener.ts'
 import { ServerMetrics } from './metrics.ts'
 import { listenForMetrics, type MetricsEndpoint } from './metrics-endpoint.ts'
 import { createLseHandlers } from './lse-handlers.ts'
 import { requestMaxBytes, responseMaxBytes } from './message-limits.ts'
 import { RequestMemoryBudget } from './request-memory.ts'
+import { requestReceiptInterceptor } from './request-receipt.ts'
 import { serverLimits, type ServerLimits } from './server-limits.ts'
 import { readTokenFile, type TokenEntry } from './access-tokens.ts'
 import { strictDeserializer } from './strict-requests.ts'
@@ -142,7 +144,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     'grpc.max_connection_idle_ms': limits.connectionIdleMs,
     'grpc.keepalive_time_ms': limits.keepaliveTimeMs,
     'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
-    interceptors: [...(metrics === undefined ? [] : [metrics.rpcInterceptor]), tokenCheckInterceptor(() => tokens, logger)],
+    // Nearest the transport first: metrics see every status, those the receipt sends included.
+    interceptors: [
+      ...(metrics === undefined ? [] : [metrics.rpcInterceptor]),
+      requestReceiptInterceptor(memory, limits, logger),
+      connectionCallsInterceptor(listener),
+      tokenCheckInterceptor(() => tokens, logger),
+    ],
   })
   addLseService(server, store, startedAtMs, gate, memory, logger)
   health.addToServer(server)

@@ -15,7 +15,8 @@ import { status } from '@grpc/grpc-js'
 import type { Deserialize } from '@grpc/proto-loader'
 import { lseServiceName, loadLseRoot, type LseMethodDefinition, type LseMethodName } from '../protocol/proto-definition.ts'
 import { requestMaxBytesByMethod } from './message-limits.ts'
-import { canonicalRequest, countRequestItems, requestItemsMax } from './canonical-request.ts'
+import { limits } from '../engine/index.ts'
+import { canonicalRequest, countRequestItems, countTopLevelField, requestItemsMax } from './canonical-request.ts'
 import { requestMemoryBytes, type RequestMemoryBudget } from './request-memory.ts'
 import { findWireProblem } from './wire-check.ts'
 
@@ -42,6 +43,13 @@ export function strictDeserializer(name: LseMethodName, method: LseMethodDefinit
       return new MalformedRequest(
         status.RESOURCE_EXHAUSTED,
         `${requestType.name}: the request holds more than ${requestItemsMax} items (list items, map entries, columns and messages; requestItemsMax); send fewer`,
+      )
+    }
+    // A Commit over batchMaxOperations would be refused once decoded: refused here, it costs no decoding.
+    if (name === 'Commit' && countTopLevelField(requestType, bytes, 'operations', limits.batchMaxOperations) > limits.batchMaxOperations) {
+      return new MalformedRequest(
+        status.RESOURCE_EXHAUSTED,
+        `a Commit holds at most ${limits.batchMaxOperations} operations (batchMaxOperations), got more: split it`,
       )
     }
     const heldBytes = requestMemoryBytes(bytes.length, items)

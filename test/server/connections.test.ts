@@ -1,7 +1,7 @@
 /**
  * Connections that never speak, speak too slowly, speak something other than HTTP/2, or go quiet
  * once connected: each is closed by the server's limits (handshakeTimeoutMs, connectionsMax,
- * connectionIdleMs) while a normal client goes on working. The limits are set small here so the
+ * connectionIdleMs) while a normal client goes on working or gets in. The limits are set small here so the
  * test is quick; the bounds on when a connection closes are loose (slow machines), the behaviour
  * they check is not: without the limits these connections stay open for ever.
  */
@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import http2 from 'node:http2'
 import net from 'node:net'
 import { after, describe, it } from 'node:test'
+import { lseServiceName } from '../../src/protocol/proto-definition.ts'
 import { startTestServer, type TestServer } from '../support/test-server.ts'
 
 const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1')
@@ -39,6 +40,26 @@ function connect(port: number): Promise<HeldConnection> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Resolves once `condition` holds, checking every 10 ms; fails after 10 s. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = performance.now() + 10_000
+  // Bounded by the deadline.
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error('timed out waiting for the server')
+    await sleep(10)
+  }
+}
+
+/** An HTTP/2 connection with a GetStats call whose request is never sent: a call open until the stream is closed. */
+function openCall(port: number): { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream } {
+  const session = http2.connect(`http://127.0.0.1:${port}`)
+  session.on('error', () => {})
+  const stream = session.request({ ':method': 'POST', ':path': `/${lseServiceName}/GetStats`, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false })
+  stream.on('error', () => {})
+  stream.resume()
+  return { session, stream }
 }
 
 /** Calls the server in a loop until `stop` resolves; returns how many calls succeeded (any failure throws). */
@@ -118,19 +139,40 @@ describe('connections', () => {
     for (const { socket } of silent) socket.destroy()
   })
 
-  it('at connectionsMax with every connection served, closes a new one at once', { timeout: 60_000 }, async () => {
-    const server = await startTestServer({ limits: { connectionsMax: 2, handshakeTimeoutMs: 60_000 } })
+  it('at connectionsMax with every connection served, evicts the one idle longest, so that a client gets in', { timeout: 60_000 }, async () => {
+    const server = await startTestServer({ limits: { connectionsMax: 20, handshakeTimeoutMs: 60_000 } })
     servers.push(server)
-    await server.client.createProblem('first connection')
-    const second = await connect(server.server.port)
-    second.socket.write(Buffer.concat([preface, emptySettings]))
-    await sleep(200)
+    // 20 HTTP/2 connections that speak, then go quiet, take every place.
+    const quiet = await Promise.all(Array.from({ length: 20 }, () => connect(server.server.port)))
+    for (const { socket } of quiet) socket.write(Buffer.concat([preface, emptySettings]))
+    await until(() => server.server.connectionCounts().open === 20 && server.server.connectionCounts().callsOpen === 0)
+    const docId = await server.client.createProblem('got in')
+    assert.equal(await server.client.getProblemHtml(docId), 'got in')
+    const counts = server.server.connectionCounts()
+    assert.equal(counts.evictedIdle, 1)
+    assert.equal(counts.refused, 0)
+    // The first to go quiet went first.
+    assert.ok(await Promise.race([quiet[0]!.closed.then(() => true), sleep(10_000).then(() => false)]), 'the connection idle longest was closed')
+    for (const { socket } of quiet) socket.destroy()
+  })
+
+  it('at connectionsMax with a call open on every connection, closes a new one at once', { timeout: 60_000 }, async () => {
+    const server = await startTestServer({ limits: { connectionsMax: 2, handshakeTimeoutMs: 60_000, requestReceiveTimeoutMs: 60_000 } })
+    servers.push(server)
+    // Two clients, each in the middle of sending a request.
+    const busy = [openCall(server.server.port), openCall(server.server.port)]
+    await until(() => server.server.connectionCounts().callsOpen === 2)
     const third = await connect(server.server.port)
     assert.ok((await third.closed) < 30_000)
     assert.equal(server.server.connectionCounts().refused, 1)
-    // The connections that had spoken are still served.
-    await server.client.createProblem('still served')
-    second.socket.destroy()
+    assert.equal(server.server.connectionCounts().evictedIdle, 0)
+    // One call ends: its connection is idle, and makes room for the next client.
+    busy[0]!.stream.close(http2.constants.NGHTTP2_CANCEL)
+    await until(() => server.server.connectionCounts().callsOpen === 1)
+    const docId = await server.client.createProblem('got in once a call ended')
+    assert.equal(await server.client.getProblemHtml(docId), 'got in once a call ended')
+    assert.equal(server.server.connectionCounts().evictedIdle, 1)
+    for (const { session } of busy) session.destroy()
   })
 
   it('closes a connection without calls after connectionIdleMs, and advertises streamsPerConnectionMax', { timeout: 60_000 }, async () => {

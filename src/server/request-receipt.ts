@@ -1,0 +1,170 @@
+/**
+ * The receipt of a call's request, bounded in memory and in time.
+ *
+ * grpc-js reads a request as it arrives and keeps the part received until its last byte (up to
+ * the transport's limit, requestMaxBytes, on each of streamsPerConnectionMax streams of every
+ * connection), then decodes it and keeps it until the client half-closes the stream; only then
+ * does the handler run. A client could hold that memory for ever: send all but the last byte, or
+ * the whole message without the half-close. Here, in a server interceptor:
+ *
+ * - The bytes of a request message still arriving are charged to the budget of the requests in
+ *   flight (request-memory.ts) as they arrive. Past the budget, the call is refused
+ *   RESOURCE_EXHAUSTED and its stream reset, so the client stops sending. When the message is
+ *   whole its charge is returned, in the same event: the decoded request is charged instead by
+ *   the deserializer (strict-requests.ts), which grpc-js runs in a microtask after that event.
+ * - A unary call must be received whole, its message and its half-close, within
+ *   `requestReceiveTimeoutMs` of its start. Otherwise it is answered DEADLINE_EXCEEDED, its
+ *   stream is reset, and the memory its decoded request was charged is returned.
+ *
+ * The interceptor reads the call's HTTP/2 stream, which grpc-js keeps in a field of its innermost
+ * call object: there is no other way to see bytes before the message is whole. The grpc-js version
+ * is locked, and the tests of this module fail if the field moves.
+ */
+import * as grpc from '@grpc/grpc-js'
+import http2 from 'node:http2'
+import { Duplex } from 'node:stream'
+import type { Logger } from 'pino'
+import type { RequestMemoryBudget } from './request-memory.ts'
+
+/** gRPC's message prefix: a compressed flag and a 4-byte big-endian length (gRPC over HTTP/2, "Length-Prefixed-Message"). */
+const messagePrefixBytes = 5
+
+export interface ReceiptLimits {
+  /** Time a call has, from its start, to send its request whole and half-close. */
+  requestReceiveTimeoutMs: number
+}
+
+/**
+ * Follows the length-prefixed messages of one stream: how many bytes of the message now arriving
+ * have been received, and whether a chunk completed it.
+ */
+export class MessageFraming {
+  private readonly prefix = Buffer.alloc(messagePrefixBytes)
+  private prefixReceived = 0
+  private bodyRemaining = 0
+  /** Bytes of the message now arriving, its prefix included, received so far. */
+  partialBytes = 0
+
+  /** Takes a chunk of the stream; returns how many messages it completed. */
+  take(chunk: Buffer): number {
+    let completed = 0
+    let offset = 0
+    while (offset < chunk.length) {
+      if (this.prefixReceived < messagePrefixBytes) {
+        const taken = Math.min(messagePrefixBytes - this.prefixReceived, chunk.length - offset)
+        chunk.copy(this.prefix, this.prefixReceived, offset, offset + taken)
+        this.prefixReceived += taken
+        this.partialBytes += taken
+        offset += taken
+        if (this.prefixReceived < messagePrefixBytes) break
+        this.bodyRemaining = this.prefix.readUInt32BE(1)
+      } else {
+        const taken = Math.min(this.bodyRemaining, chunk.length - offset)
+        this.bodyRemaining -= taken
+        this.partialBytes += taken
+        offset += taken
+      }
+      if (this.prefixReceived === messagePrefixBytes && this.bodyRemaining === 0) {
+        completed++
+        this.prefixReceived = 0
+        this.partialBytes = 0
+      }
+    }
+    return completed
+  }
+}
+
+/** The HTTP/2 stream under a grpc-js server call, found through the chain of intercepting calls. */
+export function http2StreamOf(call: grpc.ServerInterceptingCallInterface): http2.ServerHttp2Stream {
+  let current: unknown = call
+  // A handful of interceptors at most; the bound only guards against a cycle.
+  for (let depth = 0; depth < 16 && typeof current === 'object' && current !== null; depth++) {
+    const fields = current as { stream?: unknown; nextCall?: unknown }
+    if (fields.stream instanceof Duplex && typeof (fields.stream as Partial<http2.ServerHttp2Stream>).respond === 'function') {
+      return fields.stream as http2.ServerHttp2Stream
+    }
+    current = fields.nextCall
+  }
+  throw new Error('the HTTP/2 stream of a grpc-js call was not found: request-receipt.ts needs updating for this grpc-js version')
+}
+
+export function requestReceiptInterceptor(budget: RequestMemoryBudget, limits: ReceiptLimits, logger: Logger): grpc.ServerInterceptor {
+  return (methodDescriptor, call) => {
+    const method = methodDescriptor.path.replace(/^\//, '')
+    const stream = http2StreamOf(call)
+    const framing = new MessageFraming()
+    /** Bytes charged for the message now arriving. */
+    let chargedBytes = 0
+    /** The decoded request, charged by the deserializer, until the handler takes it. */
+    let request: object | undefined
+    let over = false
+
+    const returnCharge = (): void => {
+      budget.cancel(chargedBytes)
+      chargedBytes = 0
+    }
+    const refuse = (status: grpc.StatusObject): void => {
+      over = true
+      returnCharge()
+      if (request !== undefined) budget.release(request)
+      request = undefined
+      stream.off('data', onData)
+      clearTimeout(timer)
+      logger.info({ method, grpcCode: grpc.status[status.code] }, status.details)
+      call.sendStatus(status)
+      // RST_STREAM NO_ERROR: the response is complete, the client should stop sending (RFC 9113, 8.1).
+      if (!stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR)
+    }
+    const onData = (chunk: Buffer): void => {
+      if (over) return
+      const completed = framing.take(chunk)
+      if (completed > 0) {
+        // What arrived is now a whole message: the deserializer charges the decoded request.
+        returnCharge()
+      }
+      const arriving = framing.partialBytes - chargedBytes
+      if (arriving <= 0) return
+      if (!budget.tryReserve(arriving, chargedBytes)) {
+        refuse({
+          code: grpc.status.RESOURCE_EXHAUSTED,
+          details:
+            `the server is busy: requests in flight hold ${budget.held} bytes and this one needs ${arriving} more ` +
+            `(requestsInFlightMaxBytes = ${budget.maxBytes}); retry with backoff`,
+          metadata: new grpc.Metadata(),
+        })
+        return
+      }
+      chargedBytes += arriving
+    }
+    // Only a unary request must arrive at once: a client stream (reflection) may stay open.
+    const timer = methodDescriptor.requestStream ? undefined : setTimeout(() => {
+      refuse({
+        code: grpc.status.DEADLINE_EXCEEDED,
+        details:
+          `${method}: the request was not received whole within requestReceiveTimeoutMs = ${limits.requestReceiveTimeoutMs} ms ` +
+          '(the message and the end of the stream); send the request at once and end the stream',
+        metadata: new grpc.Metadata(),
+      })
+    }, limits.requestReceiveTimeoutMs)
+    timer?.unref()
+
+    stream.on('data', onData)
+    // Half-closed: the handler starts, and takes over the request and its charge.
+    stream.once('end', () => {
+      clearTimeout(timer)
+      request = undefined
+    })
+    stream.once('close', () => {
+      clearTimeout(timer)
+      returnCharge()
+      over = true
+    })
+    const listener = new grpc.ServerListenerBuilder()
+      .withOnReceiveMessage((message: unknown, next) => {
+        if (typeof message === 'object' && message !== null) request = message
+        next(message)
+      })
+      .build()
+    return new grpc.ServerInterceptingCall(call, new grpc.ResponderBuilder().withStart((next) => next(listener)).build())
+  }
+}
