@@ -105,8 +105,8 @@ export class StratumSubject implements Subject {
     return this.store.addTestCase(docId, value)
   }
 
-  setOutput(docId: number, tcId: number, value: Value): Promise<void> {
-    return this.store.setExpectedOutput(docId, tcId, value)
+  async setOutput(docId: number, tcId: number, value: Value): Promise<void> {
+    await this.store.setExpectedOutput(docId, tcId, value)
   }
 
   getInput(docId: number, tcId: number): Promise<Value | undefined> {
@@ -121,12 +121,12 @@ export class StratumSubject implements Subject {
     return { html, meta, testCases: page.testCases }
   }
 
-  updateInput(docId: number, tcId: number, value: Value): Promise<void> {
-    return this.store.updateTestCase(docId, tcId, value)
+  async updateInput(docId: number, tcId: number, value: Value): Promise<void> {
+    await this.store.updateTestCase(docId, tcId, value)
   }
 
-  deleteDocument(docId: number): Promise<void> {
-    return this.store.deleteProblem(docId)
+  async deleteDocument(docId: number): Promise<void> {
+    await this.store.deleteProblem(docId)
   }
 
   async diskBytes(): Promise<number> {

@@ -36,17 +36,25 @@ export class BatchId {
 /** An id, or the placeholder of one created earlier in the same batch. */
 export type IdOrBatchId = number | BatchId
 
+/**
+ * A condition on a write: `expectedVersion`, the version its target must be at (as a read
+ * returned it), or the write fails VERSION_MISMATCH and writes nothing.
+ */
+export interface WriteCondition {
+  expectedVersion?: number
+}
+
 export type BatchOperation =
   | { op: 'createProblem'; html: string; meta: MetaInput | undefined }
-  | { op: 'updateProblemHtml'; docId: IdOrBatchId; html: string }
-  | { op: 'updateProblemColumn'; docId: IdOrBatchId; column: string; value: string }
-  | { op: 'deleteProblem'; docId: IdOrBatchId }
+  | { op: 'updateProblemHtml'; docId: IdOrBatchId; html: string; expectedVersion?: number }
+  | { op: 'updateProblemColumn'; docId: IdOrBatchId; column: string; value: string; expectedVersion?: number }
+  | { op: 'deleteProblem'; docId: IdOrBatchId; expectedVersion?: number }
   | { op: 'addTestCase'; docId: IdOrBatchId; value: Value }
-  | { op: 'updateTestCase'; docId: IdOrBatchId; tcId: IdOrBatchId; value: Value }
-  | { op: 'deleteTestCase'; docId: IdOrBatchId; tcId: IdOrBatchId }
+  | { op: 'updateTestCase'; docId: IdOrBatchId; tcId: IdOrBatchId; value: Value; expectedVersion?: number }
+  | { op: 'deleteTestCase'; docId: IdOrBatchId; tcId: IdOrBatchId; expectedVersion?: number }
   | { op: 'setExpectedOutput'; docId: IdOrBatchId; tcId: IdOrBatchId; value: Value }
-  | { op: 'updateExpectedOutput'; docId: IdOrBatchId; tcId: IdOrBatchId; value: Value }
-  | { op: 'deleteExpectedOutput'; docId: IdOrBatchId; tcId: IdOrBatchId }
+  | { op: 'updateExpectedOutput'; docId: IdOrBatchId; tcId: IdOrBatchId; value: Value; expectedVersion?: number }
+  | { op: 'deleteExpectedOutput'; docId: IdOrBatchId; tcId: IdOrBatchId; expectedVersion?: number }
 
 export class Batch {
   private readonly operations: BatchOperation[] = []
@@ -64,18 +72,18 @@ export class Batch {
     return new BatchId(this, this.add({ op: 'createProblem', html, meta }), 'document')
   }
 
-  updateProblemHtml(docId: IdOrBatchId, html: string): this {
-    this.add({ op: 'updateProblemHtml', docId: this.checkRef(docId, 'document'), html })
+  updateProblemHtml(docId: IdOrBatchId, html: string, condition: WriteCondition = {}): this {
+    this.add({ op: 'updateProblemHtml', docId: this.checkRef(docId, 'document'), html, expectedVersion: condition.expectedVersion })
     return this
   }
 
-  updateProblemColumn(docId: IdOrBatchId, column: string, value: string): this {
-    this.add({ op: 'updateProblemColumn', docId: this.checkRef(docId, 'document'), column, value })
+  updateProblemColumn(docId: IdOrBatchId, column: string, value: string, condition: WriteCondition = {}): this {
+    this.add({ op: 'updateProblemColumn', docId: this.checkRef(docId, 'document'), column, value, expectedVersion: condition.expectedVersion })
     return this
   }
 
-  deleteProblem(docId: IdOrBatchId): this {
-    this.add({ op: 'deleteProblem', docId: this.checkRef(docId, 'document') })
+  deleteProblem(docId: IdOrBatchId, condition: WriteCondition = {}): this {
+    this.add({ op: 'deleteProblem', docId: this.checkRef(docId, 'document'), expectedVersion: condition.expectedVersion })
     return this
   }
 
@@ -83,13 +91,13 @@ export class Batch {
     return new BatchId(this, this.add({ op: 'addTestCase', docId: this.checkRef(docId, 'document'), value }), 'test case')
   }
 
-  updateTestCase(docId: IdOrBatchId, tcId: IdOrBatchId, value: Value): this {
-    this.add({ op: 'updateTestCase', docId: this.checkRef(docId, 'document'), tcId: this.checkRef(tcId, 'test case'), value })
+  updateTestCase(docId: IdOrBatchId, tcId: IdOrBatchId, value: Value, condition: WriteCondition = {}): this {
+    this.add({ op: 'updateTestCase', docId: this.checkRef(docId, 'document'), tcId: this.checkRef(tcId, 'test case'), value, expectedVersion: condition.expectedVersion })
     return this
   }
 
-  deleteTestCase(docId: IdOrBatchId, tcId: IdOrBatchId): this {
-    this.add({ op: 'deleteTestCase', docId: this.checkRef(docId, 'document'), tcId: this.checkRef(tcId, 'test case') })
+  deleteTestCase(docId: IdOrBatchId, tcId: IdOrBatchId, condition: WriteCondition = {}): this {
+    this.add({ op: 'deleteTestCase', docId: this.checkRef(docId, 'document'), tcId: this.checkRef(tcId, 'test case'), expectedVersion: condition.expectedVersion })
     return this
   }
 
@@ -98,13 +106,13 @@ export class Batch {
     return this
   }
 
-  updateExpectedOutput(docId: IdOrBatchId, tcId: IdOrBatchId, value: Value): this {
-    this.add({ op: 'updateExpectedOutput', docId: this.checkRef(docId, 'document'), tcId: this.checkRef(tcId, 'test case'), value })
+  updateExpectedOutput(docId: IdOrBatchId, tcId: IdOrBatchId, value: Value, condition: WriteCondition = {}): this {
+    this.add({ op: 'updateExpectedOutput', docId: this.checkRef(docId, 'document'), tcId: this.checkRef(tcId, 'test case'), value, expectedVersion: condition.expectedVersion })
     return this
   }
 
-  deleteExpectedOutput(docId: IdOrBatchId, tcId: IdOrBatchId): this {
-    this.add({ op: 'deleteExpectedOutput', docId: this.checkRef(docId, 'document'), tcId: this.checkRef(tcId, 'test case') })
+  deleteExpectedOutput(docId: IdOrBatchId, tcId: IdOrBatchId, condition: WriteCondition = {}): this {
+    this.add({ op: 'deleteExpectedOutput', docId: this.checkRef(docId, 'document'), tcId: this.checkRef(tcId, 'test case'), expectedVersion: condition.expectedVersion })
     return this
   }
 

@@ -19,6 +19,11 @@ export const errorCodes = [
   'ALREADY_EXISTS',
   /** A named limit was exceeded; the message names the limit and its value. */
   'LIMIT_EXCEEDED',
+  /**
+   * A conditional write found its target at another version than the expected one; the message
+   * names the current version. Nothing was written.
+   */
+  'VERSION_MISMATCH',
   /** Stored bytes failed their checksum: the record is lost and is never served as data. */
   'CORRUPTION',
   /** The store is closed, closing, or failed after an I/O error and must be reopened. */

@@ -3,7 +3,7 @@
  */
 export { openStore, Store } from './store.ts'
 export { Batch, BatchId } from './batch.ts'
-export type { IdOrBatchId } from './batch.ts'
+export type { IdOrBatchId, WriteCondition } from './batch.ts'
 export type { PageOptions, ProblemPage, StoreStats, StoreStatus, TestCase, TestCasePage } from './store.ts'
 export type { StoreOptions } from './store-options.ts'
 export type { StoreObserver } from './store-observer.ts'

@@ -16,8 +16,8 @@ describe('keydir', () => {
   it('links inputs in id order and unlinks from the head, middle and tail', () => {
     const keydir = new Keydir()
     keydir.noteIssued(10)
-    keydir.createDoc(1, at(0), at(10), noColumns)
-    for (const local of [2, 3, 4, 5]) keydir.addInput(1, local, at(local * 100))
+    keydir.createDoc(1, at(0), 1, at(10), 2, noColumns)
+    for (const local of [2, 3, 4, 5]) keydir.addInput(1, local, at(local * 100), 3)
     assert.deepEqual(chainOf(keydir, 1), [2, 3, 4, 5])
     keydir.deleteInput(3)
     assert.deepEqual(chainOf(keydir, 1), [2, 4, 5])
@@ -26,14 +26,14 @@ describe('keydir', () => {
     assert.deepEqual(chainOf(keydir, 1), [4])
     assert.equal(keydir.chainLength(1), 1)
     assert.equal(keydir.kind(3), SlotKind.dead)
-    keydir.addInput(1, 6, at(600))
+    keydir.addInput(1, 6, at(600), 3)
     assert.deepEqual(chainOf(keydir, 1), [4, 6])
   })
 
   it('keeps live bytes per segment equal to the records it points to', () => {
     const keydir = new Keydir()
-    keydir.createDoc(1, at(0, 100), at(100, 20), noColumns)
-    keydir.addInput(1, 2, at(120, 30))
+    keydir.createDoc(1, at(0, 100), 1, at(100, 20), 2, noColumns)
+    keydir.addInput(1, 2, at(120, 30), 3)
     keydir.setOutput(2, at(150, 40, 2))
     assert.equal(keydir.liveBytesBySegment.get(1), 150)
     assert.equal(keydir.liveBytesBySegment.get(2), 40)
@@ -47,7 +47,7 @@ describe('keydir', () => {
 
   it('lists documents in id order and pages past deleted ones', () => {
     const keydir = new Keydir()
-    for (let local = 1; local <= 20; local++) keydir.createDoc(local, at(local), at(local), noColumns)
+    for (let local = 1; local <= 20; local++) keydir.createDoc(local, at(local), 1, at(local), 2, noColumns)
     for (const local of [1, 2, 3, 7, 8, 15]) keydir.deleteDoc(local)
     assert.deepEqual(keydir.listDocs(0, 5), [4, 5, 6, 9, 10])
     assert.deepEqual(keydir.listDocs(8, 3), [9, 10, 11])
@@ -60,8 +60,8 @@ describe('keydir', () => {
 
   it('frees a page once every id in it is issued and dead', () => {
     const keydir = new Keydir()
-    keydir.createDoc(1, at(0), at(0), noColumns)
-    keydir.createDoc(pageSlots, at(0), at(0), noColumns) // the first id of the second page
+    keydir.createDoc(1, at(0), 1, at(0), 2, noColumns)
+    keydir.createDoc(pageSlots, at(0), 1, at(0), 2, noColumns) // the first id of the second page
     keydir.noteIssued(pageSlots * 2 + 1)
     const bytesWithTwoPages = keydir.tableBytes()
     keydir.deleteDoc(pageSlots)
@@ -73,7 +73,7 @@ describe('keydir', () => {
   it('keeps a page while ids in it may still be issued', () => {
     const keydir = new Keydir()
     keydir.noteIssued(3)
-    keydir.createDoc(1, at(0), at(0), noColumns)
+    keydir.createDoc(1, at(0), 1, at(0), 2, noColumns)
     keydir.deleteDoc(1)
     assert.equal(keydir.kind(1), SlotKind.dead, 'a freed page would read as empty')
   })
@@ -113,7 +113,7 @@ describe('keydir', () => {
 
   it('keeps exact sizes of records of 64 KiB and more, and of many segments', () => {
     const keydir = new Keydir()
-    keydir.createDoc(1, at(0, 65_535), at(70_000, 16 * 1024 * 1024 + 40), noColumns)
+    keydir.createDoc(1, at(0, 65_535), 1, at(70_000, 16 * 1024 * 1024 + 40), 2, noColumns)
     assert.equal(keydir.location(1, 'a')?.sizeBytes, 65_535)
     assert.equal(keydir.location(1, 'b')?.sizeBytes, 16 * 1024 * 1024 + 40)
     assert.equal(keydir.liveBytesBySegment.get(1), 65_535 + 16 * 1024 * 1024 + 40)
@@ -121,7 +121,7 @@ describe('keydir', () => {
     assert.equal(keydir.location(1, 'b')?.sizeBytes, 12)
     assert.equal(keydir.liveBytesBySegment.get(1), 65_535)
     // Segment numbers far apart and many of them map to slots and back.
-    for (let local = 2; local < 300; local++) keydir.addInput(1, local, at(local, 100_000 + local, local * 1000))
+    for (let local = 2; local < 300; local++) keydir.addInput(1, local, at(local, 100_000 + local, local * 1000), 3)
     for (let local = 2; local < 300; local++) {
       assert.deepEqual(keydir.location(local, 'a'), at(local, 100_000 + local, local * 1000))
     }

@@ -4,15 +4,17 @@
  *
  * Memory layout. Ids are issued from one counter, so the local part of an id (see limits.ts)
  * indexes a table directly: lookups are O(1) with no hashing. The table is split into pages of
- * 2^12 slots, each a set of typed arrays (29 bytes a slot), allocated when first used and freed
+ * 2^12 slots, each a set of typed arrays (45 bytes a slot), allocated when first used and freed
  * when every id in the page is dead. A V8 Map would hold at most 2^24 entries and cost about 111
- * bytes each; this costs 29 bytes an id, whatever the id's kind. Segment numbers are stored as
+ * bytes each; this costs 45 bytes an id, whatever the id's kind, 16 of them the versions (the
+ * sequence numbers of the records a slot points to, below 2^53: a float64 each). Segment numbers are stored as
  * 16-bit segment slots (see `segmentSlotsMax`), record sizes in 16 bits with a side map for the
  * rare record of 64 KiB or more, and document metadata lives in the document list.
  *
  * A slot's columns mean, by kind:
  *   document:   a = blob record, b = metadata record, parent = live input count,
- *               prev = first input, next = last input
+ *               prev = first input, next = last input; its version is the higher of aSeq, bSeq
+ *   (every column has the sequence number of the record it points to: 0 for none)
  *   input node: a = value record, b = output record (segment 0: none), parent = document,
  *               prev/next = neighbours in the document's chain (0: none)
  *
@@ -60,7 +62,7 @@ export interface Location {
 }
 
 /** Bytes of typed arrays in one page, for memory reports. */
-export const pageBytes = pageSlots * (1 + 4 * 2 + 5 * 4)
+export const pageBytes = pageSlots * (2 * 8 + 5 * 4 + 4 * 2 + 1)
 
 /**
  * One page of the table: its columns are views of one buffer, allocated (and zeroed) at once, so
@@ -68,19 +70,22 @@ export const pageBytes = pageSlots * (1 + 4 * 2 + 5 * 4)
  */
 class Page {
   private readonly buffer = new ArrayBuffer(pageBytes)
-  // 4-byte columns first, then 2-byte ones, then the 1-byte one: every view is aligned.
-  readonly aOffset = new Uint32Array(this.buffer, 0 * 4 * pageSlots, pageSlots)
-  readonly bOffset = new Uint32Array(this.buffer, 1 * 4 * pageSlots, pageSlots)
-  readonly parent = new Uint32Array(this.buffer, 2 * 4 * pageSlots, pageSlots)
-  readonly prev = new Uint32Array(this.buffer, 3 * 4 * pageSlots, pageSlots)
-  readonly next = new Uint32Array(this.buffer, 4 * 4 * pageSlots, pageSlots)
+  // 8-byte columns first, then 4-byte ones, then 2-byte ones, then the 1-byte one: every view is aligned.
+  /** Sequence numbers of the records the columns point to (their versions), 0 for no record. */
+  readonly aSeq = new Float64Array(this.buffer, 0, pageSlots)
+  readonly bSeq = new Float64Array(this.buffer, 8 * pageSlots, pageSlots)
+  readonly aOffset = new Uint32Array(this.buffer, 16 * pageSlots + 0 * 4 * pageSlots, pageSlots)
+  readonly bOffset = new Uint32Array(this.buffer, 16 * pageSlots + 1 * 4 * pageSlots, pageSlots)
+  readonly parent = new Uint32Array(this.buffer, 16 * pageSlots + 2 * 4 * pageSlots, pageSlots)
+  readonly prev = new Uint32Array(this.buffer, 16 * pageSlots + 3 * 4 * pageSlots, pageSlots)
+  readonly next = new Uint32Array(this.buffer, 16 * pageSlots + 4 * 4 * pageSlots, pageSlots)
   /** Segment slots (see `Keydir.segmentNumberOfSlot`), 0 for no record. */
-  readonly aSegment = new Uint16Array(this.buffer, 20 * pageSlots + 0 * 2 * pageSlots, pageSlots)
-  readonly bSegment = new Uint16Array(this.buffer, 20 * pageSlots + 1 * 2 * pageSlots, pageSlots)
+  readonly aSegment = new Uint16Array(this.buffer, 36 * pageSlots + 0 * 2 * pageSlots, pageSlots)
+  readonly bSegment = new Uint16Array(this.buffer, 36 * pageSlots + 1 * 2 * pageSlots, pageSlots)
   /** Record sizes below `sizeOverflow`; larger ones are in `Keydir.largeSizes`. */
-  readonly aSize = new Uint16Array(this.buffer, 20 * pageSlots + 2 * 2 * pageSlots, pageSlots)
-  readonly bSize = new Uint16Array(this.buffer, 20 * pageSlots + 3 * 2 * pageSlots, pageSlots)
-  readonly kind = new Uint8Array(this.buffer, 28 * pageSlots, pageSlots)
+  readonly aSize = new Uint16Array(this.buffer, 36 * pageSlots + 2 * 2 * pageSlots, pageSlots)
+  readonly bSize = new Uint16Array(this.buffer, 36 * pageSlots + 3 * 2 * pageSlots, pageSlots)
+  readonly kind = new Uint8Array(this.buffer, 44 * pageSlots, pageSlots)
   /** Slots of kind doc or input. The page is freed when this drops to 0 and it is full. */
   liveCount = 0
 }
@@ -166,6 +171,20 @@ export class Keydir {
     return true
   }
 
+  /** The sequence number of the record column `column` of `local` points to (its version); 0 for none. */
+  seqOf(local: number, column: Column): number {
+    const page = this.page(local)
+    if (page === undefined) return 0
+    return column === 'a' ? page.aSeq[local & slotMask]! : page.bSeq[local & slotMask]!
+  }
+
+  /** Records the sequence number of the record column `column` of `local` now points to. */
+  setSeq(local: number, column: Column, seq: number): void {
+    const page = this.pageFor(local)
+    if (column === 'a') page.aSeq[local & slotMask] = seq
+    else page.bSeq[local & slotMask] = seq
+  }
+
   private sizeOf(local: number, column: Column, stored: number): number {
     return stored === sizeOverflow ? this.largeSizes.get(local * 2 + (column === 'b' ? 1 : 0))! : stored
   }
@@ -176,6 +195,8 @@ export class Keydir {
    * place and size are known) is pointed at like any other, with `corrupt` set, so that reads of
    * it fail instead of serving an older version. A corrupt column with no location is a lost
    * record: one that must exist but sat in a stretch of the log whose headers were damaged.
+   * Pointing at nothing clears the column's sequence number; pointing at a record keeps it, for
+   * `setSeq` (a record moved by compaction keeps its own).
    */
   setLocation(local: number, column: Column, location: Location | undefined, corrupt = false): void {
     const page = this.pageFor(local)
@@ -190,6 +211,8 @@ export class Keydir {
       segments[slot] = 0
       offsets[slot] = 0
       sizes[slot] = 0
+      if (column === 'a') page.aSeq[slot] = 0
+      else page.bSeq[slot] = 0
     } else {
       assert(location.segmentNumber > 0)
       const segmentSlot = this.segmentSlot(location.segmentNumber)
@@ -333,12 +356,14 @@ export class Keydir {
 
   // ---- documents ----
 
-  /** Creates a document. `encodedMeta` is its metadata record's payload (copied). */
-  createDoc(local: number, blob: Location, meta: Location, encodedMeta: Uint8Array): void {
+  /** Creates a document. `encodedMeta` is its metadata record's payload (copied); the seqs are its records'. */
+  createDoc(local: number, blob: Location, blobSeq: number, meta: Location, metaSeq: number, encodedMeta: Uint8Array): void {
     assert(this.kind(local) === SlotKind.empty, `document ${local} must be new`)
     this.setKind(local, SlotKind.doc)
     this.setLocation(local, 'a', blob)
+    this.setSeq(local, 'a', blobSeq)
     this.setLocation(local, 'b', meta)
+    this.setSeq(local, 'b', metaSeq)
     this.docs.append(local, encodedMeta)
     this.documentCount++
   }
@@ -396,13 +421,14 @@ export class Keydir {
   }
 
   /** Creates input `local` at the end of its document's chain. REQUIRES: local > every id in it. */
-  addInput(docLocal: number, local: number, value: Location): void {
+  addInput(docLocal: number, local: number, value: Location, seq: number): void {
     assert(this.kind(docLocal) === SlotKind.doc)
     assert(this.kind(local) === SlotKind.empty, `input ${local} must be new`)
     const docPage = this.pageFor(docLocal)
     assert(docPage.next[docLocal & slotMask]! < local, 'chains are in increasing id order')
     this.setKind(local, SlotKind.input)
     this.setLocation(local, 'a', value)
+    this.setSeq(local, 'a', seq)
     this.pageFor(local).parent[local & slotMask] = docLocal
     this.linkAtTail(docLocal, local)
   }
@@ -460,9 +486,11 @@ export class Keydir {
     return this.location(local, 'b') !== undefined
   }
 
-  setOutput(local: number, location: Location | undefined): void {
+  /** Points input `local`'s output at `location`, the record of sequence number `seq`, or at nothing. */
+  setOutput(local: number, location: Location | undefined, seq = 0): void {
     const had = this.hasOutput(local)
     this.setLocation(local, 'b', location)
+    if (location !== undefined) this.setSeq(local, 'b', seq)
     this.outputCount += Number(location !== undefined) - Number(had)
   }
 

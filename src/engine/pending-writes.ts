@@ -5,20 +5,19 @@
  * path*). Writers validate against a view: the keydir with these pending writes laid over it, so
  * that a write validates against every write called before it, acknowledged or not. For each
  * document and input node that a pending write touches, an entry holds what the view needs:
- * whether it exists, its parent, whether it has an output, the document's metadata columns and
- * how many nodes its chain gains or loses. Everything else (values, locations) is not needed to
- * validate a write and stays out.
+ * whether it exists, its parent, whether it has an output, the document's metadata columns, how
+ * many nodes its chain gains or loses, and the versions the writes give it (for conditional
+ * writes). Everything else (values, locations) is not needed to validate a write and stays out.
  *
  * Each `note…` method records one write and returns its release, which the store calls when it
- * publishes that write to the keydir. A write that changes nothing a view answers (a document's
- * text, a node's value) is not noted at all. An entry is dropped when the last write that touched it is
+ * publishes that write to the keydir. An entry is dropped when the last write that touched it is
  * released: writes are published in the order they were noted, so the keydir then holds exactly
  * what the entry said. Memory: one small entry per document or node with a write in flight.
  *
  * Views stack: the store's pending writes lie over the keydir (`KeydirView`), and a batch
  * validates its writes in a scratch `PendingWrites` over the store's, dropped once validated.
  */
-import { SlotKind, type Keydir } from './keydir.ts'
+import { SlotKind, type Column, type Keydir } from './keydir.ts'
 
 /** What writes validate against: which documents and nodes exist, and how. */
 export interface IndexView {
@@ -29,6 +28,11 @@ export interface IndexView {
   chainLength(docLocal: number): number
   /** The document's metadata columns as a pending write left them; undefined: as the keydir holds them. */
   pendingMeta(docLocal: number): Map<string, string> | undefined
+  /**
+   * The sequence number of the record column `column` of `local` points to (keydir.ts): a
+   * document's text (a) and metadata (b), a node's value (a) and output (b). 0 for none.
+   */
+  seqOf(local: number, column: Column): number
 }
 
 /** The keydir as a view: acknowledged writes only. */
@@ -54,6 +58,10 @@ export class KeydirView implements IndexView {
   pendingMeta(): undefined {
     return undefined
   }
+
+  seqOf(local: number, column: Column): number {
+    return this.keydir.seqOf(local, column)
+  }
 }
 
 interface PendingDoc {
@@ -62,6 +70,9 @@ interface PendingDoc {
   meta: Map<string, string> | undefined
   /** Nodes the pending writes add to the chain, less those they delete. */
   chainDelta: number
+  /** Sequence numbers the newest pending writes give its text (a) and metadata (b); undefined: as below. */
+  aSeq: number | undefined
+  bSeq: number | undefined
   writes: number
 }
 
@@ -69,6 +80,9 @@ interface PendingInput {
   /** The document it belongs to; 0 when it does not exist. */
   parent: number
   hasOutput: boolean
+  /** Sequence numbers the newest pending writes give its value (a) and output (b); undefined: as below. */
+  aSeq: number | undefined
+  bSeq: number | undefined
   writes: number
 }
 
@@ -107,18 +121,33 @@ export class PendingWrites implements IndexView {
     return entry !== undefined && (entry.meta !== undefined || !entry.exists) ? entry.meta : this.base.pendingMeta(docLocal)
   }
 
+  seqOf(local: number, column: Column): number {
+    const entry = this.docs.get(local) ?? this.inputs.get(local)
+    const pending = entry === undefined ? undefined : column === 'a' ? entry.aSeq : entry.bSeq
+    return pending ?? this.base.seqOf(local, column)
+  }
+
   // ---------------------------------------------------------------- noting writes
 
-  noteCreateDoc(local: number, meta: Map<string, string>): () => void {
+  noteCreateDoc(local: number, meta: Map<string, string>, blobSeq: number, metaSeq: number): () => void {
     const doc = this.doc(local)
     doc.exists = true
     doc.meta = meta
+    doc.aSeq = blobSeq
+    doc.bSeq = metaSeq
     return () => this.releaseDoc(local, doc)
   }
 
-  noteDocMeta(local: number, meta: Map<string, string>): () => void {
+  noteDocText(local: number, seq: number): () => void {
+    const doc = this.doc(local)
+    doc.aSeq = seq
+    return () => this.releaseDoc(local, doc)
+  }
+
+  noteDocMeta(local: number, meta: Map<string, string>, seq: number): () => void {
     const doc = this.doc(local)
     doc.meta = meta
+    doc.bSeq = seq
     return () => this.releaseDoc(local, doc)
   }
 
@@ -126,15 +155,19 @@ export class PendingWrites implements IndexView {
     const doc = this.doc(local)
     doc.exists = false
     doc.meta = undefined
+    doc.aSeq = 0
+    doc.bSeq = 0
     return () => this.releaseDoc(local, doc)
   }
 
-  noteAddInput(docLocal: number, local: number): () => void {
+  noteAddInput(docLocal: number, local: number, seq: number): () => void {
     const doc = this.doc(docLocal)
     doc.chainDelta++
     const input = this.input(local)
     input.parent = docLocal
     input.hasOutput = false
+    input.aSeq = seq
+    input.bSeq = 0
     return () => {
       doc.chainDelta--
       this.releaseDoc(docLocal, doc)
@@ -148,6 +181,8 @@ export class PendingWrites implements IndexView {
     const input = this.input(local)
     input.parent = 0
     input.hasOutput = false
+    input.aSeq = 0
+    input.bSeq = 0
     return () => {
       doc.chainDelta++
       this.releaseDoc(docLocal, doc)
@@ -155,9 +190,17 @@ export class PendingWrites implements IndexView {
     }
   }
 
-  noteOutput(local: number, hasOutput: boolean): () => void {
+  noteInputValue(local: number, seq: number): () => void {
     const input = this.input(local)
-    input.hasOutput = hasOutput
+    input.aSeq = seq
+    return () => this.releaseInput(local, input)
+  }
+
+  /** An output set (`seq` its record's) or deleted (`seq` 0). */
+  noteOutput(local: number, seq: number): () => void {
+    const input = this.input(local)
+    input.hasOutput = seq !== 0
+    input.bSeq = seq
     return () => this.releaseInput(local, input)
   }
 
@@ -166,7 +209,7 @@ export class PendingWrites implements IndexView {
   private doc(local: number): PendingDoc {
     let entry = this.docs.get(local)
     if (entry === undefined) {
-      entry = { exists: this.base.docExists(local), meta: undefined, chainDelta: 0, writes: 0 }
+      entry = { exists: this.base.docExists(local), meta: undefined, chainDelta: 0, aSeq: undefined, bSeq: undefined, writes: 0 }
       this.docs.set(local, entry)
     }
     entry.writes++
@@ -177,7 +220,7 @@ export class PendingWrites implements IndexView {
     let entry = this.inputs.get(local)
     if (entry === undefined) {
       const parent = this.base.parentOf(local)
-      entry = { parent, hasOutput: parent !== 0 && this.base.hasOutput(local), writes: 0 }
+      entry = { parent, hasOutput: parent !== 0 && this.base.hasOutput(local), aSeq: undefined, bSeq: undefined, writes: 0 }
       this.inputs.set(local, entry)
     }
     entry.writes++

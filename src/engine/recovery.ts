@@ -606,6 +606,7 @@ class Replay {
         if (!this.claim(local, column, header.seq)) return
         if (kind === SlotKind.empty) keydir.recoverSlot(local, SlotKind.doc, 0)
         keydir.setLocation(local, column, location, corrupt)
+        keydir.setSeq(local, column, header.seq)
         if (column === 'b') {
           // Kept encoded, as the keydir holds it; it is decoded (and checked) when read.
           keydir.setMeta(local, corrupt ? undefined : metaPayload)
@@ -616,13 +617,16 @@ class Replay {
         if (!this.claim(local, 'a', header.seq)) return
         keydir.recoverSlot(local, SlotKind.input, this.localOf(header.parentId, 'document'))
         keydir.setLocation(local, 'a', location, corrupt)
+        keydir.setSeq(local, 'a', header.seq)
         return
       }
       case RecordKind.outputPut:
       case RecordKind.outputDelete: {
         if (!this.claim(local, 'b', header.seq)) return
-        if (header.kind === RecordKind.outputPut) keydir.setLocation(local, 'b', location, corrupt)
-        else keydir.setLocation(local, 'b', undefined)
+        if (header.kind === RecordKind.outputPut) {
+          keydir.setLocation(local, 'b', location, corrupt)
+          keydir.setSeq(local, 'b', header.seq)
+        } else keydir.setLocation(local, 'b', undefined)
         return
       }
       case RecordKind.docDelete:

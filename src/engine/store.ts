@@ -35,9 +35,9 @@ import { Compactor } from './compactor.ts'
 import { SegmentStatsTable } from './segment-stats.ts'
 import { SealedHints } from './sealed-hints.ts'
 import { SegmentFiles } from './segment-files.ts'
-import { Batch, BatchId, batchOperationError, type BatchOperation, type IdOrBatchId } from './batch.ts'
+import { Batch, BatchId, batchOperationError, type BatchOperation, type IdOrBatchId, type WriteCondition } from './batch.ts'
 import { KeydirView, PendingWrites } from './pending-writes.ts'
-import { WritePlanner, type WriteCounters, type WritePlan } from './write-plans.ts'
+import { docVersion, WritePlanner, type WriteCounters, type WritePlan } from './write-plans.ts'
 import { SegmentWriter, type DiskFullState, type SyncMode } from './segment-writer.ts'
 import { guardedObserver } from './store-observer.ts'
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts'
@@ -83,6 +83,8 @@ export interface TestCasePage {
 
 export interface StoreStats {
   status: StoreStatus
+  /** The store's revision: the sequence number of the newest acknowledged write (see `Store.revision`). */
+  revision: number
   documents: number
   inputNodes: number
   outputNodes: number
@@ -211,6 +213,8 @@ export class Store {
   /** The view writes validate against: the keydir and the writes not yet published to it. */
   private readonly pending: PendingWrites
   private readonly planner: WritePlanner
+  /** The revision of the newest write published (see `revision`). */
+  private revisionValue: number
   private closing: Promise<void> | undefined
 
   /** @internal Use `openStore`. */
@@ -227,6 +231,7 @@ export class Store {
     nextSeq: number,
   ) {
     const counters: WriteCounters = { nextLocalId, nextSeq }
+    this.revisionValue = nextSeq - 1
     this.planner = new WritePlanner(keydir, options.shard, counters, (local, id) => this.metaOf(local, id))
     this.cache = new BlockCache(files, options.cacheSizeBytes)
     this.pending = new PendingWrites(new KeydirView(keydir))
@@ -246,6 +251,14 @@ export class Store {
         ),
       warn: (message, details) => this.warn(message, details),
     })
+  }
+
+  /**
+   * The store's revision: the sequence number of the newest acknowledged write, the version it
+   * gave what it wrote. It only grows, across reopens and compactions; it may skip numbers.
+   */
+  get revision(): number {
+    return this.revisionValue
   }
 
   get status(): StoreStatus {
@@ -298,22 +311,37 @@ export class Store {
     })
   }
 
-  /** Replaces the document's text/HTML. Its metadata and nodes are not rewritten. */
-  async updateProblemHtml(id: number, html: string): Promise<void> {
-    this.checkOpen()
-    await this.commitPlans([this.planner.updateProblemHtml(this.pending, id, html)])
+  /**
+   * The document's version: the revision of the write that last changed its text or metadata
+   * (not its test cases); undefined when there is no such document. Read in the same tick as
+   * the text or metadata, it is theirs.
+   */
+  getProblemVersion(id: number): Promise<number | undefined> {
+    return this.readNow(() => {
+      const local = this.docNow(id)
+      return local === undefined ? undefined : docVersion(new KeydirView(this.keydir), local)
+    })
   }
 
-  /** Sets one metadata column (adding it if new). Only the metadata record is rewritten. */
-  async updateProblemColumn(id: number, column: string, value: string): Promise<void> {
+  /**
+   * Replaces the document's text/HTML. Its metadata and nodes are not rewritten. Resolves to the
+   * document's new version. With `expectedVersion`, VERSION_MISMATCH unless the document is at it.
+   */
+  async updateProblemHtml(id: number, html: string, condition: WriteCondition = {}): Promise<number> {
     this.checkOpen()
-    await this.commitPlans([this.planner.updateProblemColumn(this.pending, id, column, value)])
+    return this.commitPlans([this.planner.updateProblemHtml(this.pending, id, html, condition.expectedVersion)])
   }
 
-  /** Deletes the document with all its input nodes and their outputs. */
-  async deleteProblem(id: number): Promise<void> {
+  /** Sets one metadata column (adding it if new). Only the metadata record is rewritten. Resolves to the new version. */
+  async updateProblemColumn(id: number, column: string, value: string, condition: WriteCondition = {}): Promise<number> {
     this.checkOpen()
-    await this.commitPlans([this.planner.deleteProblem(this.pending, id)])
+    return this.commitPlans([this.planner.updateProblemColumn(this.pending, id, column, value, condition.expectedVersion)])
+  }
+
+  /** Deletes the document with all its input nodes and their outputs. Resolves to the revision of the delete. */
+  async deleteProblem(id: number, condition: WriteCondition = {}): Promise<number> {
+    this.checkOpen()
+    return this.commitPlans([this.planner.deleteProblem(this.pending, id, condition.expectedVersion)])
   }
 
   /** Live document ids in increasing order, a page at a time (default 1,000). */
@@ -415,24 +443,40 @@ export class Store {
     return { bytes: this.reader.readSpan(segmentNumber, start, end - start), offset: start, location }
   }
 
-  /** Replaces the input node's value. Its output is kept. */
-  async updateTestCase(docId: number, tcId: number, value: Value): Promise<void> {
-    this.checkOpen()
-    await this.commitPlans([this.planner.updateTestCase(this.pending, docId, tcId, value)])
+  /** The input node's version (the revision of the write of its value; its output has its own), or undefined. */
+  getTestCaseVersion(docId: number, tcId: number): Promise<number | undefined> {
+    return this.readNow(() => {
+      const local = this.inputNow(docId, tcId)
+      return local === undefined ? undefined : this.keydir.seqOf(local, 'a')
+    })
   }
 
-  /** Deletes the input node and its output. */
-  async deleteTestCase(docId: number, tcId: number): Promise<void> {
+  /** Replaces the input node's value (its output is kept); resolves to its new version. */
+  async updateTestCase(docId: number, tcId: number, value: Value, condition: WriteCondition = {}): Promise<number> {
     this.checkOpen()
-    await this.commitPlans([this.planner.deleteTestCase(this.pending, docId, tcId)])
+    return this.commitPlans([this.planner.updateTestCase(this.pending, docId, tcId, value, condition.expectedVersion)])
+  }
+
+  /** Deletes the input node and its output; resolves to the revision of the delete. */
+  async deleteTestCase(docId: number, tcId: number, condition: WriteCondition = {}): Promise<number> {
+    this.checkOpen()
+    return this.commitPlans([this.planner.deleteTestCase(this.pending, docId, tcId, condition.expectedVersion)])
   }
 
   // ---------------------------------------------------------------- output nodes
 
-  /** Sets the input node's expected output. ALREADY_EXISTS when it has one. */
-  async setExpectedOutput(docId: number, tcId: number, value: Value): Promise<void> {
+  /** Sets the input node's expected output (ALREADY_EXISTS when it has one); resolves to its version. */
+  async setExpectedOutput(docId: number, tcId: number, value: Value): Promise<number> {
     this.checkOpen()
-    await this.commitPlans([this.planner.setExpectedOutput(this.pending, docId, tcId, value)])
+    return this.commitPlans([this.planner.setExpectedOutput(this.pending, docId, tcId, value)])
+  }
+
+  /** The version of the input node's expected output, or undefined when the node or its output does not exist. */
+  getExpectedOutputVersion(docId: number, tcId: number): Promise<number | undefined> {
+    return this.readNow(() => {
+      const local = this.inputNow(docId, tcId)
+      return local === undefined || !this.keydir.hasOutput(local) ? undefined : this.keydir.seqOf(local, 'b')
+    })
   }
 
   /** The input node's expected output, or undefined when the node or its output does not exist. */
@@ -444,16 +488,16 @@ export class Store {
     })
   }
 
-  /** Replaces the input node's expected output. NOT_FOUND when it has none. */
-  async updateExpectedOutput(docId: number, tcId: number, value: Value): Promise<void> {
+  /** Replaces the input node's expected output (NOT_FOUND when it has none); resolves to its new version. */
+  async updateExpectedOutput(docId: number, tcId: number, value: Value, condition: WriteCondition = {}): Promise<number> {
     this.checkOpen()
-    await this.commitPlans([this.planner.updateExpectedOutput(this.pending, docId, tcId, value)])
+    return this.commitPlans([this.planner.updateExpectedOutput(this.pending, docId, tcId, value, condition.expectedVersion)])
   }
 
-  /** Deletes the input node's expected output. NOT_FOUND when it has none. */
-  async deleteExpectedOutput(docId: number, tcId: number): Promise<void> {
+  /** Deletes the input node's expected output (NOT_FOUND when it has none); resolves to the revision of the delete. */
+  async deleteExpectedOutput(docId: number, tcId: number, condition: WriteCondition = {}): Promise<number> {
     this.checkOpen()
-    await this.commitPlans([this.planner.deleteExpectedOutput(this.pending, docId, tcId)])
+    return this.commitPlans([this.planner.deleteExpectedOutput(this.pending, docId, tcId, condition.expectedVersion)])
   }
 
   // ---------------------------------------------------------------- batches
@@ -506,23 +550,23 @@ export class Store {
       case 'createProblem':
         return planner.createProblem(view, operation.html, operation.meta)
       case 'updateProblemHtml':
-        return planner.updateProblemHtml(view, id(operation.docId), operation.html)
+        return planner.updateProblemHtml(view, id(operation.docId), operation.html, operation.expectedVersion)
       case 'updateProblemColumn':
-        return planner.updateProblemColumn(view, id(operation.docId), operation.column, operation.value)
+        return planner.updateProblemColumn(view, id(operation.docId), operation.column, operation.value, operation.expectedVersion)
       case 'deleteProblem':
-        return planner.deleteProblem(view, id(operation.docId))
+        return planner.deleteProblem(view, id(operation.docId), operation.expectedVersion)
       case 'addTestCase':
         return planner.addTestCase(view, id(operation.docId), operation.value)
       case 'updateTestCase':
-        return planner.updateTestCase(view, id(operation.docId), id(operation.tcId), operation.value)
+        return planner.updateTestCase(view, id(operation.docId), id(operation.tcId), operation.value, operation.expectedVersion)
       case 'deleteTestCase':
-        return planner.deleteTestCase(view, id(operation.docId), id(operation.tcId))
+        return planner.deleteTestCase(view, id(operation.docId), id(operation.tcId), operation.expectedVersion)
       case 'setExpectedOutput':
         return planner.setExpectedOutput(view, id(operation.docId), id(operation.tcId), operation.value)
       case 'updateExpectedOutput':
-        return planner.updateExpectedOutput(view, id(operation.docId), id(operation.tcId), operation.value)
+        return planner.updateExpectedOutput(view, id(operation.docId), id(operation.tcId), operation.value, operation.expectedVersion)
       case 'deleteExpectedOutput':
-        return planner.deleteExpectedOutput(view, id(operation.docId), id(operation.tcId))
+        return planner.deleteExpectedOutput(view, id(operation.docId), id(operation.tcId), operation.expectedVersion)
     }
   }
 
@@ -535,6 +579,7 @@ export class Store {
     const diskBytes = this.files.totalBytes()
     return {
       status: this.status,
+      revision: this.revisionValue,
       documents: keydir.documentCount,
       inputNodes: keydir.inputCount,
       outputNodes: keydir.outputCount,
@@ -640,9 +685,10 @@ export class Store {
    * and releases their notes, before the promise resolves. Nothing is noted when the append
    * throws (a full disk, a failed store): the write then leaves nothing behind.
    */
-  private async commitPlans(plans: readonly WritePlan[]): Promise<void> {
+  private async commitPlans(plans: readonly WritePlan[]): Promise<number> {
     const records = plans.length === 1 ? plans[0]!.records : plans.flatMap((plan) => plan.records)
     let releases: Array<() => void> = []
+    const version = plans[plans.length - 1]!.version
     const placement = this.writer.append(records, (at) => {
       let offset = at.offset
       for (const plan of plans) {
@@ -650,9 +696,12 @@ export class Store {
         for (const record of plan.records) offset += record.length
       }
       for (const release of releases) release()
+      // Published in append order, so revisions only grow.
+      this.revisionValue = version
     })
     releases = plans.map((plan) => plan.note(this.pending))
     await placement.durable
+    return version
   }
 
   /** The local id of document `id` if it exists now. */

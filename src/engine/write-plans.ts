@@ -17,7 +17,7 @@ import { invalidArgument, limitExceeded, notFound, StratumError } from './errors
 import { isWellFormedId, localIdOf, makeId, shardOf } from './ids.ts'
 import type { Keydir } from './keydir.ts'
 import { blobMaxBytes, chainMaxNodes, localIdMax, recordHeaderBytes } from './limits.ts'
-import type { PendingWrites } from './pending-writes.ts'
+import type { IndexView, PendingWrites } from './pending-writes.ts'
 import { encodeRecord, recordFlagBatchContinues, RecordKind } from './record.ts'
 import type { Placed } from './segment-writer.ts'
 import { checkedUtf8Bytes, encodedValueBytes, writeValue, type Value } from './values.ts'
@@ -27,6 +27,8 @@ export interface WritePlan {
   readonly records: Buffer[]
   /** The id the write creates (createProblem, addTestCase). */
   readonly createdId?: number
+  /** The sequence number of its last record: the version it gives what it writes, the store's revision once published. */
+  readonly version: number
   /** Notes the write in `view`; returns its release, called once it is published. */
   note(view: PendingWrites): () => void
   /** Applies the write to the keydir; `at` is where its first record went. */
@@ -39,8 +41,28 @@ export interface WriteCounters {
   nextSeq: number
 }
 
-/** The release of a write that noted nothing. */
-const noRelease = (): void => undefined
+/** A document's version: the newer of its text's and its metadata's (keydir.ts). */
+export function docVersion(view: IndexView, local: number): number {
+  return Math.max(view.seqOf(local, 'a'), view.seqOf(local, 'b'))
+}
+
+/**
+ * For a conditional write: VERSION_MISMATCH unless `what` is at `expectedVersion` (when one is
+ * given). Checked against the pending view, so that a write conditional on a version sees every
+ * write called before it, acknowledged or not: they will be applied first.
+ */
+function checkVersion(what: string, current: number, expectedVersion: number | undefined): void {
+  if (expectedVersion === undefined) return
+  if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 1) {
+    throw invalidArgument(`expectedVersion must be a positive integer below 2^53, got ${String(expectedVersion)}`)
+  }
+  if (current !== expectedVersion) {
+    throw new StratumError(
+      'VERSION_MISMATCH',
+      `${what} is at version ${current}, not the expected version ${expectedVersion}; nothing was written: read it again, then retry`,
+    )
+  }
+}
 
 export class WritePlanner {
   constructor(
@@ -69,61 +91,76 @@ export class WritePlanner {
       metaBytes,
       (target, offset) => writeMeta(columns, target, offset),
     )
+    const blobSeq = this.counters.nextSeq - 2
+    const metaSeq = this.counters.nextSeq - 1
     return {
       records: [blobRecord, metaRecord],
       createdId: id,
-      note: (target) => target.noteCreateDoc(local, columns),
+      version: metaSeq,
+      note: (target) => target.noteCreateDoc(local, columns, blobSeq, metaSeq),
       publish: (at) => {
         const blob = { segmentNumber: at.segmentNumber, offset: at.offset, sizeBytes: blobRecord.length }
         const metaLocation = { ...blob, offset: blob.offset + blobRecord.length, sizeBytes: metaRecord.length }
-        this.keydir.createDoc(local, blob, metaLocation, metaRecord.subarray(recordHeaderBytes))
+        this.keydir.createDoc(local, blob, blobSeq, metaLocation, metaSeq, metaRecord.subarray(recordHeaderBytes))
       },
     }
   }
 
-  updateProblemHtml(view: PendingWrites, id: number, html: string): WritePlan {
+  updateProblemHtml(view: PendingWrites, id: number, html: string, expectedVersion?: number): WritePlan {
     const htmlBytes = checkBlob(html)
     const local = this.writableDoc(view, id)
+    checkVersion(`document ${id}`, docVersion(view, local), expectedVersion)
+    const seq = this.counters.nextSeq++
     const record = encodeRecord(
-      { kind: RecordKind.docBlob, flags: 0, seq: this.counters.nextSeq++, id, parentId: 0 },
+      { kind: RecordKind.docBlob, flags: 0, seq, id, parentId: 0 },
       htmlBytes,
       (target, offset) => offset + target.write(html, offset, 'utf8'),
     )
     return {
       records: [record],
-      // A new text changes nothing a later write validates against.
-      note: () => noRelease,
-      publish: (at) => this.keydir.setLocation(local, 'a', { ...at, sizeBytes: record.length }),
+      version: seq,
+      note: (target) => target.noteDocText(local, seq),
+      publish: (at) => {
+        this.keydir.setLocation(local, 'a', { ...at, sizeBytes: record.length })
+        this.keydir.setSeq(local, 'a', seq)
+      },
     }
   }
 
-  updateProblemColumn(view: PendingWrites, id: number, column: string, value: string): WritePlan {
+  updateProblemColumn(view: PendingWrites, id: number, column: string, value: string, expectedVersion?: number): WritePlan {
     checkColumnName(column)
     checkedUtf8Bytes(value, `the value of column ${column}`)
     const local = this.writableDoc(view, id)
+    checkVersion(`document ${id}`, docVersion(view, local), expectedVersion)
     const columns = new Map(view.pendingMeta(local) ?? this.keydirMeta(local, id))
     columns.set(column, value)
     const metaBytes = checkMetaSize(columns)
+    const seq = this.counters.nextSeq++
     const record = encodeRecord(
-      { kind: RecordKind.docMeta, flags: 0, seq: this.counters.nextSeq++, id, parentId: 0 },
+      { kind: RecordKind.docMeta, flags: 0, seq, id, parentId: 0 },
       metaBytes,
       (target, offset) => writeMeta(columns, target, offset),
     )
     return {
       records: [record],
-      note: (target) => target.noteDocMeta(local, columns),
+      version: seq,
+      note: (target) => target.noteDocMeta(local, columns, seq),
       publish: (at) => {
         this.keydir.setLocation(local, 'b', { ...at, sizeBytes: record.length })
+        this.keydir.setSeq(local, 'b', seq)
         this.keydir.setMeta(local, record.subarray(recordHeaderBytes))
       },
     }
   }
 
-  deleteProblem(view: PendingWrites, id: number): WritePlan {
+  deleteProblem(view: PendingWrites, id: number, expectedVersion?: number): WritePlan {
     const local = this.writableDoc(view, id)
-    const record = encodeRecord({ kind: RecordKind.docDelete, flags: 0, seq: this.counters.nextSeq++, id, parentId: 0 }, 0)
+    checkVersion(`document ${id}`, docVersion(view, local), expectedVersion)
+    const seq = this.counters.nextSeq++
+    const record = encodeRecord({ kind: RecordKind.docDelete, flags: 0, seq, id, parentId: 0 }, 0)
     return {
       records: [record],
+      version: seq,
       note: (target) => target.noteDeleteDoc(local),
       publish: () => this.keydir.deleteDoc(local),
     }
@@ -139,40 +176,50 @@ export class WritePlanner {
     }
     const local = this.issueLocalId()
     const id = makeId(this.shard, local)
+    const seq = this.counters.nextSeq++
     const record = encodeRecord(
-      { kind: RecordKind.inputPut, flags: 0, seq: this.counters.nextSeq++, id, parentId: docId },
+      { kind: RecordKind.inputPut, flags: 0, seq, id, parentId: docId },
       valueBytes,
       (target, offset) => writeValue(value, target, offset),
     )
     return {
       records: [record],
       createdId: id,
-      note: (target) => target.noteAddInput(docLocal, local),
-      publish: (at) => this.keydir.addInput(docLocal, local, { ...at, sizeBytes: record.length }),
+      version: seq,
+      note: (target) => target.noteAddInput(docLocal, local, seq),
+      publish: (at) => this.keydir.addInput(docLocal, local, { ...at, sizeBytes: record.length }, seq),
     }
   }
 
-  updateTestCase(view: PendingWrites, docId: number, tcId: number, value: Value): WritePlan {
+  updateTestCase(view: PendingWrites, docId: number, tcId: number, value: Value, expectedVersion?: number): WritePlan {
     const valueBytes = encodedValueBytes(value)
     const { local } = this.writableInput(view, docId, tcId)
+    checkVersion(`test case ${tcId}`, view.seqOf(local, 'a'), expectedVersion)
+    const seq = this.counters.nextSeq++
     const record = encodeRecord(
-      { kind: RecordKind.inputPut, flags: 0, seq: this.counters.nextSeq++, id: tcId, parentId: docId },
+      { kind: RecordKind.inputPut, flags: 0, seq, id: tcId, parentId: docId },
       valueBytes,
       (target, offset) => writeValue(value, target, offset),
     )
     return {
       records: [record],
-      // A new value changes nothing a later write validates against.
-      note: () => noRelease,
-      publish: (at) => this.keydir.setLocation(local, 'a', { ...at, sizeBytes: record.length }),
+      version: seq,
+      note: (target) => target.noteInputValue(local, seq),
+      publish: (at) => {
+        this.keydir.setLocation(local, 'a', { ...at, sizeBytes: record.length })
+        this.keydir.setSeq(local, 'a', seq)
+      },
     }
   }
 
-  deleteTestCase(view: PendingWrites, docId: number, tcId: number): WritePlan {
+  deleteTestCase(view: PendingWrites, docId: number, tcId: number, expectedVersion?: number): WritePlan {
     const { docLocal, local } = this.writableInput(view, docId, tcId)
-    const record = encodeRecord({ kind: RecordKind.inputDelete, flags: 0, seq: this.counters.nextSeq++, id: tcId, parentId: docId }, 0)
+    checkVersion(`test case ${tcId}`, view.seqOf(local, 'a'), expectedVersion)
+    const seq = this.counters.nextSeq++
+    const record = encodeRecord({ kind: RecordKind.inputDelete, flags: 0, seq, id: tcId, parentId: docId }, 0)
     return {
       records: [record],
+      version: seq,
       note: (target) => target.noteDeleteInput(docLocal, local),
       publish: () => this.keydir.deleteInput(local),
     }
@@ -189,34 +236,40 @@ export class WritePlanner {
     return this.putOutput(docId, tcId, local, value, valueBytes)
   }
 
-  updateExpectedOutput(view: PendingWrites, docId: number, tcId: number, value: Value): WritePlan {
+  updateExpectedOutput(view: PendingWrites, docId: number, tcId: number, value: Value, expectedVersion?: number): WritePlan {
     const valueBytes = encodedValueBytes(value)
     const { local } = this.writableInput(view, docId, tcId)
     if (!view.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
+    checkVersion(`the expected output of test case ${tcId}`, view.seqOf(local, 'b'), expectedVersion)
     return this.putOutput(docId, tcId, local, value, valueBytes)
   }
 
-  deleteExpectedOutput(view: PendingWrites, docId: number, tcId: number): WritePlan {
+  deleteExpectedOutput(view: PendingWrites, docId: number, tcId: number, expectedVersion?: number): WritePlan {
     const { local } = this.writableInput(view, docId, tcId)
     if (!view.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
-    const record = encodeRecord({ kind: RecordKind.outputDelete, flags: 0, seq: this.counters.nextSeq++, id: tcId, parentId: docId }, 0)
+    checkVersion(`the expected output of test case ${tcId}`, view.seqOf(local, 'b'), expectedVersion)
+    const seq = this.counters.nextSeq++
+    const record = encodeRecord({ kind: RecordKind.outputDelete, flags: 0, seq, id: tcId, parentId: docId }, 0)
     return {
       records: [record],
-      note: (target) => target.noteOutput(local, false),
+      version: seq,
+      note: (target) => target.noteOutput(local, 0),
       publish: () => this.keydir.setOutput(local, undefined),
     }
   }
 
   private putOutput(docId: number, tcId: number, local: number, value: Value, valueBytes: number): WritePlan {
+    const seq = this.counters.nextSeq++
     const record = encodeRecord(
-      { kind: RecordKind.outputPut, flags: 0, seq: this.counters.nextSeq++, id: tcId, parentId: docId },
+      { kind: RecordKind.outputPut, flags: 0, seq, id: tcId, parentId: docId },
       valueBytes,
       (target, offset) => writeValue(value, target, offset),
     )
     return {
       records: [record],
-      note: (target) => target.noteOutput(local, true),
-      publish: (at) => this.keydir.setOutput(local, { ...at, sizeBytes: record.length }),
+      version: seq,
+      note: (target) => target.noteOutput(local, seq),
+      publish: (at) => this.keydir.setOutput(local, { ...at, sizeBytes: record.length }, seq),
     }
   }
 

@@ -24,6 +24,10 @@ export function grpcStatusOf(code: ErrorCode): status {
       // Over a named limit. RESOURCE_EXHAUSTED rather than INVALID_ARGUMENT: it is the code the
       // transport itself gives a message over its size limit, so one code covers every "too big".
       return status.RESOURCE_EXHAUSTED
+    case 'VERSION_MISMATCH':
+      // A conditional write lost a race: the client must read again before it retries, which is
+      // what FAILED_PRECONDITION asks (etcd and Firestore answer the same).
+      return status.FAILED_PRECONDITION
     case 'CORRUPTION':
       // A record failed its checksum: unrecoverable loss of that record, never served as data.
       return status.DATA_LOSS

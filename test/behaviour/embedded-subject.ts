@@ -18,14 +18,16 @@ export const embeddedFactory: SubjectFactory = {
   async open(): Promise<StoreSubject> {
     const dir = makeTempDir('behaviour-embedded')
     const open = () => openStore({ dir, syncMode: 'none' })
+    // The subject's writes resolve to nothing; the store's resolve to versions (tested elsewhere).
+    const noResult = (): void => undefined
     let store: Store = await open()
     return {
       createProblem: (html, meta) => engineCall(() => store.createProblem(html, meta)),
       getProblemHtml: (id) => engineCall(() => store.getProblemHtml(id)),
       getProblemMeta: (id) => engineCall(() => store.getProblemMeta(id)),
-      updateProblemHtml: (id, html) => engineCall(() => store.updateProblemHtml(id, html)),
-      updateProblemColumn: (id, column, value) => engineCall(() => store.updateProblemColumn(id, column, value)),
-      deleteProblem: (id) => engineCall(() => store.deleteProblem(id)),
+      updateProblemHtml: (id, html) => engineCall(() => store.updateProblemHtml(id, html).then(noResult)),
+      updateProblemColumn: (id, column, value) => engineCall(() => store.updateProblemColumn(id, column, value).then(noResult)),
+      deleteProblem: (id) => engineCall(() => store.deleteProblem(id).then(noResult)),
       listProblemPages: (pageSize) =>
         engineCall(async () => {
           const pages: number[][] = []
@@ -51,12 +53,12 @@ export const embeddedFactory: SubjectFactory = {
           } while (afterId !== undefined)
           return pages
         }),
-      updateTestCase: (id, tcId, value) => engineCall(() => store.updateTestCase(id, tcId, value)),
-      deleteTestCase: (id, tcId) => engineCall(() => store.deleteTestCase(id, tcId)),
-      setExpectedOutput: (id, tcId, value) => engineCall(() => store.setExpectedOutput(id, tcId, value)),
+      updateTestCase: (id, tcId, value) => engineCall(() => store.updateTestCase(id, tcId, value).then(noResult)),
+      deleteTestCase: (id, tcId) => engineCall(() => store.deleteTestCase(id, tcId).then(noResult)),
+      setExpectedOutput: (id, tcId, value) => engineCall(() => store.setExpectedOutput(id, tcId, value).then(noResult)),
       getExpectedOutput: (id, tcId) => engineCall(() => store.getExpectedOutput(id, tcId)),
-      updateExpectedOutput: (id, tcId, value) => engineCall(() => store.updateExpectedOutput(id, tcId, value)),
-      deleteExpectedOutput: (id, tcId) => engineCall(() => store.deleteExpectedOutput(id, tcId)),
+      updateExpectedOutput: (id, tcId, value) => engineCall(() => store.updateExpectedOutput(id, tcId, value).then(noResult)),
+      deleteExpectedOutput: (id, tcId) => engineCall(() => store.deleteExpectedOutput(id, tcId).then(noResult)),
       batch: (build) =>
         engineCall(() => {
           const batch = store.batch()
