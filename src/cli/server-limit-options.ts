@@ -11,7 +11,6 @@ export type ServerLimitOptions = Pick<
   'handshakeTimeoutMs' | 'connectionsMax' | 'connectionIdleMs' | 'streamsPerConnectionMax' | 'requestsInFlightMaxBytes' | 'requestReceiveTimeoutMs'
 >
 
-const day = 24 * 60 * 60_000
 const inFlightDefault = defaultServerLimits.requestsInFlightMaxBytes
 
 export function addServerLimitOptions(command: Command): Command {
@@ -32,7 +31,7 @@ export function addServerLimitOptions(command: Command): Command {
       new Option('--connection-idle-ms <ms>', 'a connection without calls for this long is closed (clients reconnect by themselves)')
         .env('LSE_CONNECTION_IDLE_MS')
         .default(defaultServerLimits.connectionIdleMs)
-        .argParser(integerIn(1000, 30 * day)),
+        .argParser(integerIn(1000, 2_147_483_647)),
     )
     .addOption(
       new Option('--streams-per-connection-max <n>', 'most calls open at once on one connection')

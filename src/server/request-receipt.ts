@@ -13,8 +13,11 @@
  *   whole its charge is returned, in the same event: the decoded request is charged instead by
  *   the deserializer (strict-requests.ts), which grpc-js runs in a microtask after that event.
  * - A unary call must be received whole, its message and its half-close, within
- *   `requestReceiveTimeoutMs` of its start. Otherwise it is answered DEADLINE_EXCEEDED, its
- *   stream is reset, and the memory its decoded request was charged is returned.
+ *   `requestReceiveTimeoutMs` of its start; a call with a stream of requests (reflection), each
+ *   message within that time of its first byte. Otherwise it is answered DEADLINE_EXCEEDED, its
+ *   stream is reset, and the memory its request was charged is returned.
+ * - A message flagged compressed is refused UNIMPLEMENTED before it is inflated: a few KiB of gzip
+ *   can inflate to the transport's limit, which nothing could charge before it is decoded.
  *
  * The interceptor reads the call's HTTP/2 stream, which grpc-js keeps in a field of its innermost
  * call object: there is no other way to see bytes before the message is whole. The grpc-js version
@@ -44,6 +47,8 @@ export class MessageFraming {
   private bodyRemaining = 0
   /** Bytes of the message now arriving, its prefix included, received so far. */
   partialBytes = 0
+  /** Whether a message of the stream was flagged compressed. */
+  compressed = false
 
   /** Takes a chunk of the stream; returns how many messages it completed. */
   take(chunk: Buffer): number {
@@ -57,6 +62,7 @@ export class MessageFraming {
         this.partialBytes += taken
         offset += taken
         if (this.prefixReceived < messagePrefixBytes) break
+        if (this.prefix[0] !== 0) this.compressed = true
         this.bodyRemaining = this.prefix.readUInt32BE(1)
       } else {
         const taken = Math.min(this.bodyRemaining, chunk.length - offset)
@@ -95,7 +101,7 @@ export function requestReceiptInterceptor(budget: RequestMemoryBudget, limits: R
     const framing = new MessageFraming()
     /** Bytes charged for the message now arriving. */
     let chargedBytes = 0
-    /** The decoded request, charged by the deserializer, until the handler takes it. */
+    /** The decoded request, charged by the deserializer, until the handler takes it (at the half-close). */
     let request: object | undefined
     let over = false
 
@@ -103,24 +109,61 @@ export function requestReceiptInterceptor(budget: RequestMemoryBudget, limits: R
       budget.cancel(chargedBytes)
       chargedBytes = 0
     }
+    const dropRequest = (): void => {
+      if (request !== undefined) budget.release(request)
+      request = undefined
+    }
     const refuse = (status: grpc.StatusObject): void => {
       over = true
       returnCharge()
-      if (request !== undefined) budget.release(request)
-      request = undefined
+      dropRequest()
       stream.off('data', onData)
-      clearTimeout(timer)
+      clearTimeout(callTimer)
+      clearTimeout(messageTimer)
       logger.info({ method, grpcCode: grpc.status[status.code] }, status.details)
       call.sendStatus(status)
       // RST_STREAM NO_ERROR: the response is complete, the client should stop sending (RFC 9113, 8.1).
       if (!stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR)
     }
+    const timedOut = (what: string): void =>
+      refuse({
+        code: grpc.status.DEADLINE_EXCEEDED,
+        details: `${method}: ${what} within requestReceiveTimeoutMs = ${limits.requestReceiveTimeoutMs} ms; send each request at once`,
+        metadata: new grpc.Metadata(),
+      })
+    // A unary call must arrive whole, its message and its half-close, in time. A call with a stream
+    // of requests (reflection) may stay open, but each of its messages must arrive in time.
+    const callTimer = methodDescriptor.requestStream
+      ? undefined
+      : setTimeout(() => timedOut('the request was not received whole (the message and the end of the stream)'), limits.requestReceiveTimeoutMs)
+    callTimer?.unref()
+    let messageTimer: NodeJS.Timeout | undefined
+
     const onData = (chunk: Buffer): void => {
       if (over) return
       const completed = framing.take(chunk)
+      if (framing.compressed) {
+        // Decompressed, a message of a few KiB can hold the transport's 16 MiB, uncharged until
+        // it is decoded: refused before grpc-js inflates it (this listener runs first).
+        refuse({
+          code: grpc.status.UNIMPLEMENTED,
+          details: `${method}: compressed requests are not accepted; send the request uncompressed (grpc-encoding identity)`,
+          metadata: new grpc.Metadata(),
+        })
+        return
+      }
       if (completed > 0) {
         // What arrived is now a whole message: the deserializer charges the decoded request.
         returnCharge()
+      }
+      if (methodDescriptor.requestStream) {
+        if (framing.partialBytes === 0) {
+          clearTimeout(messageTimer)
+          messageTimer = undefined
+        } else if (messageTimer === undefined) {
+          messageTimer = setTimeout(() => timedOut('a message was not received whole'), limits.requestReceiveTimeoutMs)
+          messageTimer.unref()
+        }
       }
       const arriving = framing.partialBytes - chargedBytes
       if (arriving <= 0) return
@@ -136,31 +179,27 @@ export function requestReceiptInterceptor(budget: RequestMemoryBudget, limits: R
       }
       chargedBytes += arriving
     }
-    // Only a unary request must arrive at once: a client stream (reflection) may stay open.
-    const timer = methodDescriptor.requestStream ? undefined : setTimeout(() => {
-      refuse({
-        code: grpc.status.DEADLINE_EXCEEDED,
-        details:
-          `${method}: the request was not received whole within requestReceiveTimeoutMs = ${limits.requestReceiveTimeoutMs} ms ` +
-          '(the message and the end of the stream); send the request at once and end the stream',
-        metadata: new grpc.Metadata(),
-      })
-    }, limits.requestReceiveTimeoutMs)
-    timer?.unref()
 
-    stream.on('data', onData)
+    // Before grpc-js's own listener: a refused message is never decoded or inflated, and the
+    // charge of a whole one is returned before the deserializer (a microtask later) charges it.
+    stream.prependListener('data', onData)
     // Half-closed: the handler starts, and takes over the request and its charge.
     stream.once('end', () => {
-      clearTimeout(timer)
+      clearTimeout(callTimer)
       request = undefined
     })
     stream.once('close', () => {
-      clearTimeout(timer)
+      clearTimeout(callTimer)
+      clearTimeout(messageTimer)
       returnCharge()
+      // A request the handler never took (the call ended before its half-close).
+      dropRequest()
       over = true
     })
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMessage((message: unknown, next) => {
+        // A second message of a unary call is an error grpc-js answers: the first is not run either.
+        dropRequest()
         if (typeof message === 'object' && message !== null) request = message
         next(message)
       })

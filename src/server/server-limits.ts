@@ -5,6 +5,7 @@
 import { defaultConnectionLimits, type ConnectionLimits } from './connection-listener.ts'
 
 const MiB = 1024 * 1024
+const timerMaxMs = 2 ** 31 - 1
 
 export interface ServerLimits extends ConnectionLimits {
   /** A connection without calls for this long is closed (HTTP/2 GOAWAY); clients reconnect by themselves. */
@@ -36,6 +37,8 @@ export function serverLimits(given: Partial<ServerLimits> = {}): ServerLimits {
   const chosen = { ...defaultServerLimits, ...given }
   for (const [name, value] of Object.entries(chosen)) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`server limit ${name} must be a positive integer; got ${String(value)}`)
+    // Node's timers take at most 2^31 - 1 ms (about 24.8 days); a longer one fires at once.
+    if (name.endsWith('Ms') && value > timerMaxMs) throw new RangeError(`server limit ${name} must be at most ${timerMaxMs} ms; got ${value}`)
   }
   return chosen
 }

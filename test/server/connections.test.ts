@@ -52,14 +52,23 @@ async function until(condition: () => boolean): Promise<void> {
   }
 }
 
-/** An HTTP/2 connection with a GetStats call whose request is never sent: a call open until the stream is closed. */
-function openCall(port: number): { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream } {
+/**
+ * An HTTP/2 connection with a call of `path`: by default a GetStats whose request is never sent,
+ * a call open until the stream is closed; with `request`, that request sent whole.
+ */
+function openCall(port: number, path = `/${lseServiceName}/GetStats`, request?: Buffer): { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream } {
   const session = http2.connect(`http://127.0.0.1:${port}`)
   session.on('error', () => {})
-  const stream = session.request({ ':method': 'POST', ':path': `/${lseServiceName}/GetStats`, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false })
+  const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false })
   stream.on('error', () => {})
   stream.resume()
+  if (request !== undefined) stream.end(request)
   return { session, stream }
+}
+
+/** A health Watch request for the whole server (service ""): an empty message, length-prefixed. */
+function healthRequest(): Buffer {
+  return Buffer.alloc(5)
 }
 
 /** Calls the server in a loop until `stop` resolves; returns how many calls succeeded (any failure throws). */
@@ -154,6 +163,18 @@ describe('connections', () => {
     // The first to go quiet went first.
     assert.ok(await Promise.race([quiet[0]!.closed.then(() => true), sleep(10_000).then(() => false)]), 'the connection idle longest was closed')
     for (const { socket } of quiet) socket.destroy()
+  })
+
+  it('at connectionsMax, evicts connections that hold only streaming calls, which anyone may keep open', { timeout: 60_000 }, async () => {
+    const server = await startTestServer({ limits: { connectionsMax: 3, handshakeTimeoutMs: 60_000 } })
+    servers.push(server)
+    // Three connections, each watching the health service: a call that never ends.
+    const watchers = Array.from({ length: 3 }, () => openCall(server.server.port, '/grpc.health.v1.Health/Watch', healthRequest()))
+    await until(() => server.server.connectionCounts().open === 3)
+    const docId = await server.client.createProblem('got in past the watchers')
+    assert.equal(await server.client.getProblemHtml(docId), 'got in past the watchers')
+    assert.equal(server.server.connectionCounts().evictedIdle, 1)
+    for (const { session } of watchers) session.destroy()
   })
 
   it('at connectionsMax with a call open on every connection, closes a new one at once', { timeout: 60_000 }, async () => {

@@ -30,12 +30,15 @@ interface OpenCall {
   closed: Promise<void>
 }
 
-/** Starts `method` on its own connection and writes `bytes` (a gRPC message, whole or not) without ending the stream. */
-function openCall(port: number, method: string, bytes: Buffer): OpenCall {
+/**
+ * Starts `method` (of `service`, the service under test unless named) on its own connection and
+ * writes `bytes` (a gRPC message, whole or not) without ending the stream.
+ */
+function openCall(port: number, method: string, bytes: Buffer, service = `${lseServiceName}/`): OpenCall {
   const session = http2.connect(`http://127.0.0.1:${port}`)
   session.on('error', () => {})
   const stream = session.request(
-    { ':method': 'POST', ':path': `/${lseServiceName}/${method}`, 'content-type': 'application/grpc', te: 'trailers' },
+    { ':method': 'POST', ':path': `/${service}${method}`, 'content-type': 'application/grpc', te: 'trailers' },
     { endStream: false },
   )
   stream.on('error', () => {})
@@ -94,7 +97,7 @@ describe('the receipt of a request', () => {
     await until('the request is charged', () => held() >= requestMemoryBytes(message.length, 1))
     const status = await call.status
     assert.equal(status.code, grpc.status.DEADLINE_EXCEEDED, status.details)
-    assert.match(status.details, /AddTestCase: the request was not received whole within requestReceiveTimeoutMs = 1000 ms/)
+    assert.match(status.details, /AddTestCase: the request was not received whole \(the message and the end of the stream\) within requestReceiveTimeoutMs = 1000 ms/)
     await call.closed
     await until('every byte is returned', () => held() === 0)
     let testCases = 0
@@ -120,6 +123,16 @@ describe('the receipt of a request', () => {
     call.stream.end()
     const status = await call.status
     assert.equal(status.code, grpc.status.OK, status.details)
+    await until('every byte is returned', () => held() === 0)
+  })
+
+  it('answers a streaming call whose message never arrives whole DEADLINE_EXCEEDED (reflection, which needs no token)', { timeout: 30_000 }, async () => {
+    const call = openCall(server.server.port, 'grpc.reflection.v1.ServerReflection/ServerReflectionInfo', framed(Buffer.alloc(3 * MiB, 0x0a), 4 * MiB), '')
+    await until('the bytes received are charged', () => held() >= 3 * MiB)
+    const status = await call.status
+    assert.equal(status.code, grpc.status.DEADLINE_EXCEEDED, status.details)
+    assert.match(status.details, /a message was not received whole within requestReceiveTimeoutMs = 1000 ms/)
+    await call.closed
     await until('every byte is returned', () => held() === 0)
   })
 
