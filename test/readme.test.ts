@@ -149,7 +149,8 @@ describe('README.md', () => {
       assert.deepEqual(outputs[0]!.trim().split('\n').sort(), ['grpc.health.v1.Health', 'lse.v1.LseService'])
       assert.deepEqual(JSON.parse(outputs[1]!), { problemId: '1' })
       assert.deepEqual(JSON.parse(outputs[2]!), { tcId: '2' })
-      assert.deepEqual(JSON.parse(outputs[3]!), { testCases: [{ tcId: '2', value: { int64ListValue: { values: ['1', '2'] } } }] })
+      // Version 3: the problem's two records took revisions 1 and 2, the test case 3.
+      assert.deepEqual(JSON.parse(outputs[3]!), { testCases: [{ tcId: '2', value: { int64ListValue: { values: ['1', '2'] } }, version: '3' }] })
       assert.equal(JSON.parse(outputs[4]!).problemsInIndex, '1')
       assert.deepEqual(await test.client.getProblemMeta(1), { title: 'A+B' })
     } finally {

@@ -12,7 +12,7 @@
  * before writing any (a refusal names the operation's position, from 1).
  */
 import type { Value } from '../protocol/values.ts'
-import { columnsOf, id, text, wireValue, type MetaInput } from './wire-arguments.ts'
+import { columnsOf, condition, id, text, wireValue, type MetaInput } from './wire-arguments.ts'
 import * as grpc from '@grpc/grpc-js'
 import { WireValueError } from '../protocol/value-wire.ts'
 import { StratumClientError } from './client-error.ts'
@@ -31,14 +31,25 @@ export class BatchRef {
 /** An id, or the ref of one created earlier in the same batch. */
 export type IdOrRef = number | BatchRef
 
-type Commit = (operations: () => object[], options: { deadlineMs?: number } | undefined) => Promise<number[]>
+type Commit = (operations: () => object[], options: { deadlineMs?: number } | undefined) => Promise<{ createdIds: number[]; revision: number }>
+
+/** The condition of an operation: the version its target must be at, or the whole batch fails FAILED_PRECONDITION. */
+export interface BatchCondition {
+  expectedVersion?: number
+}
 
 export class ClientBatch {
   private readonly operations: Array<() => object> = []
   private committed = false
+  private revisionValue: number | undefined
 
   /** @internal Use `client.batch()`. */
   constructor(private readonly send: Commit) {}
+
+  /** Once committed, the store's revision at the batch: the version of what its last operation wrote. */
+  get revision(): number | undefined {
+    return this.revisionValue
+  }
 
   get size(): number {
     return this.operations.length
@@ -48,18 +59,20 @@ export class ClientBatch {
     return new BatchRef(this, this.add(() => ({ createProblem: { html: text(html, 'html'), columns: columnsOf(meta) } })), 'problem')
   }
 
-  updateProblemHtml(problem: IdOrRef, html: string): this {
-    this.add(() => this.problem(problem, (problemId) => ({ updateProblemHtml: { problemId, html: text(html, 'html') } })))
+  updateProblemHtml(problem: IdOrRef, html: string, options?: BatchCondition): this {
+    this.add(() => this.problem(problem, (problemId) => ({ updateProblemHtml: { problemId, html: text(html, 'html'), ...condition(options) } })))
     return this
   }
 
-  updateProblemColumn(problem: IdOrRef, column: string, value: string): this {
-    this.add(() => this.problem(problem, (problemId) => ({ updateProblemColumn: { problemId, column: text(column, 'column'), value: text(value, 'value') } })))
+  updateProblemColumn(problem: IdOrRef, column: string, value: string, options?: BatchCondition): this {
+    this.add(() =>
+      this.problem(problem, (problemId) => ({ updateProblemColumn: { problemId, column: text(column, 'column'), value: text(value, 'value'), ...condition(options) } })),
+    )
     return this
   }
 
-  deleteProblem(problem: IdOrRef): this {
-    this.add(() => this.problem(problem, (problemId) => ({ deleteProblem: { problemId } })))
+  deleteProblem(problem: IdOrRef, options?: BatchCondition): this {
+    this.add(() => this.problem(problem, (problemId) => ({ deleteProblem: { problemId, ...condition(options) } })))
     return this
   }
 
@@ -67,13 +80,13 @@ export class ClientBatch {
     return new BatchRef(this, this.add(() => this.problem(problem, (problemId) => ({ addTestCase: { problemId, value: wireValue(value) } }))), 'test case')
   }
 
-  updateTestCase(problem: IdOrRef, tc: IdOrRef, value: Value): this {
-    this.add(() => this.testCase(problem, tc, (ids) => ({ updateTestCase: { ...ids, value: wireValue(value) } })))
+  updateTestCase(problem: IdOrRef, tc: IdOrRef, value: Value, options?: BatchCondition): this {
+    this.add(() => this.testCase(problem, tc, (ids) => ({ updateTestCase: { ...ids, value: wireValue(value), ...condition(options) } })))
     return this
   }
 
-  deleteTestCase(problem: IdOrRef, tc: IdOrRef): this {
-    this.add(() => this.testCase(problem, tc, (ids) => ({ deleteTestCase: ids })))
+  deleteTestCase(problem: IdOrRef, tc: IdOrRef, options?: BatchCondition): this {
+    this.add(() => this.testCase(problem, tc, (ids) => ({ deleteTestCase: { ...ids, ...condition(options) } })))
     return this
   }
 
@@ -82,21 +95,23 @@ export class ClientBatch {
     return this
   }
 
-  updateExpectedOutput(problem: IdOrRef, tc: IdOrRef, value: Value): this {
-    this.add(() => this.testCase(problem, tc, (ids) => ({ updateExpectedOutput: { ...ids, value: wireValue(value) } })))
+  updateExpectedOutput(problem: IdOrRef, tc: IdOrRef, value: Value, options?: BatchCondition): this {
+    this.add(() => this.testCase(problem, tc, (ids) => ({ updateExpectedOutput: { ...ids, value: wireValue(value), ...condition(options) } })))
     return this
   }
 
-  deleteExpectedOutput(problem: IdOrRef, tc: IdOrRef): this {
-    this.add(() => this.testCase(problem, tc, (ids) => ({ deleteExpectedOutput: ids })))
+  deleteExpectedOutput(problem: IdOrRef, tc: IdOrRef, options?: BatchCondition): this {
+    this.add(() => this.testCase(problem, tc, (ids) => ({ deleteExpectedOutput: { ...ids, ...condition(options) } })))
     return this
   }
 
   /** Sends the batch; resolves to the ids it created (createProblem, addTestCase), in order. Once only. */
-  commit(options?: { deadlineMs?: number }): Promise<number[]> {
-    if (this.committed) return Promise.reject(committedAlready())
+  async commit(options?: { deadlineMs?: number }): Promise<number[]> {
+    if (this.committed) throw committedAlready()
     this.committed = true
-    return this.send(() => this.operations.map((operation) => operation()), options)
+    const { createdIds, revision } = await this.send(() => this.operations.map((operation) => operation()), options)
+    this.revisionValue = revision
+    return createdIds
   }
 
   private add(operation: () => object): number {

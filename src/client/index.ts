@@ -3,10 +3,10 @@
  * only; the value types and constructors are the engine's, declared again in src/protocol.
  */
 export { StratumClient, clientResponseMaxBytes } from './stratum-client.ts'
-export type { CallOptions, ClientOptions, MetaInput, PageRequest, ProblemPage, TestCase, TestCaseListing, TestCasePage } from './stratum-client.ts'
+export type { CallOptions, ClientOptions, MetaInput, PageRequest, ProblemPage, TestCase, TestCaseListing, TestCasePage, Versioned, WriteOptions } from './stratum-client.ts'
 export { StratumClientError, StatusCode, isStratumClientError } from './client-error.ts'
 export { BatchRef, ClientBatch } from './client-batch.ts'
-export type { IdOrRef } from './client-batch.ts'
+export type { BatchCondition, IdOrRef } from './client-batch.ts'
 export type { CompactionResult, CompactionSummary, RecoverySummary, ServerStats } from './stats.ts'
 export { double, int64, int64List, string, stringList, stringMap } from '../protocol/values.ts'
 export type {

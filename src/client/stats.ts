@@ -58,6 +58,8 @@ export interface CompactionSummary {
 }
 
 export interface ServerStats {
+  /** The store's revision: the version given by the newest acknowledged write. 0 from an older server. */
+  revision: number
   problemsInIndex: number
   testCasesInIndex: number
   expectedOutputsInIndex: number
@@ -101,6 +103,7 @@ const storeStatuses: Record<WireStoreStatus, ServerStats['storeStatus']> = {
 export function statsFromWire(wire: GetStatsResponse): ServerStats {
   const recovery = wire.lastRecovery
   return {
+    revision: Number(wire.revision ?? 0),
     problemsInIndex: Number(wire.problemsInIndex),
     testCasesInIndex: Number(wire.testCasesInIndex),
     expectedOutputsInIndex: Number(wire.expectedOutputsInIndex),

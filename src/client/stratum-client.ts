@@ -30,16 +30,29 @@ import type {
   GetProblemMetaResponse,
   GetStatsResponse,
   ListProblemsResponse,
+  RevisionResponse,
   ValueResponse,
+  VersionResponse,
 } from '../protocol/wire-types.ts'
 import { ClientBatch } from './client-batch.ts'
 import { StratumClientError } from './client-error.ts'
-import { columnsOf, id, pageSize, testCaseIds, text, wireValue, type MetaInput } from './wire-arguments.ts'
+import { columnsOf, condition, id, pageSize, testCaseIds, text, wireValue, type MetaInput } from './wire-arguments.ts'
 import { compactionResultFromWire, statsFromWire, type CompactionResult, type ServerStats } from './stats.ts'
 
 export interface CallOptions {
   /** Time limit of the call in ms from now; the server does not start a call whose deadline passed. */
   deadlineMs?: number
+}
+
+/** Options of an update or delete: `expectedVersion`, the version its target must be at (FAILED_PRECONDITION otherwise). */
+export interface WriteOptions extends CallOptions {
+  expectedVersion?: number
+}
+
+/** A value read with its version (the store's revision at the write that last changed it). */
+export interface Versioned<T> {
+  value: T
+  version: number
 }
 
 export interface ClientOptions {
@@ -65,6 +78,10 @@ export interface TestCase {
   value: Value
   /** The expected output, when asked for with `includeOutputs` and one is set. */
   output?: Value
+  /** The test case's version, when asked for with `includeVersions`. */
+  version?: number
+  /** The output's version, when asked for with `includeVersions` and the output is included. */
+  outputVersion?: number
 }
 
 export interface PageRequest {
@@ -161,26 +178,41 @@ export class StratumClient {
   }
 
   async getProblemHtml(problemId: number, options?: CallOptions): Promise<string> {
+    return (await this.getProblemHtmlVersioned(problemId, options)).value
+  }
+
+  /** The problem's text with its version (which covers its text and metadata, not its test cases). */
+  async getProblemHtmlVersioned(problemId: number, options?: CallOptions): Promise<Versioned<string>> {
     const response = await this.call<GetProblemHtmlResponse>('GetProblemHtml', () => ({ problemId: id(problemId, 'problemId') }), options)
-    return response.html
+    return { value: response.html, version: Number(response.version) }
   }
 
   async getProblemMeta(problemId: number, options?: CallOptions): Promise<Record<string, string>> {
+    return (await this.getProblemMetaVersioned(problemId, options)).value
+  }
+
+  /** The problem's metadata columns with its version. */
+  async getProblemMetaVersioned(problemId: number, options?: CallOptions): Promise<Versioned<Record<string, string>>> {
     const response = await this.call<GetProblemMetaResponse>('GetProblemMeta', () => ({ problemId: id(problemId, 'problemId') }), options)
-    return Object.fromEntries(response.columns.map((column) => [column.name, column.value]))
+    return { value: Object.fromEntries(response.columns.map((column) => [column.name, column.value])), version: Number(response.version) }
   }
 
-  async updateProblemHtml(problemId: number, html: string, options?: CallOptions): Promise<void> {
-    await this.call('UpdateProblemHtml', () => ({ problemId: id(problemId, 'problemId'), html: text(html, 'html') }), options)
+  /** Resolves to the problem's new version. */
+  async updateProblemHtml(problemId: number, html: string, options?: WriteOptions): Promise<number> {
+    const request = () => ({ problemId: id(problemId, 'problemId'), html: text(html, 'html'), ...condition(options) })
+    return versionOf(await this.call<VersionResponse>('UpdateProblemHtml', request, options))
   }
 
-  async updateProblemColumn(problemId: number, column: string, value: string, options?: CallOptions): Promise<void> {
-    const request = () => ({ problemId: id(problemId, 'problemId'), column: text(column, 'column'), value: text(value, 'value') })
-    await this.call('UpdateProblemColumn', request, options)
+  /** Resolves to the problem's new version. */
+  async updateProblemColumn(problemId: number, column: string, value: string, options?: WriteOptions): Promise<number> {
+    const request = () => ({ problemId: id(problemId, 'problemId'), column: text(column, 'column'), value: text(value, 'value'), ...condition(options) })
+    return versionOf(await this.call<VersionResponse>('UpdateProblemColumn', request, options))
   }
 
-  async deleteProblem(problemId: number, options?: CallOptions): Promise<void> {
-    await this.call('DeleteProblem', () => ({ problemId: id(problemId, 'problemId') }), options)
+  /** Resolves to the store's revision at the delete. */
+  async deleteProblem(problemId: number, options?: WriteOptions): Promise<number> {
+    const response = await this.call<RevisionResponse>('DeleteProblem', () => ({ problemId: id(problemId, 'problemId'), ...condition(options) }), options)
+    return Number(response.revision)
   }
 
   /** Every live problem id, in increasing order, fetched a page at a time. */
@@ -210,8 +242,13 @@ export class StratumClient {
   }
 
   async getTestCase(problemId: number, tcId: number, options?: CallOptions): Promise<Value> {
+    return (await this.getTestCaseVersioned(problemId, tcId, options)).value
+  }
+
+  /** The test case's value with its version (its expected output has one of its own). */
+  async getTestCaseVersioned(problemId: number, tcId: number, options?: CallOptions): Promise<Versioned<Value>> {
     const response = await this.call<ValueResponse>('GetTestCase', () => testCaseIds(problemId, tcId), options)
-    return this.valueOf(response, 'GetTestCase')
+    return { value: this.valueOf(response, 'GetTestCase'), version: Number(response.version) }
   }
 
   /** Every test case of the problem, in chain order, fetched a page at a time. */
@@ -227,7 +264,7 @@ export class StratumClient {
   /** One page of GetAllTestCases. A page may hold fewer than `pageSize` even when more follow. */
   async getAllTestCasesPage(
     problemId: number,
-    page: PageRequest & { includeOutputs?: boolean } = {},
+    page: PageRequest & { includeOutputs?: boolean; includeVersions?: boolean } = {},
     options?: CallOptions,
   ): Promise<TestCasePage> {
     const request = () => ({
@@ -239,39 +276,56 @@ export class StratumClient {
     const response = await this.call<GetAllTestCasesResponse>('GetAllTestCases', request, options)
     const testCases = response.testCases.map((wire): TestCase => {
       const testCase: TestCase = { tcId: Number(wire.tcId), value: this.decode(wire.value, 'GetAllTestCases') }
-      if (wire.expectedOutput !== null && wire.expectedOutput !== undefined) {
-        testCase.output = this.decode(wire.expectedOutput, 'GetAllTestCases')
+      const hasOutput = wire.expectedOutput !== null && wire.expectedOutput !== undefined
+      if (hasOutput) testCase.output = this.decode(wire.expectedOutput ?? null, 'GetAllTestCases')
+      if (page.includeVersions === true) {
+        testCase.version = Number(wire.version)
+        if (hasOutput) testCase.outputVersion = Number(wire.expectedOutputVersion)
       }
       return testCase
     })
     return response.nextPageToken === '' ? { testCases } : { testCases, nextPageToken: response.nextPageToken }
   }
 
-  async updateTestCase(problemId: number, tcId: number, value: Value, options?: CallOptions): Promise<void> {
-    await this.call('UpdateTestCase', () => ({ ...testCaseIds(problemId, tcId), value: wireValue(value) }), options)
+  /** Resolves to the test case's new version. */
+  async updateTestCase(problemId: number, tcId: number, value: Value, options?: WriteOptions): Promise<number> {
+    const request = () => ({ ...testCaseIds(problemId, tcId), value: wireValue(value), ...condition(options) })
+    return versionOf(await this.call<VersionResponse>('UpdateTestCase', request, options))
   }
 
-  async deleteTestCase(problemId: number, tcId: number, options?: CallOptions): Promise<void> {
-    await this.call('DeleteTestCase', () => testCaseIds(problemId, tcId), options)
+  /** Resolves to the store's revision at the delete. */
+  async deleteTestCase(problemId: number, tcId: number, options?: WriteOptions): Promise<number> {
+    const response = await this.call<RevisionResponse>('DeleteTestCase', () => ({ ...testCaseIds(problemId, tcId), ...condition(options) }), options)
+    return Number(response.revision)
   }
 
   // ---------------------------------------------------------------- expected outputs
 
-  async setExpectedOutput(problemId: number, tcId: number, value: Value, options?: CallOptions): Promise<void> {
-    await this.call('SetExpectedOutput', () => ({ ...testCaseIds(problemId, tcId), value: wireValue(value) }), options)
+  /** Resolves to the expected output's version. */
+  async setExpectedOutput(problemId: number, tcId: number, value: Value, options?: CallOptions): Promise<number> {
+    return versionOf(await this.call<VersionResponse>('SetExpectedOutput', () => ({ ...testCaseIds(problemId, tcId), value: wireValue(value) }), options))
   }
 
   async getExpectedOutput(problemId: number, tcId: number, options?: CallOptions): Promise<Value> {
+    return (await this.getExpectedOutputVersioned(problemId, tcId, options)).value
+  }
+
+  /** The expected output with its version. */
+  async getExpectedOutputVersioned(problemId: number, tcId: number, options?: CallOptions): Promise<Versioned<Value>> {
     const response = await this.call<ValueResponse>('GetExpectedOutput', () => testCaseIds(problemId, tcId), options)
-    return this.valueOf(response, 'GetExpectedOutput')
+    return { value: this.valueOf(response, 'GetExpectedOutput'), version: Number(response.version) }
   }
 
-  async updateExpectedOutput(problemId: number, tcId: number, value: Value, options?: CallOptions): Promise<void> {
-    await this.call('UpdateExpectedOutput', () => ({ ...testCaseIds(problemId, tcId), value: wireValue(value) }), options)
+  /** Resolves to the expected output's new version. */
+  async updateExpectedOutput(problemId: number, tcId: number, value: Value, options?: WriteOptions): Promise<number> {
+    const request = () => ({ ...testCaseIds(problemId, tcId), value: wireValue(value), ...condition(options) })
+    return versionOf(await this.call<VersionResponse>('UpdateExpectedOutput', request, options))
   }
 
-  async deleteExpectedOutput(problemId: number, tcId: number, options?: CallOptions): Promise<void> {
-    await this.call('DeleteExpectedOutput', () => testCaseIds(problemId, tcId), options)
+  /** Resolves to the store's revision at the delete. */
+  async deleteExpectedOutput(problemId: number, tcId: number, options?: WriteOptions): Promise<number> {
+    const request = () => ({ ...testCaseIds(problemId, tcId), ...condition(options) })
+    return Number((await this.call<RevisionResponse>('DeleteExpectedOutput', request, options)).revision)
   }
 
   // ---------------------------------------------------------------- admin
@@ -300,9 +354,9 @@ export class StratumClient {
     return new ClientBatch((operations, options) => this.commit(operations, options))
   }
 
-  private async commit(operations: () => object[], options: CallOptions | undefined): Promise<number[]> {
+  private async commit(operations: () => object[], options: CallOptions | undefined): Promise<{ createdIds: number[]; revision: number }> {
     const response = await this.call<CommitResponse>('Commit', () => ({ operations: operations() }), options)
-    return response.createdIds.map(Number)
+    return { createdIds: response.createdIds.map(Number), revision: Number(response.revision) }
   }
 
   async compactNow(options?: CallOptions): Promise<CompactionResult> {
@@ -385,4 +439,8 @@ function healthCheckMethod(): grpc.MethodDefinition<object, object> {
     healthCheck = (definition['grpc.health.v1.Health'] as grpc.ServiceDefinition)['Check'] as grpc.MethodDefinition<object, object>
   }
   return healthCheck
+}
+
+function versionOf(response: VersionResponse): number {
+  return Number(response.version)
 }

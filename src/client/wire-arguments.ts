@@ -17,6 +17,12 @@ export function id(value: number, what: string): string {
   return String(value)
 }
 
+/** The expected_version field of a conditional write: absent when `options` sets none. */
+export function condition(options: { expectedVersion?: number } | undefined): { expectedVersion?: string } {
+  if (options?.expectedVersion === undefined) return {}
+  return { expectedVersion: id(options.expectedVersion, 'expectedVersion') }
+}
+
 export function testCaseIds(problemId: number, tcId: number): { problemId: string; tcId: string } {
   return { problemId: id(problemId, 'problemId'), tcId: id(tcId, 'tcId') }
 }

@@ -59,9 +59,15 @@ export type BatchOperation =
 export class Batch {
   private readonly operations: BatchOperation[] = []
   private committed = false
+  private revisionValue: number | undefined
 
   /** @internal Use `store.batch()`. */
-  constructor(private readonly commitOperations: (operations: readonly BatchOperation[]) => Promise<number[]>) {}
+  constructor(private readonly commitOperations: (operations: readonly BatchOperation[]) => Promise<{ createdIds: number[]; revision: number }>) {}
+
+  /** Once committed, the store's revision at the batch: the version of what its last operation wrote. */
+  get revision(): number | undefined {
+    return this.revisionValue
+  }
 
   /** Operations added so far. */
   get size(): number {
@@ -121,10 +127,12 @@ export class Batch {
    * ids the batch created (by createProblem and addTestCase), in the order of their operations.
    * A batch commits once.
    */
-  commit(): Promise<number[]> {
-    if (this.committed) return Promise.reject(invalidArgument('this batch was committed already; start another with store.batch()'))
+  async commit(): Promise<number[]> {
+    if (this.committed) throw invalidArgument('this batch was committed already; start another with store.batch()')
     this.committed = true
-    return this.commitOperations(this.operations)
+    const { createdIds, revision } = await this.commitOperations(this.operations)
+    this.revisionValue = revision
+    return createdIds
   }
 
   private add(operation: BatchOperation): number {

@@ -4,7 +4,7 @@
 export { openStore, Store } from './store.ts'
 export { Batch, BatchId } from './batch.ts'
 export type { IdOrBatchId, WriteCondition } from './batch.ts'
-export type { PageOptions, ProblemPage, StoreStats, StoreStatus, TestCase, TestCasePage } from './store.ts'
+export type { PageOptions, ProblemPage, StoreStats, StoreStatus, TestCase, TestCasePage, TestCasePageOptions } from './store.ts'
 export type { StoreOptions } from './store-options.ts'
 export type { StoreObserver } from './store-observer.ts'
 export type { CompactionResult, CompactionStats } from './compaction-result.ts'

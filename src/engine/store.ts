@@ -57,6 +57,18 @@ export interface TestCase {
   value: Value
   /** The expected output, when asked for with `includeOutputs` and one is set. */
   output?: Value
+  /** The test case's version, when asked for with `includeVersions`. */
+  version?: number
+  /** The output's version, when asked for with `includeVersions` and the output is included. */
+  outputVersion?: number
+}
+
+/** Options of `getAllTestCases`. */
+export interface TestCasePageOptions extends PageOptions {
+  /** Also read each test case's expected output, when it has one. */
+  includeOutputs?: boolean
+  /** Also give each test case's version (and its output's, with includeOutputs). */
+  includeVersions?: boolean
 }
 
 export interface PageOptions {
@@ -376,11 +388,11 @@ export class Store {
    * The document's input nodes in chain order, a page at a time (all of them by default), with
    * their expected outputs when `includeOutputs` is set. Undefined when there is no such document.
    */
-  getAllTestCases(docId: number, options: PageOptions & { includeOutputs?: boolean } = {}): Promise<TestCasePage | undefined> {
+  getAllTestCases(docId: number, options: TestCasePageOptions = {}): Promise<TestCasePage | undefined> {
     return this.readNow(() => this.testCasePage(docId, options))
   }
 
-  private testCasePage(docId: number, options: PageOptions & { includeOutputs?: boolean }): TestCasePage | undefined {
+  private testCasePage(docId: number, options: TestCasePageOptions): TestCasePage | undefined {
     const { afterLocal, limit } = this.pageBounds(options, pageMaxItems)
     const docLocal = this.docNow(docId)
     if (docLocal === undefined) return undefined
@@ -410,7 +422,11 @@ export class Store {
     for (const local of locals) {
       const tcId = makeId(shard, local)
       const testCase: TestCase = { tcId, value: decode(local, tcId, 'a', RecordKind.inputPut) }
-      if (includeOutputs && keydir.hasOutput(local)) testCase.output = decode(local, tcId, 'b', RecordKind.outputPut)
+      if (options.includeVersions === true) testCase.version = keydir.seqOf(local, 'a')
+      if (includeOutputs && keydir.hasOutput(local)) {
+        testCase.output = decode(local, tcId, 'b', RecordKind.outputPut)
+        if (options.includeVersions === true) testCase.outputVersion = keydir.seqOf(local, 'b')
+      }
       testCases.push(testCase)
     }
     return more ? { testCases, nextAfterId: testCases[testCases.length - 1]!.tcId } : { testCases }
@@ -510,9 +526,9 @@ export class Store {
     return new Batch((operations) => this.commitBatch(operations))
   }
 
-  private async commitBatch(operations: readonly BatchOperation[]): Promise<number[]> {
+  private async commitBatch(operations: readonly BatchOperation[]): Promise<{ createdIds: number[]; revision: number }> {
     this.checkOpen()
-    if (operations.length === 0) return []
+    if (operations.length === 0) return { createdIds: [], revision: this.revisionValue }
     // Validated and noted one by one in a scratch view over the pending writes, then dropped: the
     // store's view learns of them only once all are valid and appended.
     const scratch = new PendingWrites(this.pending)
@@ -539,8 +555,8 @@ export class Store {
     for (const plan of plans) {
       for (const record of plan.records) if (record !== last[last.length - 1]) markBatchContinues(record)
     }
-    await this.commitPlans(plans)
-    return createdIds.filter((id): id is number => id !== undefined)
+    const revision = await this.commitPlans(plans)
+    return { createdIds: createdIds.filter((id): id is number => id !== undefined), revision }
   }
 
   private planBatchOperation(view: PendingWrites, operation: BatchOperation, createdIds: ReadonlyArray<number | undefined>): WritePlan {

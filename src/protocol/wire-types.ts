@@ -46,27 +46,42 @@ export interface CreateProblemResponse {
   problemId: WireInt64
 }
 
+/** The condition of an update or delete: write only at this version; "0" (or absent): no condition. */
+export interface WireCondition {
+  expectedVersion?: WireInt64
+}
+/** The response of an update or of SetExpectedOutput: the new version. */
+export interface VersionResponse {
+  version: WireInt64
+}
+/** The response of a delete: the store's revision at the delete. */
+export interface RevisionResponse {
+  revision: WireInt64
+}
+
 export interface ProblemIdRequest {
   problemId: WireInt64
 }
 export type GetProblemHtmlRequest = ProblemIdRequest
 export interface GetProblemHtmlResponse {
   html: string
+  version: WireInt64
 }
 export type GetProblemMetaRequest = ProblemIdRequest
 export interface GetProblemMetaResponse {
   columns: WireColumn[]
+  version: WireInt64
 }
-export interface UpdateProblemHtmlRequest {
+export interface UpdateProblemHtmlRequest extends WireCondition {
   problemId: WireInt64
   html: string
 }
-export interface UpdateProblemColumnRequest {
+export interface UpdateProblemColumnRequest extends WireCondition {
   problemId: WireInt64
   column: string
   value: string
 }
-export type DeleteProblemRequest = ProblemIdRequest
+export interface DeleteProblemRequest extends ProblemIdRequest, WireCondition {}
 
 export interface ListProblemsRequest {
   pageSize: number
@@ -90,12 +105,15 @@ export interface TestCaseIdRequest {
   problemId: WireInt64
   tcId: WireInt64
 }
-/** A request naming one test case of one problem and carrying a value. */
-export interface TestCaseValueRequest extends TestCaseIdRequest {
+/** A request naming one test case of one problem and carrying a value (and, for updates, a condition). */
+export interface TestCaseValueRequest extends TestCaseIdRequest, WireCondition {
   value: WireValue | null
 }
+/** A delete of a test case or of its output. */
+export interface ConditionalTestCaseIdRequest extends TestCaseIdRequest, WireCondition {}
 export interface ValueResponse {
   value: WireValue | null
+  version: WireInt64
 }
 
 export interface GetAllTestCasesRequest {
@@ -108,6 +126,9 @@ export interface WireTestCase {
   tcId: WireInt64
   value: WireValue | null
   expectedOutput?: WireValue | null
+  version: WireInt64
+  /** "0" when expectedOutput is unset. */
+  expectedOutputVersion: WireInt64
 }
 export interface GetAllTestCasesResponse {
   testCases: WireTestCase[]
@@ -195,6 +216,7 @@ export interface GetStatsResponse {
   diskFull?: WireDiskFullSummary | null
   uptimeMs: WireInt64
   compaction: WireCompactionSummary | null
+  revision: WireInt64
 }
 
 /** The message of the RPCs that take or return no fields. */
@@ -218,13 +240,13 @@ export interface WireOperation {
   createProblem?: CreateProblemRequest | null
   updateProblemHtml?: UpdateProblemHtmlRequest | null
   updateProblemColumn?: UpdateProblemColumnRequest | null
-  deleteProblem?: ProblemIdRequest | null
+  deleteProblem?: DeleteProblemRequest | null
   addTestCase?: AddTestCaseRequest | null
   updateTestCase?: TestCaseValueRequest | null
-  deleteTestCase?: TestCaseIdRequest | null
+  deleteTestCase?: ConditionalTestCaseIdRequest | null
   setExpectedOutput?: TestCaseValueRequest | null
   updateExpectedOutput?: TestCaseValueRequest | null
-  deleteExpectedOutput?: TestCaseIdRequest | null
+  deleteExpectedOutput?: ConditionalTestCaseIdRequest | null
   /** Position (from 1) of an earlier createProblem standing for problemId; 0 when none. */
   problemRef?: number
   /** Position (from 1) of an earlier addTestCase standing for tcId; 0 when none. */
@@ -236,4 +258,5 @@ export interface CommitRequest {
 }
 export interface CommitResponse {
   createdIds: WireInt64[]
+  revision: WireInt64
 }

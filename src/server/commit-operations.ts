@@ -8,7 +8,7 @@ import { limits, StratumError, type Batch, type BatchId, type Store } from '../e
 import { valueFromWire } from '../protocol/value-wire.ts'
 import type { CommitRequest, WireOperation } from '../protocol/wire-types.ts'
 import { invalidArgument } from './call-error.ts'
-import { columnsOf, idOf } from './request-fields.ts'
+import { columnsOf, expectedVersionOf, idOf } from './request-fields.ts'
 
 /** The batch a Commit request describes, its operations added in order (not committed). */
 export function batchOfCommit(store: Store, request: CommitRequest): Batch {
@@ -37,6 +37,7 @@ function addOperation(batch: Batch, operation: WireOperation, index: number, cre
     throw invalidArgument(`${where}: tc_ref is set on ${member}, which names no test case`)
   }
   const valueOf = (value: Parameters<typeof valueFromWire>[0]) => valueFromWire(value, `${where}.value`)
+  const conditionOf = (request: { expectedVersion?: string }) => expectedVersionOf(request, `${where}.expected_version`)
   switch (member) {
     case 'createProblem': {
       const request = operation.createProblem!
@@ -45,16 +46,16 @@ function addOperation(batch: Batch, operation: WireOperation, index: number, cre
     }
     case 'updateProblemHtml': {
       const request = operation.updateProblemHtml!
-      batch.updateProblemHtml(problemOf(request.problemId), request.html)
+      batch.updateProblemHtml(problemOf(request.problemId), request.html, conditionOf(request))
       return undefined
     }
     case 'updateProblemColumn': {
       const request = operation.updateProblemColumn!
-      batch.updateProblemColumn(problemOf(request.problemId), request.column, request.value)
+      batch.updateProblemColumn(problemOf(request.problemId), request.column, request.value, conditionOf(request))
       return undefined
     }
     case 'deleteProblem':
-      batch.deleteProblem(problemOf(operation.deleteProblem!.problemId))
+      batch.deleteProblem(problemOf(operation.deleteProblem!.problemId), conditionOf(operation.deleteProblem!))
       return undefined
     case 'addTestCase': {
       const request = operation.addTestCase!
@@ -62,12 +63,12 @@ function addOperation(batch: Batch, operation: WireOperation, index: number, cre
     }
     case 'updateTestCase': {
       const request = operation.updateTestCase!
-      batch.updateTestCase(problemOf(request.problemId), tcOf(request.tcId), valueOf(request.value))
+      batch.updateTestCase(problemOf(request.problemId), tcOf(request.tcId), valueOf(request.value), conditionOf(request))
       return undefined
     }
     case 'deleteTestCase': {
       const request = operation.deleteTestCase!
-      batch.deleteTestCase(problemOf(request.problemId), tcOf(request.tcId))
+      batch.deleteTestCase(problemOf(request.problemId), tcOf(request.tcId), conditionOf(request))
       return undefined
     }
     case 'setExpectedOutput': {
@@ -77,12 +78,12 @@ function addOperation(batch: Batch, operation: WireOperation, index: number, cre
     }
     case 'updateExpectedOutput': {
       const request = operation.updateExpectedOutput!
-      batch.updateExpectedOutput(problemOf(request.problemId), tcOf(request.tcId), valueOf(request.value))
+      batch.updateExpectedOutput(problemOf(request.problemId), tcOf(request.tcId), valueOf(request.value), conditionOf(request))
       return undefined
     }
     case 'deleteExpectedOutput': {
       const request = operation.deleteExpectedOutput!
-      batch.deleteExpectedOutput(problemOf(request.problemId), tcOf(request.tcId))
+      batch.deleteExpectedOutput(problemOf(request.problemId), tcOf(request.tcId), conditionOf(request))
       return undefined
     }
   }

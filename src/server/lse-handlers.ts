@@ -15,6 +15,10 @@ import type {
   CommitRequest,
   CommitResponse,
   CompactNowResponse,
+  ConditionalTestCaseIdRequest,
+  DeleteProblemRequest,
+  RevisionResponse,
+  VersionResponse,
   CreateProblemRequest,
   CreateProblemResponse,
   EmptyMessage,
@@ -36,7 +40,7 @@ import type {
 import { CallError, invalidArgument, notFound } from './call-error.ts'
 import { afterIdOfProblemToken, afterIdOfTestCaseToken, problemPageToken, testCasePageToken } from './page-tokens.ts'
 import { batchOfCommit } from './commit-operations.ts'
-import { columnsOf, idOf, pageSizeOf } from './request-fields.ts'
+import { columnsOf, expectedVersionOf, idOf, pageSizeOf } from './request-fields.ts'
 import { compactionResultToWire, statsResponse } from './stats-response.ts'
 import { readTestCasePage } from './test-case-pages.ts'
 
@@ -49,19 +53,19 @@ export interface LseHandlers extends Record<LseMethodName, Handler<never, object
   CreateProblem: Handler<CreateProblemRequest, CreateProblemResponse>
   GetProblemHtml: Handler<ProblemIdRequest, GetProblemHtmlResponse>
   GetProblemMeta: Handler<ProblemIdRequest, GetProblemMetaResponse>
-  UpdateProblemHtml: Handler<UpdateProblemHtmlRequest, EmptyMessage>
-  UpdateProblemColumn: Handler<UpdateProblemColumnRequest, EmptyMessage>
-  DeleteProblem: Handler<ProblemIdRequest, EmptyMessage>
+  UpdateProblemHtml: Handler<UpdateProblemHtmlRequest, VersionResponse>
+  UpdateProblemColumn: Handler<UpdateProblemColumnRequest, VersionResponse>
+  DeleteProblem: Handler<DeleteProblemRequest, RevisionResponse>
   ListProblems: Handler<ListProblemsRequest, ListProblemsResponse>
   AddTestCase: Handler<AddTestCaseRequest, AddTestCaseResponse>
   GetTestCase: Handler<TestCaseIdRequest, ValueResponse>
   GetAllTestCases: Handler<GetAllTestCasesRequest, GetAllTestCasesResponse>
-  UpdateTestCase: Handler<TestCaseValueRequest, EmptyMessage>
-  DeleteTestCase: Handler<TestCaseIdRequest, EmptyMessage>
-  SetExpectedOutput: Handler<TestCaseValueRequest, EmptyMessage>
+  UpdateTestCase: Handler<TestCaseValueRequest, VersionResponse>
+  DeleteTestCase: Handler<ConditionalTestCaseIdRequest, RevisionResponse>
+  SetExpectedOutput: Handler<TestCaseValueRequest, VersionResponse>
   GetExpectedOutput: Handler<TestCaseIdRequest, ValueResponse>
-  UpdateExpectedOutput: Handler<TestCaseValueRequest, EmptyMessage>
-  DeleteExpectedOutput: Handler<TestCaseIdRequest, EmptyMessage>
+  UpdateExpectedOutput: Handler<TestCaseValueRequest, VersionResponse>
+  DeleteExpectedOutput: Handler<ConditionalTestCaseIdRequest, RevisionResponse>
   GetStats: Handler<EmptyMessage, GetStatsResponse>
   Flush: Handler<EmptyMessage, EmptyMessage>
   CompactNow: Handler<EmptyMessage, CompactNowResponse>
@@ -78,33 +82,32 @@ export function createLseHandlers(store: Store, startedAtMs: number): LseHandler
       return { problemId: String(problemId) }
     },
 
+    // Reads and their versions: both taken in one tick (the engine reads synchronously), so the
+    // version is the one of what is returned.
     async GetProblemHtml(request) {
       const problemId = problemIdOf(request)
-      const html = await store.getProblemHtml(problemId)
+      const [html, version] = await Promise.all([store.getProblemHtml(problemId), store.getProblemVersion(problemId)])
       if (html === undefined) throw problemNotFound(problemId)
-      return { html }
+      return { html, version: String(version) }
     },
 
     async GetProblemMeta(request) {
       const problemId = problemIdOf(request)
-      const meta = await store.getProblemMeta(problemId)
+      const [meta, version] = await Promise.all([store.getProblemMeta(problemId), store.getProblemVersion(problemId)])
       if (meta === undefined) throw problemNotFound(problemId)
-      return { columns: Object.entries(meta).map(([name, value]) => ({ name, value })) }
+      return { columns: Object.entries(meta).map(([name, value]) => ({ name, value })), version: String(version) }
     },
 
     async UpdateProblemHtml(request) {
-      await store.updateProblemHtml(problemIdOf(request), request.html)
-      return {}
+      return versionResponse(await store.updateProblemHtml(problemIdOf(request), request.html, expectedVersionOf(request)))
     },
 
     async UpdateProblemColumn(request) {
-      await store.updateProblemColumn(problemIdOf(request), request.column, request.value)
-      return {}
+      return versionResponse(await store.updateProblemColumn(problemIdOf(request), request.column, request.value, expectedVersionOf(request)))
     },
 
     async DeleteProblem(request) {
-      await store.deleteProblem(problemIdOf(request))
-      return {}
+      return revisionResponse(await store.deleteProblem(problemIdOf(request), expectedVersionOf(request)))
     },
 
     async ListProblems(request) {
@@ -126,9 +129,9 @@ export function createLseHandlers(store: Store, startedAtMs: number): LseHandler
     async GetTestCase(request) {
       const problemId = problemIdOf(request)
       const tcId = tcIdOf(request)
-      const value = await store.getTestCase(problemId, tcId)
+      const [value, version] = await Promise.all([store.getTestCase(problemId, tcId), store.getTestCaseVersion(problemId, tcId)])
       if (value === undefined) throw notFound(`test case ${tcId} of problem ${problemId} not found`)
-      return { value: valueToWire(value) }
+      return { value: valueToWire(value), version: String(version) }
     },
 
     async GetAllTestCases(request) {
@@ -142,44 +145,43 @@ export function createLseHandlers(store: Store, startedAtMs: number): LseHandler
           tcId: String(testCase.tcId),
           value: valueToWire(testCase.value),
           expectedOutput: testCase.output === undefined ? null : valueToWire(testCase.output),
+          version: String(testCase.version ?? 0),
+          expectedOutputVersion: String(testCase.outputVersion ?? 0),
         })),
         nextPageToken: page.nextAfterId === undefined ? '' : testCasePageToken(problemId, page.nextAfterId),
       }
     },
 
     async UpdateTestCase(request) {
-      await store.updateTestCase(problemIdOf(request), tcIdOf(request), valueFromWire(request.value, 'value'))
-      return {}
+      return versionResponse(await store.updateTestCase(problemIdOf(request), tcIdOf(request), valueFromWire(request.value, 'value'), expectedVersionOf(request)))
     },
 
     async DeleteTestCase(request) {
-      await store.deleteTestCase(problemIdOf(request), tcIdOf(request))
-      return {}
+      return revisionResponse(await store.deleteTestCase(problemIdOf(request), tcIdOf(request), expectedVersionOf(request)))
     },
 
     async SetExpectedOutput(request) {
-      await store.setExpectedOutput(problemIdOf(request), tcIdOf(request), valueFromWire(request.value, 'value'))
-      return {}
+      return versionResponse(await store.setExpectedOutput(problemIdOf(request), tcIdOf(request), valueFromWire(request.value, 'value')))
     },
 
     async GetExpectedOutput(request) {
       const problemId = problemIdOf(request)
       const tcId = tcIdOf(request)
-      const value = await store.getExpectedOutput(problemId, tcId)
+      const [value, version] = await Promise.all([store.getExpectedOutput(problemId, tcId), store.getExpectedOutputVersion(problemId, tcId)])
       if (value === undefined) {
         throw notFound(`test case ${tcId} of problem ${problemId} not found, or it has no expected output`)
       }
-      return { value: valueToWire(value) }
+      return { value: valueToWire(value), version: String(version) }
     },
 
     async UpdateExpectedOutput(request) {
-      await store.updateExpectedOutput(problemIdOf(request), tcIdOf(request), valueFromWire(request.value, 'value'))
-      return {}
+      return versionResponse(
+        await store.updateExpectedOutput(problemIdOf(request), tcIdOf(request), valueFromWire(request.value, 'value'), expectedVersionOf(request)),
+      )
     },
 
     async DeleteExpectedOutput(request) {
-      await store.deleteExpectedOutput(problemIdOf(request), tcIdOf(request))
-      return {}
+      return revisionResponse(await store.deleteExpectedOutput(problemIdOf(request), tcIdOf(request), expectedVersionOf(request)))
     },
 
     async GetStats() {
@@ -197,10 +199,19 @@ export function createLseHandlers(store: Store, startedAtMs: number): LseHandler
     },
 
     async Commit(request) {
-      const createdIds = await batchOfCommit(store, request).commit()
-      return { createdIds: createdIds.map(String) }
+      const batch = batchOfCommit(store, request)
+      const createdIds = await batch.commit()
+      return { createdIds: createdIds.map(String), revision: String(batch.revision) }
     },
   }
+}
+
+function versionResponse(version: number): VersionResponse {
+  return { version: String(version) }
+}
+
+function revisionResponse(revision: number): RevisionResponse {
+  return { revision: String(revision) }
 }
 
 function problemNotFound(problemId: number): CallError {

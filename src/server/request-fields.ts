@@ -1,6 +1,6 @@
 /**
- * Decoding of request fields the engine cannot take as they come off the wire: uint64 ids (decimal
- * strings, see proto-definition.ts) and page sizes. Errors name the proto field.
+ * Decoding of request fields the engine cannot take as they come off the wire: uint64 ids and
+ * versions (decimal strings, see proto-definition.ts) and page sizes. Errors name the proto field.
  */
 import { limits } from '../engine/index.ts'
 import type { WireColumn } from '../protocol/wire-types.ts'
@@ -15,6 +15,15 @@ export function idOf(text: string, field: string): number {
   const id = text.length > idMaxDigits ? Infinity : Number(text)
   if (!Number.isSafeInteger(id)) throw invalidArgument(`${field} ${text} is above 2^53-1, the largest id`)
   return id
+}
+
+/** The condition of an update or delete (expected_version): undefined for "0", no condition. */
+export function expectedVersionOf(request: { expectedVersion?: string }, field = 'expected_version'): { expectedVersion?: number } {
+  const text = request.expectedVersion ?? '0'
+  if (text === '0') return {}
+  const version = text.length > idMaxDigits ? Infinity : Number(text)
+  if (!Number.isSafeInteger(version)) throw invalidArgument(`${field} ${text} is above 2^53-1, the largest version`)
+  return { expectedVersion: version }
 }
 
 /** The page size of a listing: 0 means `defaultItems`. */

@@ -37,6 +37,7 @@ export function statsResponse(stats: StoreStats, uptimeMs: number): GetStatsResp
     },
     uptimeMs: String(Math.max(0, Math.round(uptimeMs))),
     compaction: compactionSummary(stats.compaction),
+    revision: String(stats.revision),
     diskFull:
       stats.diskFull === null
         ? null

@@ -41,7 +41,7 @@ export async function readTestCasePage(store: Store, request: TestCasePageReques
   let chunkItems = Math.min(request.pageSizeItems, firstChunkItems)
   // Bounded: every pass either returns or adds at least one test case, up to pageSizeItems.
   for (;;) {
-    const chunk = await store.getAllTestCases(request.problemId, { afterId, limit: chunkItems, includeOutputs: request.includeOutputs })
+    const chunk = await store.getAllTestCases(request.problemId, { afterId, limit: chunkItems, includeOutputs: request.includeOutputs, includeVersions: true })
     if (chunk === undefined) return undefined // deleted between two chunks: the page is gone too
     for (const testCase of chunk.testCases) {
       const sizeBytes = testCaseWireBytes(testCase)
@@ -63,8 +63,8 @@ export async function readTestCasePage(store: Store, request: TestCasePageReques
 /** An upper bound of a test case's size in a GetAllTestCasesResponse. */
 function testCaseWireBytes(testCase: TestCase): number {
   const output = testCase.output === undefined ? 0 : valueWireBytes(testCase.output)
-  // Tag and length of the TestCase, tc_id, and tags and lengths of the value and output.
-  return 6 + 11 + 6 + valueWireBytes(testCase.value) + 6 + output
+  // Tag and length of the TestCase, tc_id, tags and lengths of the value and output, and the two versions.
+  return 6 + 11 + 6 + valueWireBytes(testCase.value) + 6 + output + 2 * 11
 }
 
 /** An upper bound of a Value message's size: 10 bytes a varint, 6 a tag and length. */

@@ -42,13 +42,15 @@ export const clientFactory: SubjectFactory = {
   async open(): Promise<StoreSubject> {
     const server = await startTestServer()
     const client = (): StratumClient => server.client
+    // The subject's writes resolve to nothing; the client's resolve to versions (tested elsewhere).
+    const noResult = (): void => undefined
     return {
       createProblem: (html, meta) => clientCall(() => client().createProblem(html, meta)),
       getProblemHtml: (id) => clientRead(() => client().getProblemHtml(id)),
       getProblemMeta: (id) => clientRead(() => client().getProblemMeta(id)),
-      updateProblemHtml: (id, html) => clientCall(() => client().updateProblemHtml(id, html)),
-      updateProblemColumn: (id, column, value) => clientCall(() => client().updateProblemColumn(id, column, value)),
-      deleteProblem: (id) => clientCall(() => client().deleteProblem(id)),
+      updateProblemHtml: (id, html) => clientCall(() => client().updateProblemHtml(id, html).then(noResult)),
+      updateProblemColumn: (id, column, value) => clientCall(() => client().updateProblemColumn(id, column, value).then(noResult)),
+      deleteProblem: (id) => clientCall(() => client().deleteProblem(id).then(noResult)),
       listProblemPages: (pageSize) =>
         clientCall(async () => {
           const pages: number[][] = []
@@ -73,12 +75,12 @@ export const clientFactory: SubjectFactory = {
           } while (pageToken !== undefined)
           return pages
         }),
-      updateTestCase: (id, tcId, value) => clientCall(() => client().updateTestCase(id, tcId, value)),
-      deleteTestCase: (id, tcId) => clientCall(() => client().deleteTestCase(id, tcId)),
-      setExpectedOutput: (id, tcId, value) => clientCall(() => client().setExpectedOutput(id, tcId, value)),
+      updateTestCase: (id, tcId, value) => clientCall(() => client().updateTestCase(id, tcId, value).then(noResult)),
+      deleteTestCase: (id, tcId) => clientCall(() => client().deleteTestCase(id, tcId).then(noResult)),
+      setExpectedOutput: (id, tcId, value) => clientCall(() => client().setExpectedOutput(id, tcId, value).then(noResult)),
       getExpectedOutput: (id, tcId) => clientRead(() => client().getExpectedOutput(id, tcId)),
-      updateExpectedOutput: (id, tcId, value) => clientCall(() => client().updateExpectedOutput(id, tcId, value)),
-      deleteExpectedOutput: (id, tcId) => clientCall(() => client().deleteExpectedOutput(id, tcId)),
+      updateExpectedOutput: (id, tcId, value) => clientCall(() => client().updateExpectedOutput(id, tcId, value).then(noResult)),
+      deleteExpectedOutput: (id, tcId) => clientCall(() => client().deleteExpectedOutput(id, tcId).then(noResult)),
       batch: (build) =>
         clientCall(() => {
           const batch = client().batch()

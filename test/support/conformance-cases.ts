@@ -174,18 +174,24 @@ export function conformanceCases(client: StratumClient): Record<LseMethodName, C
   /** A test case of the target, by index, drawn with the pair. */
   const pairWithIndexArb = pairArb.chain((pair) => fc.record({ pair: fc.constant(pair), index: fc.nat(pair.testCases.length - 1) }))
   const testCaseIdNodes = (problemId: number, tcId: number) => [...varintField(1, problemId), ...varintField(2, tcId)]
+  /** The expected_version field `num` of a conditional write at the target's current version (a fixture's own), or none. */
+  const conditionNodes = async (conditional: boolean, num: number, version: () => Promise<number>) => (conditional ? varintField(num, await version()) : [])
 
   /** Writes of a value to a test case (UpdateTestCase, SetExpectedOutput, UpdateExpectedOutput). */
   const valueWrite = (slot: 'value' | 'output', outputs: 'all' | 'but target') =>
     define({
-      arbitrary: fc.record({ pick: pairWithIndexArb, value: valueArb }),
+      arbitrary: fc.record({ pick: pairWithIndexArb, value: valueArb, conditional: fc.boolean() }),
       freshFixture: true,
-      async trial({ pick: { pair, index }, value }) {
+      async trial({ pick: { pair, index }, value, conditional }) {
         const testCases = pair.testCases.map((testCase, tc) => ({ value: testCase.value, output: outputs === 'but target' && tc === index ? undefined : (testCase.output ?? testCase.value) }))
         const { target, observe, model } = await makePair({ ...pair, testCases })
         const after = testCases.map((testCase, tc) => (tc === index ? { ...testCase, [slot]: value } : testCase))
+        const [problemId, tcId] = [target.problemId, target.tcIds[index]!]
+        // An update may carry a condition (SetExpectedOutput creates, and has none).
+        const version = slot === 'value' ? () => client.getTestCaseVersioned(problemId, tcId).then((read) => read.version) : () => client.getExpectedOutputVersioned(problemId, tcId).then((read) => read.version)
+        const condition = outputs === 'all' ? await conditionNodes(conditional, 4, version) : []
         return {
-          nodes: [...testCaseIdNodes(target.problemId, target.tcIds[index]!), { t: 'message', num: 3, fields: valueNodes(value) }],
+          nodes: [...testCaseIdNodes(problemId, tcId), { t: 'message', num: 3, fields: valueNodes(value) }, ...condition],
           observe,
           expected: { ...model(chainModel(after)), counts: { problems: 0, testCases: 0, outputs: slot === 'output' && outputs === 'but target' ? 1 : 0 } },
         }
@@ -329,12 +335,13 @@ export function conformanceCases(client: StratumClient): Record<LseMethodName, C
     GetProblemMeta: problemRead('GetProblemMeta'),
 
     UpdateProblemHtml: define({
-      arbitrary: fc.record({ pair: pairArb, html: textArb }),
+      arbitrary: fc.record({ pair: pairArb, html: textArb, conditional: fc.boolean() }),
       freshFixture: true,
-      async trial({ pair, html }) {
+      async trial({ pair, html, conditional }) {
         const { target, observe, model } = await makePair(pair)
+        const condition = await conditionNodes(conditional, 3, () => client.getProblemHtmlVersioned(target.problemId).then((read) => read.version))
         return {
-          nodes: [...varintField(1, target.problemId), ...stringField(2, html)],
+          nodes: [...varintField(1, target.problemId), ...stringField(2, html), ...condition],
           observe,
           expected: { ...model(chainModel(pair.testCases), { html, meta: { kind: 'target' } }), counts: noCounts },
         }
@@ -342,13 +349,14 @@ export function conformanceCases(client: StratumClient): Record<LseMethodName, C
     }),
 
     UpdateProblemColumn: define({
-      arbitrary: fc.record({ pair: pairArb, column: fc.oneof(columnNameArb, fc.constant('kind')), value: textArb }),
+      arbitrary: fc.record({ pair: pairArb, column: fc.oneof(columnNameArb, fc.constant('kind')), value: textArb, conditional: fc.boolean() }),
       freshFixture: true,
-      async trial({ pair, column, value }) {
+      async trial({ pair, column, value, conditional }) {
         const { target, observe, model } = await makePair(pair)
         const meta = new Map([['kind', 'target'], [column, value]])
+        const condition = await conditionNodes(conditional, 4, () => client.getProblemHtmlVersioned(target.problemId).then((read) => read.version))
         return {
-          nodes: [...varintField(1, target.problemId), ...stringField(2, column), ...stringField(3, value)],
+          nodes: [...varintField(1, target.problemId), ...stringField(2, column), ...stringField(3, value), ...condition],
           observe,
           expected: { ...model(chainModel(pair.testCases), { html: '<p>target</p>', meta: Object.fromEntries(meta) }), counts: noCounts },
         }
@@ -356,13 +364,14 @@ export function conformanceCases(client: StratumClient): Record<LseMethodName, C
     }),
 
     DeleteProblem: define({
-      arbitrary: pairArb,
+      arbitrary: fc.record({ pair: pairArb, conditional: fc.boolean() }),
       freshFixture: true,
-      async trial(pair) {
+      async trial({ pair, conditional }) {
         const { target, state, model } = await makePair(pair)
         const outputs = pair.testCases.filter((testCase) => testCase.output !== undefined).length
+        const condition = await conditionNodes(conditional, 2, () => client.getProblemHtmlVersioned(target.problemId).then((read) => read.version))
         return {
-          nodes: varintField(1, target.problemId),
+          nodes: [...varintField(1, target.problemId), ...condition],
           observe: async (_result, delta) => ({
             ...(await state()),
             // Its test cases are gone too, not only out of its chain.
@@ -435,13 +444,14 @@ export function conformanceCases(client: StratumClient): Record<LseMethodName, C
     UpdateTestCase: valueWrite('value', 'all'),
 
     DeleteTestCase: define({
-      arbitrary: pairWithIndexArb,
+      arbitrary: fc.record({ pick: pairWithIndexArb, conditional: fc.boolean() }),
       freshFixture: true,
-      async trial({ pair, index }) {
+      async trial({ pick: { pair, index }, conditional }) {
         const { target, state, model } = await makePair(pair)
         const deleted = pair.testCases[index]!
+        const condition = await conditionNodes(conditional, 3, () => client.getTestCaseVersioned(target.problemId, target.tcIds[index]!).then((read) => read.version))
         return {
-          nodes: testCaseIdNodes(target.problemId, target.tcIds[index]!),
+          nodes: [...testCaseIdNodes(target.problemId, target.tcIds[index]!), ...condition],
           observe: async (_result, delta) => ({
             ...(await state()),
             deleted: await orStatus(client.getTestCase(target.problemId, target.tcIds[index]!).then(canonicalValue)),
@@ -461,14 +471,15 @@ export function conformanceCases(client: StratumClient): Record<LseMethodName, C
     UpdateExpectedOutput: valueWrite('output', 'all'),
 
     DeleteExpectedOutput: define({
-      arbitrary: pairWithIndexArb,
+      arbitrary: fc.record({ pick: pairWithIndexArb, conditional: fc.boolean() }),
       freshFixture: true,
-      async trial({ pair, index }) {
+      async trial({ pick: { pair, index }, conditional }) {
         // The target's test case has an output to delete; the others keep theirs (or their lack of one).
         const testCases = pair.testCases.map((testCase, tc) => (tc === index ? { value: testCase.value, output: testCase.output ?? testCase.value } : testCase))
         const { target, observe, model } = await makePair({ ...pair, testCases })
+        const condition = await conditionNodes(conditional, 3, () => client.getExpectedOutputVersioned(target.problemId, target.tcIds[index]!).then((read) => read.version))
         return {
-          nodes: testCaseIdNodes(target.problemId, target.tcIds[index]!),
+          nodes: [...testCaseIdNodes(target.problemId, target.tcIds[index]!), ...condition],
           observe,
           expected: { ...model(chainModel(testCases.map((testCase, tc) => (tc === index ? { value: testCase.value } : testCase)))), counts: { problems: 0, testCases: 0, outputs: -1 } },
         }

@@ -172,7 +172,11 @@ export function equivalentNodes(type: protobuf.Type, nodes: readonly WireNode[],
       // A decoy of the same message field would merge into the canonical one; only scalars and
       // other oneof members are overridden. Put the field itself in a clean state afterwards.
       if (decoyField.id === field.id && messageTypeOf(decoyField) !== undefined) groups.get(key)!.pop()
-      else if (field.partOf !== null && decoyField.id !== field.id && chance(random, 0.3)) add(key, randomOccurrence(field.partOf.fieldsArray.find((f) => f.id !== decoyField.id)!, random))
+      else if (field.partOf !== null && decoyField.id !== field.id && chance(random, 0.3)) {
+        // A second decoy: a third member, never the canonical one, whose random fields would merge into it.
+        const third = field.partOf.fieldsArray.find((f) => f.id !== decoyField.id && f.id !== field.id)
+        if (third !== undefined) add(key, randomOccurrence(third, random))
+      }
     }
     switch (node.t) {
       case 'message': {

@@ -45,10 +45,12 @@ class CommitRequest(_message.Message):
     def __init__(self, operations: _Optional[_Iterable[_Union[Operation, _Mapping]]] = ...) -> None: ...
 
 class CommitResponse(_message.Message):
-    __slots__ = ["created_ids"]
+    __slots__ = ["created_ids", "revision"]
     CREATED_IDS_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
     created_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, created_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    revision: int
+    def __init__(self, created_ids: _Optional[_Iterable[int]] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class CompactNowRequest(_message.Message):
     __slots__ = []
@@ -113,38 +115,50 @@ class CreateProblemResponse(_message.Message):
     def __init__(self, problem_id: _Optional[int] = ...) -> None: ...
 
 class DeleteExpectedOutputRequest(_message.Message):
-    __slots__ = ["problem_id", "tc_id"]
+    __slots__ = ["expected_version", "problem_id", "tc_id"]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
     TC_ID_FIELD_NUMBER: _ClassVar[int]
+    expected_version: int
     problem_id: int
     tc_id: int
-    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ...) -> None: ...
+    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ..., expected_version: _Optional[int] = ...) -> None: ...
 
 class DeleteExpectedOutputResponse(_message.Message):
-    __slots__ = []
-    def __init__(self) -> None: ...
+    __slots__ = ["revision"]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    def __init__(self, revision: _Optional[int] = ...) -> None: ...
 
 class DeleteProblemRequest(_message.Message):
-    __slots__ = ["problem_id"]
+    __slots__ = ["expected_version", "problem_id"]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    expected_version: int
     problem_id: int
-    def __init__(self, problem_id: _Optional[int] = ...) -> None: ...
+    def __init__(self, problem_id: _Optional[int] = ..., expected_version: _Optional[int] = ...) -> None: ...
 
 class DeleteProblemResponse(_message.Message):
-    __slots__ = []
-    def __init__(self) -> None: ...
+    __slots__ = ["revision"]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    def __init__(self, revision: _Optional[int] = ...) -> None: ...
 
 class DeleteTestCaseRequest(_message.Message):
-    __slots__ = ["problem_id", "tc_id"]
+    __slots__ = ["expected_version", "problem_id", "tc_id"]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
     TC_ID_FIELD_NUMBER: _ClassVar[int]
+    expected_version: int
     problem_id: int
     tc_id: int
-    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ...) -> None: ...
+    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ..., expected_version: _Optional[int] = ...) -> None: ...
 
 class DeleteTestCaseResponse(_message.Message):
-    __slots__ = []
-    def __init__(self) -> None: ...
+    __slots__ = ["revision"]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    def __init__(self, revision: _Optional[int] = ...) -> None: ...
 
 class DiskFullSummary(_message.Message):
     __slots__ = ["bytes_needed", "path", "since_unix_ms"]
@@ -193,10 +207,12 @@ class GetExpectedOutputRequest(_message.Message):
     def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ...) -> None: ...
 
 class GetExpectedOutputResponse(_message.Message):
-    __slots__ = ["value"]
+    __slots__ = ["value", "version"]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     value: Value
-    def __init__(self, value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+    version: int
+    def __init__(self, value: _Optional[_Union[Value, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class GetProblemHtmlRequest(_message.Message):
     __slots__ = ["problem_id"]
@@ -205,10 +221,12 @@ class GetProblemHtmlRequest(_message.Message):
     def __init__(self, problem_id: _Optional[int] = ...) -> None: ...
 
 class GetProblemHtmlResponse(_message.Message):
-    __slots__ = ["html"]
+    __slots__ = ["html", "version"]
     HTML_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     html: str
-    def __init__(self, html: _Optional[str] = ...) -> None: ...
+    version: int
+    def __init__(self, html: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class GetProblemMetaRequest(_message.Message):
     __slots__ = ["problem_id"]
@@ -217,17 +235,19 @@ class GetProblemMetaRequest(_message.Message):
     def __init__(self, problem_id: _Optional[int] = ...) -> None: ...
 
 class GetProblemMetaResponse(_message.Message):
-    __slots__ = ["columns"]
+    __slots__ = ["columns", "version"]
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     columns: _containers.RepeatedCompositeFieldContainer[Column]
-    def __init__(self, columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ...) -> None: ...
+    version: int
+    def __init__(self, columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ["active_segment_bytes", "active_segment_number", "cache_bytes", "cache_hits", "cache_misses", "compaction", "dead_bytes", "disk_bytes", "disk_full", "expected_outputs_in_index", "index_bytes", "last_recovery", "live_bytes", "problems_in_index", "segment_count", "store_status", "sync_count", "sync_mode", "test_cases_in_index", "uptime_ms"]
+    __slots__ = ["active_segment_bytes", "active_segment_number", "cache_bytes", "cache_hits", "cache_misses", "compaction", "dead_bytes", "disk_bytes", "disk_full", "expected_outputs_in_index", "index_bytes", "last_recovery", "live_bytes", "problems_in_index", "revision", "segment_count", "store_status", "sync_count", "sync_mode", "test_cases_in_index", "uptime_ms"]
     ACTIVE_SEGMENT_BYTES_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_SEGMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -242,6 +262,7 @@ class GetStatsResponse(_message.Message):
     LAST_RECOVERY_FIELD_NUMBER: _ClassVar[int]
     LIVE_BYTES_FIELD_NUMBER: _ClassVar[int]
     PROBLEMS_IN_INDEX_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
     STORE_STATUS_FIELD_NUMBER: _ClassVar[int]
     SYNC_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -262,13 +283,14 @@ class GetStatsResponse(_message.Message):
     last_recovery: RecoverySummary
     live_bytes: int
     problems_in_index: int
+    revision: int
     segment_count: int
     store_status: StoreStatus
     sync_count: int
     sync_mode: SyncMode
     test_cases_in_index: int
     uptime_ms: int
-    def __init__(self, problems_in_index: _Optional[int] = ..., test_cases_in_index: _Optional[int] = ..., expected_outputs_in_index: _Optional[int] = ..., segment_count: _Optional[int] = ..., active_segment_number: _Optional[int] = ..., active_segment_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., live_bytes: _Optional[int] = ..., dead_bytes: _Optional[int] = ..., index_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., sync_mode: _Optional[_Union[SyncMode, str]] = ..., sync_count: _Optional[int] = ..., store_status: _Optional[_Union[StoreStatus, str]] = ..., last_recovery: _Optional[_Union[RecoverySummary, _Mapping]] = ..., uptime_ms: _Optional[int] = ..., compaction: _Optional[_Union[CompactionSummary, _Mapping]] = ..., disk_full: _Optional[_Union[DiskFullSummary, _Mapping]] = ...) -> None: ...
+    def __init__(self, problems_in_index: _Optional[int] = ..., test_cases_in_index: _Optional[int] = ..., expected_outputs_in_index: _Optional[int] = ..., segment_count: _Optional[int] = ..., active_segment_number: _Optional[int] = ..., active_segment_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., live_bytes: _Optional[int] = ..., dead_bytes: _Optional[int] = ..., index_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., sync_mode: _Optional[_Union[SyncMode, str]] = ..., sync_count: _Optional[int] = ..., store_status: _Optional[_Union[StoreStatus, str]] = ..., last_recovery: _Optional[_Union[RecoverySummary, _Mapping]] = ..., uptime_ms: _Optional[int] = ..., compaction: _Optional[_Union[CompactionSummary, _Mapping]] = ..., disk_full: _Optional[_Union[DiskFullSummary, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class GetTestCaseRequest(_message.Message):
     __slots__ = ["problem_id", "tc_id"]
@@ -279,10 +301,12 @@ class GetTestCaseRequest(_message.Message):
     def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ...) -> None: ...
 
 class GetTestCaseResponse(_message.Message):
-    __slots__ = ["value"]
+    __slots__ = ["value", "version"]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     value: Value
-    def __init__(self, value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+    version: int
+    def __init__(self, value: _Optional[_Union[Value, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class Int64List(_message.Message):
     __slots__ = ["values"]
@@ -373,8 +397,10 @@ class SetExpectedOutputRequest(_message.Message):
     def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ..., value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
 
 class SetExpectedOutputResponse(_message.Message):
-    __slots__ = []
-    def __init__(self) -> None: ...
+    __slots__ = ["version"]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    def __init__(self, version: _Optional[int] = ...) -> None: ...
 
 class StringList(_message.Message):
     __slots__ = ["values"]
@@ -397,68 +423,88 @@ class StringMapEntry(_message.Message):
     def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class TestCase(_message.Message):
-    __slots__ = ["expected_output", "tc_id", "value"]
+    __slots__ = ["expected_output", "expected_output_version", "tc_id", "value", "version"]
     EXPECTED_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_OUTPUT_VERSION_FIELD_NUMBER: _ClassVar[int]
     TC_ID_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     expected_output: Value
+    expected_output_version: int
     tc_id: int
     value: Value
-    def __init__(self, tc_id: _Optional[int] = ..., value: _Optional[_Union[Value, _Mapping]] = ..., expected_output: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+    version: int
+    def __init__(self, tc_id: _Optional[int] = ..., value: _Optional[_Union[Value, _Mapping]] = ..., expected_output: _Optional[_Union[Value, _Mapping]] = ..., version: _Optional[int] = ..., expected_output_version: _Optional[int] = ...) -> None: ...
 
 class UpdateExpectedOutputRequest(_message.Message):
-    __slots__ = ["problem_id", "tc_id", "value"]
+    __slots__ = ["expected_version", "problem_id", "tc_id", "value"]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
     TC_ID_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    expected_version: int
     problem_id: int
     tc_id: int
     value: Value
-    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ..., value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ..., value: _Optional[_Union[Value, _Mapping]] = ..., expected_version: _Optional[int] = ...) -> None: ...
 
 class UpdateExpectedOutputResponse(_message.Message):
-    __slots__ = []
-    def __init__(self) -> None: ...
+    __slots__ = ["version"]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    def __init__(self, version: _Optional[int] = ...) -> None: ...
 
 class UpdateProblemColumnRequest(_message.Message):
-    __slots__ = ["column", "problem_id", "value"]
+    __slots__ = ["column", "expected_version", "problem_id", "value"]
     COLUMN_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     column: str
+    expected_version: int
     problem_id: int
     value: str
-    def __init__(self, problem_id: _Optional[int] = ..., column: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    def __init__(self, problem_id: _Optional[int] = ..., column: _Optional[str] = ..., value: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
 
 class UpdateProblemColumnResponse(_message.Message):
-    __slots__ = []
-    def __init__(self) -> None: ...
+    __slots__ = ["version"]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    def __init__(self, version: _Optional[int] = ...) -> None: ...
 
 class UpdateProblemHtmlRequest(_message.Message):
-    __slots__ = ["html", "problem_id"]
+    __slots__ = ["expected_version", "html", "problem_id"]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     HTML_FIELD_NUMBER: _ClassVar[int]
     PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    expected_version: int
     html: str
     problem_id: int
-    def __init__(self, problem_id: _Optional[int] = ..., html: _Optional[str] = ...) -> None: ...
+    def __init__(self, problem_id: _Optional[int] = ..., html: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
 
 class UpdateProblemHtmlResponse(_message.Message):
-    __slots__ = []
-    def __init__(self) -> None: ...
+    __slots__ = ["version"]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    def __init__(self, version: _Optional[int] = ...) -> None: ...
 
 class UpdateTestCaseRequest(_message.Message):
-    __slots__ = ["problem_id", "tc_id", "value"]
+    __slots__ = ["expected_version", "problem_id", "tc_id", "value"]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
     TC_ID_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    expected_version: int
     problem_id: int
     tc_id: int
     value: Value
-    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ..., value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+    def __init__(self, problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ..., value: _Optional[_Union[Value, _Mapping]] = ..., expected_version: _Optional[int] = ...) -> None: ...
 
 class UpdateTestCaseResponse(_message.Message):
-    __slots__ = []
-    def __init__(self) -> None: ...
+    __slots__ = ["version"]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    def __init__(self, version: _Optional[int] = ...) -> None: ...
 
 class Value(_message.Message):
     __slots__ = ["double_value", "int64_list_value", "int64_value", "string_list_value", "string_map_value", "string_value"]
