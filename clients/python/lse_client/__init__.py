@@ -1,8 +1,9 @@
 """Python client of Stratum's gRPC service ``lse.v1.LseService`` (see the project's README)."""
 from .batch import Batch, BatchRef
-from .client import DEFAULT, LseClient
+from .client import DEFAULT, LseClient, Versioned
 from .errors import (
     AlreadyExistsError,
+    FailedPreconditionError,
     InvalidArgumentError,
     LseError,
     NotFoundError,
@@ -14,7 +15,7 @@ from .errors import (
 from .values import INT64_MAX, INT64_MIN, Int64List, StringList, typed_list
 
 __all__ = [
-    "DEFAULT", "INT64_MAX", "INT64_MIN", "AlreadyExistsError", "Batch", "BatchRef", "Int64List", "InvalidArgumentError",
-    "LseClient", "LseError", "NotFoundError", "PermissionDeniedError", "StringList", "UnauthenticatedError",
-    "UnavailableError", "ValueTypeError", "typed_list",
+    "DEFAULT", "INT64_MAX", "INT64_MIN", "AlreadyExistsError", "Batch", "BatchRef", "FailedPreconditionError", "Int64List",
+    "InvalidArgumentError", "LseClient", "LseError", "NotFoundError", "PermissionDeniedError", "StringList",
+    "UnauthenticatedError", "UnavailableError", "ValueTypeError", "Versioned", "typed_list",
 ]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 
 from ._generated import lse_pb2
 from .errors import invalid_argument
-from .values import LseValue, check_id, check_string_map, check_text, to_proto
+from .values import LseValue, check_id, check_string_map, check_text, check_version, to_proto
 
 if TYPE_CHECKING:
     from .client import Timeout
@@ -44,6 +44,8 @@ class Batch:
         self._operations: List[lse_pb2.Operation] = []
         self._committed = False
         self.created_ids: Optional[List[int]] = None
+        #: Once committed, the store's revision at the batch: the version of what its last operation wrote.
+        self.revision: Optional[int] = None
 
     def __len__(self) -> int:
         return len(self._operations)
@@ -70,18 +72,20 @@ class Batch:
         )
         return BatchRef(self, self._add(lse_pb2.Operation(create_problem=request)), "problem")
 
-    def update_problem_html(self, doc: IdOrRef, html: str) -> Batch:
-        request = lse_pb2.UpdateProblemHtmlRequest(html=check_text(html, "html"))
+    def update_problem_html(self, doc: IdOrRef, html: str, *, expected_version: Optional[int] = None) -> Batch:
+        request = lse_pb2.UpdateProblemHtmlRequest(html=check_text(html, "html"), expected_version=check_version(expected_version))
         self._add(self._operation("update_problem_html", request, doc))
         return self
 
-    def update_problem_column(self, doc: IdOrRef, column: str, value: str) -> Batch:
-        request = lse_pb2.UpdateProblemColumnRequest(column=check_text(column, "column"), value=check_text(value, "value"))
+    def update_problem_column(self, doc: IdOrRef, column: str, value: str, *, expected_version: Optional[int] = None) -> Batch:
+        request = lse_pb2.UpdateProblemColumnRequest(
+            column=check_text(column, "column"), value=check_text(value, "value"), expected_version=check_version(expected_version),
+        )
         self._add(self._operation("update_problem_column", request, doc))
         return self
 
-    def delete_problem(self, doc: IdOrRef) -> Batch:
-        self._add(self._operation("delete_problem", lse_pb2.DeleteProblemRequest(), doc))
+    def delete_problem(self, doc: IdOrRef, *, expected_version: Optional[int] = None) -> Batch:
+        self._add(self._operation("delete_problem", lse_pb2.DeleteProblemRequest(expected_version=check_version(expected_version)), doc))
         return self
 
     # ------------------------------------------------------------------ test cases and outputs
@@ -90,24 +94,27 @@ class Batch:
         operation = self._operation("add_test_case", lse_pb2.AddTestCaseRequest(value=to_proto(value)), doc)
         return BatchRef(self, self._add(operation), "test case")
 
-    def update_test_case(self, doc: IdOrRef, tc: IdOrRef, value: LseValue) -> Batch:
-        self._add(self._operation("update_test_case", lse_pb2.UpdateTestCaseRequest(value=to_proto(value)), doc, tc))
+    def update_test_case(self, doc: IdOrRef, tc: IdOrRef, value: LseValue, *, expected_version: Optional[int] = None) -> Batch:
+        request = lse_pb2.UpdateTestCaseRequest(value=to_proto(value), expected_version=check_version(expected_version))
+        self._add(self._operation("update_test_case", request, doc, tc))
         return self
 
-    def delete_test_case(self, doc: IdOrRef, tc: IdOrRef) -> Batch:
-        self._add(self._operation("delete_test_case", lse_pb2.DeleteTestCaseRequest(), doc, tc))
+    def delete_test_case(self, doc: IdOrRef, tc: IdOrRef, *, expected_version: Optional[int] = None) -> Batch:
+        self._add(self._operation("delete_test_case", lse_pb2.DeleteTestCaseRequest(expected_version=check_version(expected_version)), doc, tc))
         return self
 
     def set_expected_output(self, doc: IdOrRef, tc: IdOrRef, value: LseValue) -> Batch:
         self._add(self._operation("set_expected_output", lse_pb2.SetExpectedOutputRequest(value=to_proto(value)), doc, tc))
         return self
 
-    def update_expected_output(self, doc: IdOrRef, tc: IdOrRef, value: LseValue) -> Batch:
-        self._add(self._operation("update_expected_output", lse_pb2.UpdateExpectedOutputRequest(value=to_proto(value)), doc, tc))
+    def update_expected_output(self, doc: IdOrRef, tc: IdOrRef, value: LseValue, *, expected_version: Optional[int] = None) -> Batch:
+        request = lse_pb2.UpdateExpectedOutputRequest(value=to_proto(value), expected_version=check_version(expected_version))
+        self._add(self._operation("update_expected_output", request, doc, tc))
         return self
 
-    def delete_expected_output(self, doc: IdOrRef, tc: IdOrRef) -> Batch:
-        self._add(self._operation("delete_expected_output", lse_pb2.DeleteExpectedOutputRequest(), doc, tc))
+    def delete_expected_output(self, doc: IdOrRef, tc: IdOrRef, *, expected_version: Optional[int] = None) -> Batch:
+        request = lse_pb2.DeleteExpectedOutputRequest(expected_version=check_version(expected_version))
+        self._add(self._operation("delete_expected_output", request, doc, tc))
         return self
 
     # ------------------------------------------------------------------ commit
@@ -119,6 +126,7 @@ class Batch:
         self._committed = True
         response = self._send(lse_pb2.CommitRequest(operations=self._operations), self._timeout)
         self.created_ids = [int(created) for created in response.created_ids]
+        self.revision = int(response.revision)
         return self.created_ids
 
     def _add(self, operation: lse_pb2.Operation) -> int:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import grpc
 from google.protobuf.descriptor import FieldDescriptor
@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from ._generated import lse_pb2, lse_pb2_grpc
 from .batch import Batch
 from .errors import LseError, ValueTypeError, from_rpc_error, invalid_argument
-from .values import LseValue, check_id, check_string_map, check_text, from_proto, to_proto
+from .values import LseValue, check_id, check_string_map, check_text, check_version, from_proto, to_proto
 
 
 class _Default:
@@ -31,6 +31,13 @@ _MESSAGE_MAX_BYTES = 64 * 1024 * 1024
 # Where the token is read from when the constructor is given none (an empty value is none), so
 # that a deployment can hand it to a program without changing its code.
 _TOKEN_VARIABLE = "LSE_TOKEN"
+
+
+class Versioned(NamedTuple):
+    """A value read with its version: the store's revision at the write that last changed it."""
+
+    value: Any
+    version: int
 
 
 class LseClient:
@@ -123,29 +130,46 @@ class LseClient:
 
     def get_problem_html(self, doc_id: int, *, timeout: Timeout = DEFAULT) -> str:
         """Returns a problem's text/HTML."""
+        return str(self.get_problem_html_versioned(doc_id, timeout=timeout).value)
+
+    def get_problem_html_versioned(self, doc_id: int, *, timeout: Timeout = DEFAULT) -> Versioned:
+        """Returns ``Versioned(html, version)``: the version covers the text and metadata, not the test cases."""
         request = lse_pb2.GetProblemHtmlRequest(problem_id=check_id(doc_id, "doc_id"))
-        return str(self._call(self._stub.GetProblemHtml, request, timeout).html)
+        response = self._call(self._stub.GetProblemHtml, request, timeout)
+        return Versioned(str(response.html), int(response.version))
 
     def get_problem_meta(self, doc_id: int, *, timeout: Timeout = DEFAULT) -> Dict[str, str]:
         """Returns a problem's metadata columns (in no guaranteed order)."""
+        return dict(self.get_problem_meta_versioned(doc_id, timeout=timeout).value)
+
+    def get_problem_meta_versioned(self, doc_id: int, *, timeout: Timeout = DEFAULT) -> Versioned:
+        """Returns ``Versioned(columns, version)``."""
         request = lse_pb2.GetProblemMetaRequest(problem_id=check_id(doc_id, "doc_id"))
-        return {column.name: column.value for column in self._call(self._stub.GetProblemMeta, request, timeout).columns}
+        response = self._call(self._stub.GetProblemMeta, request, timeout)
+        return Versioned({column.name: column.value for column in response.columns}, int(response.version))
 
-    def update_problem_html(self, doc_id: int, html: str, *, timeout: Timeout = DEFAULT) -> None:
-        """Replaces a problem's text/HTML; its metadata and test cases are kept."""
-        request = lse_pb2.UpdateProblemHtmlRequest(problem_id=check_id(doc_id, "doc_id"), html=check_text(html, "html"))
-        self._call(self._stub.UpdateProblemHtml, request, timeout)
+    def update_problem_html(self, doc_id: int, html: str, *, expected_version: Optional[int] = None,
+                            timeout: Timeout = DEFAULT) -> int:
+        """Replaces a problem's text/HTML (its metadata and test cases are kept); returns its new
+        version. With ``expected_version``, FailedPreconditionError unless the problem is at it."""
+        request = lse_pb2.UpdateProblemHtmlRequest(
+            problem_id=check_id(doc_id, "doc_id"), html=check_text(html, "html"), expected_version=check_version(expected_version),
+        )
+        return int(self._call(self._stub.UpdateProblemHtml, request, timeout).version)
 
-    def update_problem_column(self, doc_id: int, column: str, value: str, *, timeout: Timeout = DEFAULT) -> None:
-        """Sets one metadata column, adding it when new."""
+    def update_problem_column(self, doc_id: int, column: str, value: str, *, expected_version: Optional[int] = None,
+                              timeout: Timeout = DEFAULT) -> int:
+        """Sets one metadata column, adding it when new; returns the problem's new version."""
         request = lse_pb2.UpdateProblemColumnRequest(
             problem_id=check_id(doc_id, "doc_id"), column=check_text(column, "column"), value=check_text(value, "value"),
+            expected_version=check_version(expected_version),
         )
-        self._call(self._stub.UpdateProblemColumn, request, timeout)
+        return int(self._call(self._stub.UpdateProblemColumn, request, timeout).version)
 
-    def delete_problem(self, doc_id: int, *, timeout: Timeout = DEFAULT) -> None:
-        """Deletes a problem with its test cases and their expected outputs."""
-        self._call(self._stub.DeleteProblem, lse_pb2.DeleteProblemRequest(problem_id=check_id(doc_id, "doc_id")), timeout)
+    def delete_problem(self, doc_id: int, *, expected_version: Optional[int] = None, timeout: Timeout = DEFAULT) -> int:
+        """Deletes a problem with its test cases and their expected outputs; returns the revision of the delete."""
+        request = lse_pb2.DeleteProblemRequest(problem_id=check_id(doc_id, "doc_id"), expected_version=check_version(expected_version))
+        return int(self._call(self._stub.DeleteProblem, request, timeout).revision)
 
     def list_problems(self, *, page_size: int = 0, timeout: Timeout = DEFAULT) -> Iterator[int]:
         """Yields every live problem id in increasing order, fetching a page at a time
@@ -168,13 +192,20 @@ class LseClient:
 
     def get_test_case(self, doc_id: int, tc_id: int, *, timeout: Timeout = DEFAULT) -> Dict[str, Any]:
         """Returns ``{"tc_id": tc_id, "value": value}``."""
-        request = lse_pb2.GetTestCaseRequest(problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"))
-        return {"tc_id": tc_id, "value": from_proto(self._call(self._stub.GetTestCase, request, timeout).value)}
+        return {"tc_id": tc_id, "value": self.get_test_case_versioned(doc_id, tc_id, timeout=timeout).value}
 
-    def get_all_test_cases(self, doc_id: int, *, include_outputs: bool = False, page_size: int = 0,
-                           timeout: Timeout = DEFAULT) -> List[Dict[str, Any]]:
+    def get_test_case_versioned(self, doc_id: int, tc_id: int, *, timeout: Timeout = DEFAULT) -> Versioned:
+        """Returns ``Versioned(value, version)`` (the expected output has a version of its own)."""
+        request = lse_pb2.GetTestCaseRequest(problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"))
+        response = self._call(self._stub.GetTestCase, request, timeout)
+        return Versioned(from_proto(response.value), int(response.version))
+
+    def get_all_test_cases(self, doc_id: int, *, include_outputs: bool = False, include_versions: bool = False,
+                           page_size: int = 0, timeout: Timeout = DEFAULT) -> List[Dict[str, Any]]:
         """Returns every test case in chain order as ``{"tc_id", "value"}`` (plus
-        ``"expected_output"``, None when missing, if ``include_outputs``), paging underneath."""
+        ``"expected_output"``, None when missing, if ``include_outputs``; plus ``"version"`` and,
+        with outputs, ``"expected_output_version"``, None when missing, if ``include_versions``),
+        paging underneath."""
         check_id(doc_id, "doc_id")
         cases: List[Dict[str, Any]] = []
         token = ""
@@ -187,48 +218,67 @@ class LseClient:
                 item: Dict[str, Any] = {"tc_id": int(case.tc_id), "value": from_proto(case.value)}
                 if include_outputs:
                     item["expected_output"] = from_proto(case.expected_output) if case.HasField("expected_output") else None
+                if include_versions:
+                    item["version"] = int(case.version)
+                    if include_outputs:
+                        item["expected_output_version"] = int(case.expected_output_version) if case.HasField("expected_output") else None
                 cases.append(item)
             token = page.next_page_token
             if not token:
                 return cases
 
-    def update_test_case(self, doc_id: int, tc_id: int, value: LseValue, *, timeout: Timeout = DEFAULT) -> None:
-        """Replaces a test case's value; its expected output is kept."""
+    def update_test_case(self, doc_id: int, tc_id: int, value: LseValue, *, expected_version: Optional[int] = None,
+                         timeout: Timeout = DEFAULT) -> int:
+        """Replaces a test case's value (its expected output is kept); returns its new version."""
         request = lse_pb2.UpdateTestCaseRequest(
             problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"), value=to_proto(value),
+            expected_version=check_version(expected_version),
         )
-        self._call(self._stub.UpdateTestCase, request, timeout)
+        return int(self._call(self._stub.UpdateTestCase, request, timeout).version)
 
-    def delete_test_case(self, doc_id: int, tc_id: int, *, timeout: Timeout = DEFAULT) -> None:
-        """Deletes a test case and its expected output."""
-        request = lse_pb2.DeleteTestCaseRequest(problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"))
-        self._call(self._stub.DeleteTestCase, request, timeout)
+    def delete_test_case(self, doc_id: int, tc_id: int, *, expected_version: Optional[int] = None,
+                         timeout: Timeout = DEFAULT) -> int:
+        """Deletes a test case and its expected output; returns the revision of the delete."""
+        request = lse_pb2.DeleteTestCaseRequest(
+            problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"), expected_version=check_version(expected_version),
+        )
+        return int(self._call(self._stub.DeleteTestCase, request, timeout).revision)
 
     # ------------------------------------------------------------------ expected outputs
 
-    def set_expected_output(self, doc_id: int, tc_id: int, value: LseValue, *, timeout: Timeout = DEFAULT) -> None:
-        """Sets a test case's expected output; AlreadyExistsError when it has one."""
+    def set_expected_output(self, doc_id: int, tc_id: int, value: LseValue, *, timeout: Timeout = DEFAULT) -> int:
+        """Sets a test case's expected output (AlreadyExistsError when it has one); returns its version."""
         request = lse_pb2.SetExpectedOutputRequest(
             problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"), value=to_proto(value),
         )
-        self._call(self._stub.SetExpectedOutput, request, timeout)
+        return int(self._call(self._stub.SetExpectedOutput, request, timeout).version)
 
     def get_expected_output(self, doc_id: int, tc_id: int, *, timeout: Timeout = DEFAULT) -> Dict[str, Any]:
         """Returns ``{"value": value}``; NotFoundError when the test case has no output."""
-        request = lse_pb2.GetExpectedOutputRequest(problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"))
-        return {"value": from_proto(self._call(self._stub.GetExpectedOutput, request, timeout).value)}
+        return {"value": self.get_expected_output_versioned(doc_id, tc_id, timeout=timeout).value}
 
-    def update_expected_output(self, doc_id: int, tc_id: int, value: LseValue, *, timeout: Timeout = DEFAULT) -> None:
-        """Replaces a test case's expected output; NotFoundError when it has none."""
+    def get_expected_output_versioned(self, doc_id: int, tc_id: int, *, timeout: Timeout = DEFAULT) -> Versioned:
+        """Returns ``Versioned(value, version)``; NotFoundError when the test case has no output."""
+        request = lse_pb2.GetExpectedOutputRequest(problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"))
+        response = self._call(self._stub.GetExpectedOutput, request, timeout)
+        return Versioned(from_proto(response.value), int(response.version))
+
+    def update_expected_output(self, doc_id: int, tc_id: int, value: LseValue, *, expected_version: Optional[int] = None,
+                               timeout: Timeout = DEFAULT) -> int:
+        """Replaces a test case's expected output (NotFoundError when it has none); returns its new version."""
         request = lse_pb2.UpdateExpectedOutputRequest(
             problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"), value=to_proto(value),
+            expected_version=check_version(expected_version),
         )
-        self._call(self._stub.UpdateExpectedOutput, request, timeout)
+        return int(self._call(self._stub.UpdateExpectedOutput, request, timeout).version)
 
-    def delete_expected_output(self, doc_id: int, tc_id: int, *, timeout: Timeout = DEFAULT) -> None:
-        """Deletes a test case's expected output; NotFoundError when it has none."""
-        request = lse_pb2.DeleteExpectedOutputRequest(problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"))
-        self._call(self._stub.DeleteExpectedOutput, request, timeout)
+    def delete_expected_output(self, doc_id: int, tc_id: int, *, expected_version: Optional[int] = None,
+                               timeout: Timeout = DEFAULT) -> int:
+        """Deletes a test case's expected output (NotFoundError when it has none); returns the revision of the delete."""
+        request = lse_pb2.DeleteExpectedOutputRequest(
+            problem_id=check_id(doc_id, "doc_id"), tc_id=check_id(tc_id, "tc_id"), expected_version=check_version(expected_version),
+        )
+        return int(self._call(self._stub.DeleteExpectedOutput, request, timeout).revision)
 
     # ------------------------------------------------------------------ batches
 

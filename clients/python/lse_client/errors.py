@@ -45,6 +45,12 @@ class AlreadyExistsError(LseError):
     """ALREADY_EXISTS: ``set_expected_output`` on a test case that already has one."""
 
 
+class FailedPreconditionError(LseError):
+    """FAILED_PRECONDITION: a conditional write (``expected_version``) found its target at another
+    version (the message names the current one; read again, then retry), or the server's store
+    cannot be used as it is."""
+
+
 class UnavailableError(LseError):
     """UNAVAILABLE: no server at the address, the server is shutting down, or its store failed.
 
@@ -65,6 +71,7 @@ _BY_CODE: dict[grpc.StatusCode, type[LseError]] = {
     grpc.StatusCode.NOT_FOUND: NotFoundError,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,

@@ -6,7 +6,7 @@ silently different value (``True`` would be stored as the int64 1).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 from .errors import ValueTypeError, invalid_argument
 from ._generated import lse_pb2
@@ -59,6 +59,11 @@ def check_id(value: object, what: str) -> int:
     if not 1 <= value <= ID_MAX:
         raise invalid_argument(f"{what} must be from 1 to 2^53-1, not {value}")
     return value
+
+
+def check_version(value: Optional[int], what: str = "expected_version") -> int:
+    """The expected_version of a conditional write: None (no condition, 0 on the wire) or a version from 1 to 2^53-1."""
+    return 0 if value is None else check_id(value, what)
 
 
 def _check_int64(value: object, what: str) -> int:

@@ -10,8 +10,8 @@ from typing import Callable, Optional
 import grpc
 
 from lse_client import (
-    INT64_MAX, INT64_MIN, AlreadyExistsError, BatchRef, Int64List, InvalidArgumentError, LseClient, LseError,
-    NotFoundError, StringList, UnavailableError,
+    INT64_MAX, INT64_MIN, AlreadyExistsError, BatchRef, FailedPreconditionError, Int64List, InvalidArgumentError,
+    LseClient, LseError, NotFoundError, StringList, UnavailableError, Versioned,
 )
 from .server_process import ServerProcess
 
@@ -394,6 +394,57 @@ class BatchTest(ClientTestCase):
         self.assertEqual(len(batch.commit()), 2)
         with self.assertRaises(InvalidArgumentError):
             batch.commit()
+
+
+
+class VersionTest(ClientTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.tc = self.client.add_test_case(self.doc, 1)
+        self.output_version = self.client.set_expected_output(self.doc, self.tc, 2)
+
+    def test_reads_and_writes_give_versions_and_stats_the_revision(self) -> None:
+        html = self.client.get_problem_html_versioned(self.doc)
+        self.assertEqual(html, Versioned("<p>problem</p>", html.version))
+        self.assertEqual(self.client.get_problem_meta_versioned(self.doc), Versioned({"title": "T"}, html.version))
+        value = self.client.get_test_case_versioned(self.doc, self.tc)
+        self.assertEqual(value.value, 1)
+        self.assertGreater(value.version, html.version)
+        self.assertEqual(self.client.get_expected_output_versioned(self.doc, self.tc), Versioned(2, self.output_version))
+        self.assertEqual(self.client.get_stats()["revision"], self.output_version)
+        cases = self.client.get_all_test_cases(self.doc, include_outputs=True, include_versions=True)
+        self.assertEqual(cases, [{"tc_id": self.tc, "value": 1, "expected_output": 2, "version": value.version,
+                                  "expected_output_version": self.output_version}])
+        new_html = self.client.update_problem_html(self.doc, "<p>v2</p>", expected_version=html.version)
+        self.assertEqual(self.client.get_problem_html_versioned(self.doc).version, new_html)
+        new_value = self.client.update_test_case(self.doc, self.tc, 5, expected_version=value.version)
+        self.assertEqual(self.client.get_test_case_versioned(self.doc, self.tc).version, new_value)
+        new_output = self.client.update_expected_output(self.doc, self.tc, 6, expected_version=self.output_version)
+        self.client.delete_expected_output(self.doc, self.tc, expected_version=new_output)
+        self.client.delete_test_case(self.doc, self.tc, expected_version=new_value)
+        revision = self.client.delete_problem(self.doc, expected_version=new_html)
+        self.assertEqual(self.client.get_stats()["revision"], revision)
+
+    def test_a_stale_version_is_failed_precondition_naming_the_current_one(self) -> None:
+        version = self.client.get_problem_html_versioned(self.doc).version
+        with self.assertRaises(FailedPreconditionError) as caught:
+            self.client.update_problem_column(self.doc, "title", "lost", expected_version=version + 1000)
+        self.assertIn(f"at version {version}, not the expected version {version + 1000}", caught.exception.message)
+        self.assertEqual(self.client.get_problem_meta(self.doc), {"title": "T"})
+        with self.assertRaises(InvalidArgumentError):
+            self.client.delete_problem(self.doc, expected_version=0)
+
+    def test_a_batch_with_a_stale_operation_writes_nothing(self) -> None:
+        version = self.client.get_problem_html_versioned(self.doc).version
+        with self.assertRaises(FailedPreconditionError):
+            with self.client.batch() as batch:
+                batch.update_problem_column(self.doc, "a", "1", expected_version=version)
+                batch.update_problem_column(self.doc, "b", "2", expected_version=version)
+        self.assertEqual(self.client.get_problem_meta(self.doc), {"title": "T"})
+        batch = self.client.batch()
+        batch.update_problem_column(self.doc, "a", "1", expected_version=version)
+        batch.commit()
+        self.assertEqual(batch.revision, self.client.get_problem_meta_versioned(self.doc).version)
 
 
 if __name__ == "__main__":
