@@ -88,6 +88,8 @@ import {
   type StallRound,
   type VerifiedCounts,
 } from './compaction-report.ts'
+import { Ceiling, ceilingName } from './disk-ceiling.ts'
+import { interleave, type Participant } from './interleave.ts'
 import { runMixedLoad } from './mixed-load.ts'
 import { printStartup, runStartup, type StartupReport } from './startup.ts'
 import { copyStoreFolder, folderBytes, processReadBytes } from './store-files.ts'
@@ -425,37 +427,9 @@ async function openSystem(root: string, folder: string, reads: boolean, open: (d
   }
 }
 
-interface Participant {
-  name: string
-  run: (from: number, to: number) => Promise<Sample>
-}
-
-/**
- * Runs one workload over [0, total) for every participant, interleaved: the range is cut into
- * rounds, and in each round every participant runs its slice, in an order rotated from round to
- * round. A drift of the machine's speed during the phase (this disk's sync rate varies several-
- * fold over minutes) then weighs on all of them alike.
- */
-async function phase(label: string, total: number, participants: Participant[]): Promise<Map<string, Summary>> {
-  const rounds = Math.max(1, Math.min(config.rounds, total))
-  const samples = new Map<string, Sample[]>(participants.map((participant) => [participant.name, []]))
-  const started = performance.now()
-  for (let round = 0; round < rounds; round++) {
-    const from = Math.floor((total * round) / rounds)
-    const to = Math.floor((total * (round + 1)) / rounds)
-    for (let turn = 0; turn < participants.length; turn++) {
-      const participant = participants[(turn + round) % participants.length]!
-      samples.get(participant.name)!.push(await participant.run(from, to))
-      await settle()
-    }
-  }
-  const summaries = new Map<string, Summary>()
-  for (const [name, list] of samples) summaries.set(name, combine(list))
-  log(
-    `${label} (${((performance.now() - started) / 1000).toFixed(1)} s): ` +
-      [...summaries].map(([name, summary]) => `${name} ${formatCount(summary.opsPerSecond)}/s`).join(', '),
-  )
-  return summaries
+/** Runs a workload interleaved (see interleave.ts), in config.rounds rounds, logging its figures. */
+function phase(label: string, total: number, participants: Participant[]): Promise<Map<string, Summary>> {
+  return interleave(label, total, participants, config.rounds, log)
 }
 
 // ---------------------------------------------------------------- compaction (Stratum)
@@ -597,72 +571,6 @@ async function measureStalls(system: SystemRun, plan: Plan): Promise<StallReport
     warmUp,
     verified,
   }
-}
-
-// ---------------------------------------------------------------- the ceiling
-
-function writeAt(fd: number, buffer: Buffer, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.write(fd, buffer, 0, buffer.length, position, (error, written) => (error ? reject(error) : resolve(written)))
-  })
-}
-
-function fdatasync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())))
-}
-
-/**
- * The raw group-commit ceiling: one buffer of `recordsPerSync` records appended with fs.write,
- * then fdatasync, in a loop. Each slice runs for a fixed time and appends to the same file.
- */
-class Ceiling {
-  private position = 0
-  private readonly buffer: Buffer
-
-  private constructor(
-    private readonly file: string,
-    private readonly fd: number,
-    readonly recordsPerSync: number,
-    recordSizeBytes: number,
-  ) {
-    this.buffer = Buffer.alloc(recordsPerSync * recordSizeBytes, 0xa5)
-  }
-
-  static open(root: string, recordsPerSync: number, recordSizeBytes: number): Ceiling {
-    const file = path.join(root, `ceiling-${recordsPerSync}-${Date.now()}.dat`)
-    return new Ceiling(file, fs.openSync(file, 'w'), recordsPerSync, recordSizeBytes)
-  }
-
-  async slice(seconds: number): Promise<Sample> {
-    const latenciesMicros: number[] = []
-    const started = performance.now()
-    // Bounded by the clock.
-    while (performance.now() - started < seconds * 1000) {
-      const groupStarted = performance.now()
-      await writeAt(this.fd, this.buffer, this.position)
-      await fdatasync(this.fd)
-      latenciesMicros.push((performance.now() - groupStarted) * 1000)
-      this.position += this.buffer.length
-    }
-    return {
-      latenciesMicros: Float64Array.from(latenciesMicros),
-      operations: latenciesMicros.length * this.recordsPerSync,
-      elapsedSeconds: (performance.now() - started) / 1000,
-    }
-  }
-
-  close(): void {
-    fs.closeSync(this.fd)
-    fs.rmSync(this.file, { force: true })
-  }
-
-  participant(name: string, secondsPerRound: number): Participant {
-    return { name, run: () => this.slice(secondsPerRound) }
-  }
-}
-
-function ceilingName(recordsPerSync: number): string {
-  return `disk ceiling (${recordsPerSync} rec/fdatasync)`
 }
 
 function measureRamInChild(dir: string): RamReport {

@@ -254,6 +254,15 @@ export class SqliteSubject implements Subject {
     if (result.changes !== 1) throw new Error(`document ${docId} not found`)
   }
 
+  /** Opens a transaction: the writes that follow commit together at `commit()` (one WAL sync). */
+  begin(): void {
+    this.db.exec('BEGIN')
+  }
+
+  commit(): void {
+    this.db.exec('COMMIT')
+  }
+
   /** Sets the page cache (PRAGMA cache_size) to `kib` KiB; the constructor sets 64 MiB. */
   setCacheSizeKiB(kib: number): void {
     this.db.pragma(`cache_size = -${Math.floor(kib)}`)
