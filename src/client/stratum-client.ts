@@ -105,6 +105,8 @@ export interface TestCasePage {
 
 export interface TestCaseListing extends CallOptions {
   includeOutputs?: boolean
+  /** Also give each test case's `version` (and its output's `outputVersion`). */
+  includeVersions?: boolean
   pageSize?: number
 }
 

@@ -158,5 +158,7 @@ export class Batch {
  */
 export function batchOperationError(error: unknown, index: number, count: number, operation: BatchOperation): unknown {
   if (!(error instanceof StratumError)) return error
-  return new StratumError(error.code, `operation ${index + 1} of ${count} (${operation.op}) of the batch: ${error.message}; nothing was written`, { cause: error })
+  // A conditional write's message says it already.
+  const nothingWritten = error.message.includes('nothing was written') ? '' : '; nothing was written'
+  return new StratumError(error.code, `operation ${index + 1} of ${count} (${operation.op}) of the batch: ${error.message}${nothingWritten}`, { cause: error })
 }

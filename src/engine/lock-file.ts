@@ -34,7 +34,7 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { isDiskFull, LockedError } from './errors.ts'
-import type { FileSystem } from './file-system.ts'
+import { syncDirectory, type FileSystem } from './file-system.ts'
 import { KernelLock } from './kernel-lock.ts'
 
 export const lockFileName = 'LOCK'
@@ -154,6 +154,11 @@ export class LockFile {
     readonly path: string,
     private readonly kernelLock: KernelLock,
     private readonly kernelLockName: string,
+    /**
+     * A LOCK was there, stale or torn: the last process to open the store did not close it (it
+     * crashed, was killed, or lost power). A close removes LOCK after its last sync.
+     */
+    readonly tookOverStale: boolean,
   ) {}
 
   /**
@@ -168,14 +173,15 @@ export class LockFile {
     for (let attempt = 1; ; attempt++) {
       const kernelLock = await KernelLock.take(kernelLockName)
       if (kernelLock !== 'busy') {
+        let tookOverStale: boolean
         try {
-          takeLockFile(fileSystem, dir, path, (openHere.get(kernelLockName) ?? 0) > 0)
+          tookOverStale = takeLockFile(fileSystem, dir, path, (openHere.get(kernelLockName) ?? 0) > 0)
         } catch (error) {
           kernelLock.release()
           throw error
         }
         openHere.set(kernelLockName, (openHere.get(kernelLockName) ?? 0) + 1)
-        return new LockFile(fileSystem, path, kernelLock, kernelLockName)
+        return new LockFile(fileSystem, path, kernelLock, kernelLockName, tookOverStale)
       }
       // Another process of this host holds the folder, or is taking or dropping it right now.
       const holder = readHolder(fileSystem, path)
@@ -213,7 +219,8 @@ export class LockFile {
  * no other process of this host and network namespace is in here at the same time: removing a
  * stale LOCK and creating ours cannot interleave with another takeover of theirs.
  */
-function takeLockFile(fileSystem: FileSystem, dir: string, path: string, openInThisProcess: boolean): void {
+function takeLockFile(fileSystem: FileSystem, dir: string, path: string, openInThisProcess: boolean): boolean {
+  let tookOver = false
   const me: LockRecord = { pid: process.pid, startTime: processStat(fileSystem, process.pid)?.startTime ?? null, host: hostname() }
   const content = Buffer.from(`${JSON.stringify(me)}\n`)
   // Two tries: the second follows the removal of a stale lock.
@@ -233,6 +240,7 @@ function takeLockFile(fileSystem: FileSystem, dir: string, path: string, openInT
       }
       // Stale or torn (its writer crashed while writing it): remove it. 'missing' means a process
       // the kernel lock does not see (another namespace) removed it first.
+      tookOver = true
       try {
         fileSystem.unlinkSync(path)
       } catch (unlinkError) {
@@ -263,7 +271,13 @@ function takeLockFile(fileSystem: FileSystem, dir: string, path: string, openInT
       }
       throw failure
     }
-    return
+    // Its entry in the folder too: after a power cut, LOCK must still say the store was open.
+    try {
+      syncDirectory(fileSystem, dir)
+    } catch (error) {
+      if (!isDiskFull(error)) throw error
+    }
+    return tookOver
   }
   throw new LockedError(`${dir}: another process took the lock ${path} while it was being taken over`, undefined)
 }

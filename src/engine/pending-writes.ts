@@ -90,7 +90,20 @@ export class PendingWrites implements IndexView {
   private readonly docs = new Map<number, PendingDoc>()
   private readonly inputs = new Map<number, PendingInput>()
 
-  constructor(private readonly base: IndexView) {}
+  /**
+   * `conditionsAgainst`: the view whose versions conditional writes are checked against, when not
+   * this one. A batch's scratch view checks them against the store's view before the batch: a
+   * client can only know the versions it read, never those the batch's own writes will take.
+   */
+  constructor(
+    private readonly base: IndexView,
+    private readonly conditionsAgainst?: IndexView,
+  ) {}
+
+  /** The sequence number a conditional write on column `column` of `local` must expect (see the constructor). */
+  conditionSeqOf(local: number, column: Column): number {
+    return (this.conditionsAgainst ?? this).seqOf(local, column)
+  }
 
   /** Documents and nodes with a write in flight (for tests and stats). */
   get size(): number {

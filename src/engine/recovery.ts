@@ -163,8 +163,18 @@ export async function recover(options: {
   keydir: Keydir
   files: SegmentFiles
   segmentStats: SegmentStatsTable
+  /** False when the process that last had the store open never closed it (its LOCK was left). */
+  closedCleanly?: boolean
+  /** The wall clock, in ms since the epoch (tests set it). @defaultValue Date.now */
+  nowMs?: () => number
 }): Promise<RecoveredStore> {
   const started = performance.now()
+  /**
+   * Whether the store was closed cleanly: its LOCK removed, and its log ending as a close leaves
+   * it, with an intact syncMark last (or nothing at all). A syncMark alone does not tell: a flush
+   * writes one too, and the unsynced writes after it leave no trace when power is cut.
+   */
+  let endedCleanly = options.closedCleanly ?? true
   const { fileSystem, dir } = options
   const report: RecoveryReport = {
     segmentCount: 0,
@@ -268,6 +278,7 @@ export async function recover(options: {
     if (opened.format === undefined || opened.keptBytes < opened.format.headerBytes) {
       // Created but its header never completed: nothing was ever written to it.
       assert(isNewest)
+      endedCleanly = false
       fileSystem.closeSync(fd)
       fileSystem.unlinkSync(path)
       active = await startSegment(options, segmentNumber)
@@ -277,11 +288,14 @@ export async function recover(options: {
     if (!isNewest) continue
     if (opened.format.seeds.legacy) {
       // Records are only appended to segments of the current format: this one is sealed as it is.
+      // Its format has no syncMark to prove how the store was closed.
+      endedCleanly = false
       fileSystem.fsyncSync(fd)
       active = await startSegment(options, segmentNumber + 1)
       continue
     }
     active = { segmentNumber, fd, sizeBytes: opened.keptBytes, seeds: opened.format.seeds, lastGroupTag: opened.logEnd!.lastGroupTag, proven: true }
+    endedCleanly &&= opened.logEnd!.proven
     if (!opened.logEnd!.proven && opened.keptBytes > opened.format.headerBytes) {
       active.proven = proveTail(fileSystem, active)
       options.files.grow(segmentNumber, active.sizeBytes)
@@ -298,7 +312,7 @@ export async function recover(options: {
   return {
     report,
     nextLocalId: replay.maxLocalId + 1,
-    nextSeq: replay.maxSeq + 1,
+    nextSeq: nextSeqAfter(replay.maxSeq, endedCleanly, options.nowMs?.() ?? Date.now()),
     activeSegmentNumber: active.segmentNumber,
     activeFd: active.fd,
     activeSizeBytes: active.sizeBytes,
@@ -316,6 +330,21 @@ interface ActiveSegment {
   lastGroupTag: number
   /** The log ends with an intact syncMark (or holds nothing): nothing of it can be a torn tail. */
   proven: boolean
+}
+
+/**
+ * The next sequence number: above every one found, and, after a store that did not close cleanly,
+ * also at least the wall clock in microseconds. In the `interval` and `none` sync modes a write
+ * is acknowledged, and its seq (its version) seen, before it is synced; a crash can lose it, and
+ * its seq would be issued again to another write, so that a client holding the lost version could
+ * pass a condition it should fail. The counter advances by one a record, far below a million a
+ * second, so it stays below the clock in microseconds of its process's start plus its run: the
+ * clock at the next open is above every seq the crashed process issued. (A clock set back by more
+ * than the store's downtime weakens this to the highest seq found, as without it.) Below 2^53 until
+ * the year 2255.
+ */
+export function nextSeqAfter(maxSeq: number, endedCleanly: boolean, nowMs: number): number {
+  return endedCleanly ? maxSeq + 1 : Math.max(maxSeq + 1, Math.floor(nowMs * 1000))
 }
 
 /** Creates a new, empty segment to append to. */

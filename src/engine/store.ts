@@ -154,7 +154,7 @@ async function openResolved(resolved: ResolvedStoreOptions): Promise<Store> {
   try {
     const keydir = new Keydir()
     const segmentStats = new SegmentStatsTable()
-    const recovered = await recover({ fileSystem, dir, shard: resolved.shard, keydir, files, segmentStats })
+    const recovered = await recover({ fileSystem, dir, shard: resolved.shard, keydir, files, segmentStats, closedCleanly: !lock.tookOverStale })
     const sealedHints = new SealedHints(
       files,
       fileSystem,
@@ -531,7 +531,8 @@ export class Store {
     if (operations.length === 0) return { createdIds: [], revision: this.revisionValue }
     // Validated and noted one by one in a scratch view over the pending writes, then dropped: the
     // store's view learns of them only once all are valid and appended.
-    const scratch = new PendingWrites(this.pending)
+    // Conditions are on the versions before the batch, the only ones a client can have read.
+    const scratch = new PendingWrites(this.pending, this.pending)
     const createdIds: Array<number | undefined> = []
     const plans: WritePlan[] = []
     let batchBytes = 0

@@ -6,9 +6,13 @@
  * write called before it, acknowledged or not.
  */
 import assert from 'node:assert/strict'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { StratumError } from './errors.ts'
-import type { Store } from './store.ts'
+import { openStore, type Store } from './store.ts'
+import { PowerCutFileSystem } from './testing/power-cut-file-system.ts'
 import { gatedFileSystem, withinSeconds } from './testing/gated-file-system.ts'
 import { tempStores } from './testing/temp-stores.ts'
 import { int64, string } from './values.ts'
@@ -98,6 +102,65 @@ describe('versions', () => {
   })
 })
 
+describe('versions after a crash', () => {
+  // Two shapes of loss: an edit after a flush (the log then ends with records no syncMark proves),
+  // and an edit that opened a new segment (the log then ends with an empty segment, which looks
+  // closed: only the LOCK left behind says the store was not).
+  for (const [shape, htmlBytes] of [['after a flush', 10], ['in a new segment', 5000]] as const) {
+    it(`are never issued again when a cut loses writes that were acknowledged (sync mode interval, ${shape})`, async () => {
+      const dir = join(tempDir(), 'store')
+      const options = { dir, syncMode: 'interval' as const, syncIntervalMs: 60_000, compactionIntervalMs: 0, segmentSizeBytes: 4096 }
+      const fileSystem = new PowerCutFileSystem({ dir, sectorBytes: 512 })
+      const store = await openStore({ ...options, fileSystem })
+      const docId = await store.createProblem(`<p>${'v'.repeat(htmlBytes)}</p>`)
+      await store.flush()
+      const lost = await store.updateProblemColumn(docId, 'editor', 'A')
+      assert.equal(await store.getProblemVersion(docId), lost)
+      fileSystem.cut()
+      await store.close().catch(() => undefined)
+      fileSystem.materialize(() => 0)
+      // A real power cut kills the holder: its LOCK is left behind, naming a process that is gone.
+      const lockPath = join(dir, 'LOCK')
+      writeFileSync(lockPath, `${JSON.stringify({ ...JSON.parse(readFileSync(lockPath, 'utf8')), pid: 2 ** 22 + 1 })}\n`)
+      const reopened = await open(options)
+      assert.deepEqual(await reopened.getProblemMeta(docId), {}, 'the unsynced edit was lost')
+      assert.ok(reopened.revision >= lost, `the revision (${reopened.revision}) is not below a version once acknowledged (${lost})`)
+      const next = await reopened.updateProblemColumn(docId, 'editor', 'B')
+      assert.ok(next > lost, `version ${next} after the cut is above the lost ${lost}`)
+      // A client that saw the lost edit's version cannot overwrite B's edit with it.
+      await assert.rejects(reopened.updateProblemColumn(docId, 'editor', 'C', { expectedVersion: lost }), (error: unknown) => error instanceof StratumError && error.code === 'VERSION_MISMATCH')
+      await close(reopened)
+    })
+  }
+
+  it('resume above the clock in microseconds when the last holder never closed the store, its log however it ends', async () => {
+    const dir = tempDir()
+    const store = await open({ dir })
+    await store.createProblem('<p>x</p>')
+    await close(store)
+    // The log ends as a close leaves it, but a LOCK naming a process that is gone says the store
+    // was not closed: a directory entry lost in a power cut could have taken writes with it.
+    writeFileSync(join(dir, 'LOCK'), `${JSON.stringify({ pid: 2 ** 22 + 1, startTime: null, host: hostname() })}\n`)
+    const before = Date.now() * 1000
+    const reopened = await open({ dir })
+    assert.ok(reopened.revision >= before - 1, `revision ${reopened.revision} resumes at the clock (${before} µs)`)
+    await close(reopened)
+  })
+
+  it('resume one above the highest after a clean close', async () => {
+    const dir = tempDir()
+    let store = await open({ dir })
+    await store.createProblem('<p>x</p>')
+    const revision = store.revision
+    await close(store)
+    store = await open({ dir })
+    assert.equal(store.revision, revision)
+    const docId = await store.createProblem('<p>y</p>')
+    assert.equal(await store.getProblemVersion(docId), revision + 2, 'a problem takes two sequence numbers, its text and its metadata')
+    await close(store)
+  })
+})
+
 describe('conditional writes', () => {
   it('write when the target is at the expected version, and otherwise fail VERSION_MISMATCH writing nothing', async () => {
     const store = await open()
@@ -173,18 +236,30 @@ describe('conditional writes', () => {
     await close(store)
   })
 
-  it('in a batch, refuse the whole batch when one condition fails, naming the operation', async () => {
+  it('in a batch, are checked against the versions before the batch, and one stale condition refuses it whole', async () => {
     const store = await open()
     const docId = await store.createProblem('<p>v1</p>')
     const version = (await store.getProblemVersion(docId))!
     const revision = store.revision
-    const batch = store.batch()
-    batch.updateProblemColumn(docId, 'a', '1', { expectedVersion: version })
-    // The first operation moved the version on: the second's condition is stale.
-    batch.updateProblemColumn(docId, 'b', '2', { expectedVersion: version })
-    await assert.rejects(batch.commit(), (error: unknown) => error instanceof StratumError && error.code === 'VERSION_MISMATCH' && /operation 2 of 2/.test(error.message))
+    const stale = store.batch()
+    stale.updateProblemColumn(docId, 'a', '1', { expectedVersion: version })
+    stale.updateProblemColumn(docId, 'b', '2', { expectedVersion: version - 1 })
+    await assert.rejects(stale.commit(), (error: unknown) => {
+      assert.ok(error instanceof StratumError && error.code === 'VERSION_MISMATCH')
+      // The current version named is the one before the batch, not one its first operation would have given.
+      assert.match(error.message, new RegExp(`^operation 2 of 2 \\(updateProblemColumn\\) of the batch: document ${docId} is at version ${version}, not the expected version ${version - 1}; nothing was written: read it again, then retry$`))
+      return true
+    })
     assert.equal(store.revision, revision)
     assert.deepEqual(await store.getProblemMeta(docId), {})
+    // Several operations on one problem, each conditional on the version read before the batch.
+    const batch = store.batch()
+    batch.updateProblemColumn(docId, 'a', '1', { expectedVersion: version })
+    batch.updateProblemHtml(docId, '<p>v2</p>', { expectedVersion: version })
+    await batch.commit()
+    assert.deepEqual(await store.getProblemMeta(docId), { a: '1' })
+    assert.equal(await store.getProblemVersion(docId), batch.revision)
     await close(store)
   })
+
 })

@@ -46,10 +46,16 @@ export function docVersion(view: IndexView, local: number): number {
   return Math.max(view.seqOf(local, 'a'), view.seqOf(local, 'b'))
 }
 
+/** The version of a document a conditional write on it must expect (see PendingWrites.conditionSeqOf). */
+function docConditionVersion(view: PendingWrites, local: number): number {
+  return Math.max(view.conditionSeqOf(local, 'a'), view.conditionSeqOf(local, 'b'))
+}
+
 /**
  * For a conditional write: VERSION_MISMATCH unless `what` is at `expectedVersion` (when one is
  * given). Checked against the pending view, so that a write conditional on a version sees every
- * write called before it, acknowledged or not: they will be applied first.
+ * write called before it, acknowledged or not: they will be applied first. In a batch, against
+ * the view before the batch: its own operations do not count.
  */
 function checkVersion(what: string, current: number, expectedVersion: number | undefined): void {
   if (expectedVersion === undefined) return
@@ -109,7 +115,7 @@ export class WritePlanner {
   updateProblemHtml(view: PendingWrites, id: number, html: string, expectedVersion?: number): WritePlan {
     const htmlBytes = checkBlob(html)
     const local = this.writableDoc(view, id)
-    checkVersion(`document ${id}`, docVersion(view, local), expectedVersion)
+    checkVersion(`document ${id}`, docConditionVersion(view, local), expectedVersion)
     const seq = this.counters.nextSeq++
     const record = encodeRecord(
       { kind: RecordKind.docBlob, flags: 0, seq, id, parentId: 0 },
@@ -131,7 +137,7 @@ export class WritePlanner {
     checkColumnName(column)
     checkedUtf8Bytes(value, `the value of column ${column}`)
     const local = this.writableDoc(view, id)
-    checkVersion(`document ${id}`, docVersion(view, local), expectedVersion)
+    checkVersion(`document ${id}`, docConditionVersion(view, local), expectedVersion)
     const columns = new Map(view.pendingMeta(local) ?? this.keydirMeta(local, id))
     columns.set(column, value)
     const metaBytes = checkMetaSize(columns)
@@ -155,7 +161,7 @@ export class WritePlanner {
 
   deleteProblem(view: PendingWrites, id: number, expectedVersion?: number): WritePlan {
     const local = this.writableDoc(view, id)
-    checkVersion(`document ${id}`, docVersion(view, local), expectedVersion)
+    checkVersion(`document ${id}`, docConditionVersion(view, local), expectedVersion)
     const seq = this.counters.nextSeq++
     const record = encodeRecord({ kind: RecordKind.docDelete, flags: 0, seq, id, parentId: 0 }, 0)
     return {
@@ -194,7 +200,7 @@ export class WritePlanner {
   updateTestCase(view: PendingWrites, docId: number, tcId: number, value: Value, expectedVersion?: number): WritePlan {
     const valueBytes = encodedValueBytes(value)
     const { local } = this.writableInput(view, docId, tcId)
-    checkVersion(`test case ${tcId}`, view.seqOf(local, 'a'), expectedVersion)
+    checkVersion(`test case ${tcId}`, view.conditionSeqOf(local, 'a'), expectedVersion)
     const seq = this.counters.nextSeq++
     const record = encodeRecord(
       { kind: RecordKind.inputPut, flags: 0, seq, id: tcId, parentId: docId },
@@ -214,7 +220,7 @@ export class WritePlanner {
 
   deleteTestCase(view: PendingWrites, docId: number, tcId: number, expectedVersion?: number): WritePlan {
     const { docLocal, local } = this.writableInput(view, docId, tcId)
-    checkVersion(`test case ${tcId}`, view.seqOf(local, 'a'), expectedVersion)
+    checkVersion(`test case ${tcId}`, view.conditionSeqOf(local, 'a'), expectedVersion)
     const seq = this.counters.nextSeq++
     const record = encodeRecord({ kind: RecordKind.inputDelete, flags: 0, seq, id: tcId, parentId: docId }, 0)
     return {
@@ -240,14 +246,14 @@ export class WritePlanner {
     const valueBytes = encodedValueBytes(value)
     const { local } = this.writableInput(view, docId, tcId)
     if (!view.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
-    checkVersion(`the expected output of test case ${tcId}`, view.seqOf(local, 'b'), expectedVersion)
+    checkVersion(`the expected output of test case ${tcId}`, view.conditionSeqOf(local, 'b'), expectedVersion)
     return this.putOutput(docId, tcId, local, value, valueBytes)
   }
 
   deleteExpectedOutput(view: PendingWrites, docId: number, tcId: number, expectedVersion?: number): WritePlan {
     const { local } = this.writableInput(view, docId, tcId)
     if (!view.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
-    checkVersion(`the expected output of test case ${tcId}`, view.seqOf(local, 'b'), expectedVersion)
+    checkVersion(`the expected output of test case ${tcId}`, view.conditionSeqOf(local, 'b'), expectedVersion)
     const seq = this.counters.nextSeq++
     const record = encodeRecord({ kind: RecordKind.outputDelete, flags: 0, seq, id: tcId, parentId: docId }, 0)
     return {

@@ -95,10 +95,11 @@ describe('versions over gRPC', () => {
     const client = server.client
     const problemId = await client.createProblem('<p>v1</p>')
     const version = (await client.getProblemHtmlVersioned(problemId)).version
-    const stale = client.batch().updateProblemColumn(problemId, 'a', '1', { expectedVersion: version }).updateProblemColumn(problemId, 'b', '2', { expectedVersion: version })
-    await assert.rejects(stale.commit(), (error: unknown) => isStratumClientError(error) && error.code === grpc.status.FAILED_PRECONDITION && /operation 2 of 2/.test(error.details))
+    const stale = client.batch().updateProblemColumn(problemId, 'a', '1', { expectedVersion: version }).updateProblemColumn(problemId, 'b', '2', { expectedVersion: version - 1 })
+    await assert.rejects(stale.commit(), (error: unknown) => isStratumClientError(error) && error.code === grpc.status.FAILED_PRECONDITION && /operation 2 of 2/.test(error.details) && error.details.includes(`at version ${version},`))
     assert.deepEqual(await client.getProblemMeta(problemId), {})
-    const batch = client.batch().updateProblemColumn(problemId, 'a', '1', { expectedVersion: version })
+    // Conditions are on the versions before the batch: two operations on one problem, one version.
+    const batch = client.batch().updateProblemColumn(problemId, 'a', '1', { expectedVersion: version }).updateProblemColumn(problemId, 'b', '2', { expectedVersion: version })
     await batch.commit()
     assert.equal(batch.revision, (await client.getProblemMetaVersioned(problemId)).version)
     assert.equal(batch.revision, (await client.getStats()).revision)

@@ -439,10 +439,12 @@ class VersionTest(ClientTestCase):
         with self.assertRaises(FailedPreconditionError):
             with self.client.batch() as batch:
                 batch.update_problem_column(self.doc, "a", "1", expected_version=version)
-                batch.update_problem_column(self.doc, "b", "2", expected_version=version)
+                batch.update_problem_column(self.doc, "b", "2", expected_version=version - 1)
         self.assertEqual(self.client.get_problem_meta(self.doc), {"title": "T"})
+        # Conditions are on the versions before the batch: two operations on one problem, one version.
         batch = self.client.batch()
         batch.update_problem_column(self.doc, "a", "1", expected_version=version)
+        batch.update_problem_column(self.doc, "b", "2", expected_version=version)
         batch.commit()
         self.assertEqual(batch.revision, self.client.get_problem_meta_versioned(self.doc).version)
 
