@@ -193,7 +193,8 @@ async function main(): Promise<void> {
       }
       return fail(`op ${op} (${kind}) failed: ${error instanceof Error ? error.stack : String(error)}`)
     }
-    if (typeof result === 'number') {
+    // Creates resolve to the new id; updates and deletes to a version, which is not an id.
+    if (typeof result === 'number' && (kind === 'createProblem' || kind === 'addTestCase')) {
       log({ t: 'A', op, id: result })
       if (kind === 'createProblem') view.set(result, { testCases: new Map() })
       else view.get(docId!)?.testCases.set(result, { hasOutput: false })
