@@ -204,6 +204,21 @@ export function requestReceiptInterceptor(budget: RequestMemoryBudget, limits: R
         next(message)
       })
       .build()
-    return new grpc.ServerInterceptingCall(call, new grpc.ResponderBuilder().withStart((next) => next(listener)).build())
+    const responder = new grpc.ResponderBuilder()
+      .withStart((next) => next(listener))
+      .withSendStatus((status, next) => {
+        // Answered (a refused token, say): what the client still sends is read and dropped by
+        // grpc-js, and is charged no more.
+        if (!over) {
+          over = true
+          returnCharge()
+          stream.off('data', onData)
+          clearTimeout(callTimer)
+          clearTimeout(messageTimer)
+        }
+        next(status)
+      })
+      .build()
+    return new grpc.ServerInterceptingCall(call, responder)
   }
 }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import http2 from 'node:http2'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
@@ -84,6 +85,24 @@ describe('tokens and roles', () => {
     )
     raw.close()
     assert.equal(code, grpc.status.UNAUTHENTICATED)
+  })
+
+  it('charges nothing for what a refused call goes on sending', async () => {
+    const session = http2.connect(`http://127.0.0.1:${server.port}`)
+    session.on('error', () => {})
+    const stream = session.request({ ':method': 'POST', ':path': `/${lseServiceName}/AddTestCase`, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false })
+    stream.on('error', () => {})
+    const status = new Promise<string | undefined>((resolve) => stream.once('response', (headers) => resolve(headers['grpc-status'] as string | undefined)))
+    stream.resume()
+    assert.equal(await status, String(grpc.status.UNAUTHENTICATED))
+    // Refused on its metadata; then 2 MiB of a message that says it has 4, and the stream kept open.
+    const prefix = Buffer.alloc(5)
+    prefix.writeUInt32BE(4 * 1024 * 1024, 1)
+    await new Promise<void>((resolve) => stream.write(Buffer.concat([prefix, Buffer.alloc(2 * 1024 * 1024, 0x0a)]), () => resolve()))
+    // Long enough for the server to read what was flushed to it.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.equal(server.requestMemoryHeldBytes(), 0)
+    session.destroy()
   })
 
   it('keeps health checking open', async () => {
