@@ -113,13 +113,17 @@ export function requestReceiptInterceptor(budget: RequestMemoryBudget, limits: R
       if (request !== undefined) budget.release(request)
       request = undefined
     }
-    const refuse = (status: grpc.StatusObject): void => {
+    /** The call is over for the receipt: nothing more is charged, the timers stop. */
+    const stopMetering = (): void => {
       over = true
       returnCharge()
-      dropRequest()
       stream.off('data', onData)
       clearTimeout(callTimer)
       clearTimeout(messageTimer)
+    }
+    const refuse = (status: grpc.StatusObject): void => {
+      stopMetering()
+      dropRequest()
       logger.info({ method, grpcCode: grpc.status[status.code] }, status.details)
       call.sendStatus(status)
       // RST_STREAM NO_ERROR: the response is complete, the client should stop sending (RFC 9113, 8.1).
@@ -189,12 +193,9 @@ export function requestReceiptInterceptor(budget: RequestMemoryBudget, limits: R
       request = undefined
     })
     stream.once('close', () => {
-      clearTimeout(callTimer)
-      clearTimeout(messageTimer)
-      returnCharge()
+      stopMetering()
       // A request the handler never took (the call ended before its half-close).
       dropRequest()
-      over = true
     })
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMessage((message: unknown, next) => {
@@ -209,13 +210,7 @@ export function requestReceiptInterceptor(budget: RequestMemoryBudget, limits: R
       .withSendStatus((status, next) => {
         // Answered (a refused token, say): what the client still sends is read and dropped by
         // grpc-js, and is charged no more.
-        if (!over) {
-          over = true
-          returnCharge()
-          stream.off('data', onData)
-          clearTimeout(callTimer)
-          clearTimeout(messageTimer)
-        }
+        if (!over) stopMetering()
         next(status)
       })
       .build()
