@@ -10,11 +10,12 @@
  *   after setting up an HTTP/2 session for it).
  * - At most `connectionsMax` connections are held. At the limit, a new connection evicts the
  *   oldest one still in its handshake (a flood of silent connections then cannot keep clients
- *   out); when every connection has spoken, the one without calls that has been idle longest (a
- *   flood of connections that spoke once and went quiet cannot either: their clients reconnect
- *   by themselves when they call again). Only when every connection has a call open is the new
- *   one closed at once. The server reports calls as they start and end (`callStarted`,
- *   `callEnded`, from connection-calls.ts).
+ *   out); when every connection has spoken, the one on which no call runs that has been so
+ *   longest (a flood of connections that spoke once and went quiet, or that keep calls open
+ *   without finishing their requests or reading their answers, cannot either: their clients
+ *   reconnect by themselves when they call again). Only when a call runs on every connection is
+ *   the new one closed at once. The server reports calls as their handlers start and end
+ *   (`callStarted`, `callEnded`, from connection-calls.ts).
  * - Connections accepted before `start()` (while the store is still being opened) wait, and their
  *   handshake time starts when the server is ready: a client that connects during a long
  *   recovery is served once it ends.
@@ -52,8 +53,8 @@ export const defaultConnectionLimits: ConnectionLimits = {
 export interface ConnectionCounts {
   /** Connections held now: in their handshake, waiting for the server to be ready, or served. */
   open: number
-  /** Calls open now on the served connections. */
-  callsOpen: number
+  /** Calls whose handlers run now on the served connections (connection-calls.ts). */
+  callsRunning: number
   /** Closed for not sending the preface within handshakeTimeoutMs. */
   handshakeTimeouts: number
   /** Closed for sending bytes that are not the HTTP/2 preface. */
@@ -62,18 +63,18 @@ export interface ConnectionCounts {
   tlsFailures: number
   /** Closed in their handshake to make room for a new connection at connectionsMax. */
   evicted: number
-  /** Served but without calls, closed to make room for a new connection at connectionsMax. */
+  /** Served but with no call running, closed to make room for a new connection at connectionsMax. */
   evictedIdle: number
-  /** New connections closed at once: connectionsMax were held and each had a call open. */
+  /** New connections closed at once: connectionsMax were held and a call ran on each. */
   refused: number
 }
 
 /** A connection handed to grpc-js, and its calls. */
 interface ServedConnection {
   readonly socket: net.Socket
-  /** Calls open on it now. */
-  calls: number
-  /** When its last call ended (or it was served, before any call), for choosing whom to evict. */
+  /** Calls whose handlers run on it now. */
+  running: number
+  /** When its last running call ended (or it was served, before any), for choosing whom to evict. */
   idleSinceMs: number
 }
 
@@ -118,9 +119,9 @@ export class ConnectionListener {
   }
 
   get connectionCounts(): ConnectionCounts {
-    let callsOpen = 0
-    for (const connection of this.served.values()) callsOpen += connection.calls
-    return { open: this.handshaking.size + this.served.size, callsOpen, ...this.counts }
+    let callsRunning = 0
+    for (const connection of this.served.values()) callsRunning += connection.running
+    return { open: this.handshaking.size + this.served.size, callsRunning, ...this.counts }
   }
 
   /**
@@ -155,18 +156,18 @@ export class ConnectionListener {
     for (const socket of [...this.handshaking.keys()]) this.startHandshake(socket)
   }
 
-  /** A call started on the connection from `remote` ("address|port"). */
+  /** A call's handler started on the connection from `remote` ("address|port"). */
   callStarted(remote: string): void {
     const connection = this.served.get(remote)
-    if (connection !== undefined) connection.calls++
+    if (connection !== undefined) connection.running++
   }
 
-  /** A call on the connection from `remote` ended, answered or cancelled. */
+  /** A call's handler on the connection from `remote` ended: answered, or cancelled. */
   callEnded(remote: string): void {
     const connection = this.served.get(remote)
-    if (connection === undefined || connection.calls === 0) return
-    connection.calls--
-    if (connection.calls === 0) connection.idleSinceMs = performance.now()
+    if (connection === undefined || connection.running === 0) return
+    connection.running--
+    if (connection.running === 0) connection.idleSinceMs = performance.now()
   }
 
   /**
@@ -183,7 +184,7 @@ export class ConnectionListener {
     socket.on('error', (error) => this.logger.debug({ err: error }, 'connection error'))
     if (this.handshaking.size + this.served.size >= this.limits.connectionsMax && !this.makeRoom()) {
       this.counts.refused++
-      this.logger.warn({ connectionsMax: this.limits.connectionsMax }, 'connection refused: connectionsMax connections are open, each with a call')
+      this.logger.warn({ connectionsMax: this.limits.connectionsMax }, 'connection refused: connectionsMax connections are open, a call running on each')
       socket.destroy()
       return
     }
@@ -196,7 +197,7 @@ export class ConnectionListener {
     if (this.inject !== undefined) this.startHandshake(socket)
   }
 
-  /** Closes the oldest connection in its handshake, or else the served one idle longest; false if every connection has a call. */
+  /** Closes the oldest connection in its handshake, or else the served one idle longest; false if a call runs on every connection. */
   private makeRoom(): boolean {
     const oldest = this.handshaking.keys().next()
     if (oldest.done !== true) {
@@ -206,7 +207,7 @@ export class ConnectionListener {
     }
     let idlest: ServedConnection | undefined
     for (const connection of this.served.values()) {
-      if (connection.calls === 0 && (idlest === undefined || connection.idleSinceMs < idlest.idleSinceMs)) idlest = connection
+      if (connection.running === 0 && (idlest === undefined || connection.idleSinceMs < idlest.idleSinceMs)) idlest = connection
     }
     if (idlest === undefined) return false
     this.counts.evictedIdle++
@@ -273,7 +274,7 @@ export class ConnectionListener {
       if (receivedBytes < http2Preface.length) return
       stream.off('readable', onReadable)
       this.forget(raw)
-      this.served.set(remoteKey(raw), { socket: raw, calls: 0, idleSinceMs: performance.now() })
+      this.served.set(remoteKey(raw), { socket: raw, running: 0, idleSinceMs: performance.now() })
       // Node's HTTP/2 session reads what is buffered in the socket before anything else.
       stream.unshift(head)
       this.inject!(stream)

@@ -10,6 +10,8 @@ import http2 from 'node:http2'
 import net from 'node:net'
 import { after, describe, it } from 'node:test'
 import { lseServiceName } from '../../src/protocol/proto-definition.ts'
+import { gatedFileSystem } from '../../src/engine/testing/gated-file-system.ts'
+import { frameType, grpcRequestHeaders, RawHttp2 } from '../support/raw-http2.ts'
 import { startTestServer, type TestServer } from '../support/test-server.ts'
 
 const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1')
@@ -64,6 +66,13 @@ function openCall(port: number, path = `/${lseServiceName}/GetStats`, request?: 
   stream.resume()
   if (request !== undefined) stream.end(request)
   return { session, stream }
+}
+
+/** `message` with gRPC's length prefix, uncompressed. */
+function framedMessage(message: Buffer): Buffer {
+  const prefix = Buffer.alloc(5)
+  prefix.writeUInt32BE(message.length, 1)
+  return Buffer.concat([prefix, message])
 }
 
 /** A health Watch request for the whole server (service ""): an empty message, length-prefixed. */
@@ -154,7 +163,7 @@ describe('connections', () => {
     // 20 HTTP/2 connections that speak, then go quiet, take every place.
     const quiet = await Promise.all(Array.from({ length: 20 }, () => connect(server.server.port)))
     for (const { socket } of quiet) socket.write(Buffer.concat([preface, emptySettings]))
-    await until(() => server.server.connectionCounts().open === 20 && server.server.connectionCounts().callsOpen === 0)
+    await until(() => server.server.connectionCounts().open === 20 && server.server.connectionCounts().callsRunning === 0)
     const docId = await server.client.createProblem('got in')
     assert.equal(await server.client.getProblemHtml(docId), 'got in')
     const counts = server.server.connectionCounts()
@@ -177,24 +186,67 @@ describe('connections', () => {
     for (const { session } of watchers) session.destroy()
   })
 
-  it('at connectionsMax with a call open on every connection, closes a new one at once', { timeout: 60_000 }, async () => {
-    const server = await startTestServer({ limits: { connectionsMax: 2, handshakeTimeoutMs: 60_000, requestReceiveTimeoutMs: 60_000 } })
+  it('at connectionsMax with a call running on every connection, closes a new one at once', { timeout: 60_000 }, async () => {
+    // Writes wait for a sync the test holds: their handlers run until it is released.
+    const gate = gatedFileSystem()
+    const server = await startTestServer({ limits: { connectionsMax: 2, handshakeTimeoutMs: 60_000 }, store: { syncMode: 'always', fileSystem: gate.fileSystem } })
     servers.push(server)
-    // Two clients, each in the middle of sending a request.
-    const busy = [openCall(server.server.port), openCall(server.server.port)]
-    await until(() => server.server.connectionCounts().callsOpen === 2)
+    gate.hold()
+    const running = [0, 1].map(() => openCall(server.server.port, `/${lseServiceName}/CreateProblem`, framedMessage(Buffer.from([0x0a, 0x01, 0x61]))))
+    await until(() => server.server.connectionCounts().callsRunning === 2)
     const third = await connect(server.server.port)
     assert.ok((await third.closed) < 30_000)
     assert.equal(server.server.connectionCounts().refused, 1)
     assert.equal(server.server.connectionCounts().evictedIdle, 0)
-    // One call ends: its connection is idle, and makes room for the next client.
-    busy[0]!.stream.close(http2.constants.NGHTTP2_CANCEL)
-    await until(() => server.server.connectionCounts().callsOpen === 1)
-    const docId = await server.client.createProblem('got in once a call ended')
-    assert.equal(await server.client.getProblemHtml(docId), 'got in once a call ended')
+    // The writes are answered: nothing runs on their connections, which make room for the next client.
+    gate.releaseAll()
+    await until(() => server.server.connectionCounts().callsRunning === 0)
+    const docId = await server.client.createProblem('got in once the calls ended')
+    assert.equal(await server.client.getProblemHtml(docId), 'got in once the calls ended')
     assert.equal(server.server.connectionCounts().evictedIdle, 1)
-    for (const { session } of busy) session.destroy()
+    for (const { session } of running) session.destroy()
   })
+
+  it('at connectionsMax, evicts connections whose calls never finish their requests, so that a client gets in', { timeout: 60_000 }, async () => {
+    const server = await startTestServer({ limits: { connectionsMax: 4, handshakeTimeoutMs: 60_000, requestReceiveTimeoutMs: 60_000 } })
+    servers.push(server)
+    // Calls opened with their headers alone, and one with half its request: nothing runs.
+    const started = [openCall(server.server.port), openCall(server.server.port), openCall(server.server.port)]
+    const half = openCall(server.server.port, `/${lseServiceName}/CreateProblem`)
+    half.stream.write(framedMessage(Buffer.from([0x0a, 0x01, 0x61])).subarray(0, 6))
+    await until(() => server.server.connectionCounts().open === 4)
+    const docId = await server.client.createProblem('got in past the unfinished calls')
+    assert.equal(await server.client.getProblemHtml(docId), 'got in past the unfinished calls')
+    const counts = server.server.connectionCounts()
+    assert.equal(counts.evictedIdle, 1)
+    assert.equal(counts.refused, 0)
+    for (const { session } of [...started, half]) session.destroy()
+  })
+
+  for (const [fault, send] of [
+    ['DATA after the end of its stream', (raw: RawHttp2) => {
+      raw.data(1, framedMessage(Buffer.alloc(0)), { endStream: true })
+      raw.data(1, framedMessage(Buffer.alloc(0)), { endStream: true })
+    }],
+    ['a DATA frame over the 16 KiB frame size', (raw: RawHttp2) => raw.data(1, Buffer.alloc(20_000))],
+  ] as const) {
+    it(`at connectionsMax, evicts connections whose HTTP/2 session failed on ${fault}`, { timeout: 60_000 }, async () => {
+      const server = await startTestServer({ limits: { connectionsMax: 3, handshakeTimeoutMs: 60_000, requestReceiveTimeoutMs: 60_000 } })
+      servers.push(server)
+      const failed = await Promise.all([0, 1, 2].map(() => RawHttp2.connect(server.server.port)))
+      for (const raw of failed) {
+        raw.headers(1, grpcRequestHeaders(`/${lseServiceName}/GetStats`))
+        send(raw)
+      }
+      await until(() => failed.every((raw) => raw.sent(frameType.goaway)))
+      // The failed sessions stay open (keepalive would close them): they must not keep a client out.
+      const docId = await server.client.createProblem('got in past the failed sessions')
+      assert.equal(await server.client.getProblemHtml(docId), 'got in past the failed sessions')
+      assert.equal(server.server.connectionCounts().refused, 0)
+      assert.equal(server.server.connectionCounts().evictedIdle, 1)
+      for (const raw of failed) raw.destroy()
+    })
+  }
 
   it('closes a connection without calls after connectionIdleMs, and advertises streamsPerConnectionMax', { timeout: 60_000 }, async () => {
     const connectionIdleMs = 1500
