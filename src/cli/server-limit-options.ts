@@ -8,7 +8,7 @@ import { bytesIn, formatBytes, integerIn } from './option-parsers.ts'
 
 export type ServerLimitOptions = Pick<
   ServerLimits,
-  'handshakeTimeoutMs' | 'connectionsMax' | 'connectionIdleMs' | 'streamsPerConnectionMax' | 'requestsInFlightMaxBytes' | 'requestReceiveTimeoutMs'
+  'handshakeTimeoutMs' | 'connectionsMax' | 'connectionIdleMs' | 'streamsPerConnectionMax' | 'requestsInFlightMaxBytes' | 'requestReceiveTimeoutMs' | 'responseSendTimeoutMs'
 >
 
 const inFlightDefault = defaultServerLimits.requestsInFlightMaxBytes
@@ -51,6 +51,12 @@ export function addServerLimitOptions(command: Command): Command {
         .default(defaultServerLimits.requestReceiveTimeoutMs)
         .argParser(integerIn(100, 3_600_000)),
     )
+    .addOption(
+      new Option('--response-send-timeout-ms <ms>', "time a call's response may wait for its client to read it; past it the call is closed")
+        .env('LSE_RESPONSE_SEND_TIMEOUT_MS')
+        .default(defaultServerLimits.responseSendTimeoutMs)
+        .argParser(integerIn(100, 3_600_000)),
+    )
 }
 
 export function serverLimitsOf(options: ServerLimitOptions): ServerLimitOptions {
@@ -61,5 +67,6 @@ export function serverLimitsOf(options: ServerLimitOptions): ServerLimitOptions 
     streamsPerConnectionMax: options.streamsPerConnectionMax,
     requestsInFlightMaxBytes: options.requestsInFlightMaxBytes,
     requestReceiveTimeoutMs: options.requestReceiveTimeoutMs,
+    responseSendTimeoutMs: options.responseSendTimeoutMs,
   }
 }

@@ -58,6 +58,14 @@ export class RequestMemoryBudget {
     return true
   }
 
+  /**
+   * Charges `bytes` whatever is held: memory already taken, such as an answer its client has not
+   * read yet (response-delivery.ts), which new requests must then wait for. Negative returns some.
+   */
+  charge(bytes: number): void {
+    this.heldBytes += bytes
+  }
+
   /** Returns a reservation whose request could not be decoded. */
   cancel(bytes: number): void {
     this.heldBytes -= bytes

@@ -16,6 +16,8 @@ export interface ServerLimits extends ConnectionLimits {
   requestsInFlightMaxBytes: number
   /** Time a unary call has, from its start, to send its whole request and end its stream (request-receipt.ts). */
   requestReceiveTimeoutMs: number
+  /** Time bytes of a call's responses may wait undelivered (the client does not read) before the call is closed (response-delivery.ts). */
+  responseSendTimeoutMs: number
   /** The server pings a connection this long without traffic, to find peers that are gone. */
   keepaliveTimeMs: number
   /** A ping not answered within this closes the connection. */
@@ -28,6 +30,7 @@ export const defaultServerLimits: ServerLimits = {
   streamsPerConnectionMax: 100,
   requestsInFlightMaxBytes: 256 * MiB,
   requestReceiveTimeoutMs: 30_000,
+  responseSendTimeoutMs: 60_000,
   keepaliveTimeMs: 60_000,
   keepaliveTimeoutMs: 20_000,
 }

@@ -29,6 +29,7 @@ import { listenForMetrics, type MetricsEndpoint } from './metrics-endpoint.ts'
 import { createLseHandlers } from './lse-handlers.ts'
 import { requestMaxBytes, responseMaxBytes } from './message-limits.ts'
 import { RequestMemoryBudget } from './request-memory.ts'
+import { ResponseDelivery } from './response-delivery.ts'
 import { requestReceiptInterceptor } from './request-receipt.ts'
 import { serverLimits, type ServerLimits } from './server-limits.ts'
 import { readTokenFile, type TokenEntry } from './access-tokens.ts'
@@ -137,6 +138,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const startedAtMs = Date.now()
   const gate = new ShutdownGate()
   const memory = new RequestMemoryBudget(limits.requestsInFlightMaxBytes)
+  const delivery = new ResponseDelivery(memory, limits, logger)
   const server = new grpc.Server({
     'grpc.max_receive_message_length': requestMaxBytes,
     'grpc.max_send_message_length': responseMaxBytes,
@@ -148,6 +150,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     interceptors: [
       ...(metrics === undefined ? [] : [metrics.rpcInterceptor]),
       requestReceiptInterceptor(memory, limits, logger),
+      delivery.interceptor(),
       connectionCallsInterceptor(listener),
       tokenCheckInterceptor(() => tokens, logger),
     ],
@@ -184,6 +187,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // forced stop) and refuses whatever might still reach it, before the store is closed.
     listener.close()
     await stopServer(server, options.shutdownGraceMs ?? defaultShutdownGraceMs)
+    delivery.close()
     await gate.close()
     await metricsEndpoint?.close()
     try {
