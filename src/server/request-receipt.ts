@@ -16,6 +16,9 @@
  *   `requestReceiveTimeoutMs` of its start; a call with a stream of requests (reflection), each
  *   message within that time of its first byte. Otherwise it is answered DEADLINE_EXCEEDED, its
  *   stream is reset, and the memory its request was charged is returned.
+ * - A message whose length prefix declares more than its method's limit (message-limits.ts; 4 KiB
+ *   for the health and reflection services, which need no token) is refused RESOURCE_EXHAUSTED
+ *   from its first 5 bytes: its body is never received or charged.
  * - A message flagged compressed is refused UNIMPLEMENTED before it is inflated: a few KiB of gzip
  *   can inflate to the transport's limit, which nothing could charge before it is decoded.
  *
@@ -27,6 +30,8 @@ import * as grpc from '@grpc/grpc-js'
 import http2 from 'node:http2'
 import { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
+import { lseServiceName, type LseMethodName } from '../protocol/proto-definition.ts'
+import { requestMaxBytesByMethod, smallRequestMaxBytes } from './message-limits.ts'
 import type { RequestMemoryBudget } from './request-memory.ts'
 
 /** gRPC's message prefix: a compressed flag and a 4-byte big-endian length (gRPC over HTTP/2, "Length-Prefixed-Message"). */
@@ -49,6 +54,8 @@ export class MessageFraming {
   partialBytes = 0
   /** Whether a message of the stream was flagged compressed. */
   compressed = false
+  /** The largest length a message of the stream declared in its prefix. */
+  declaredMaxBytes = 0
 
   /** Takes a chunk of the stream; returns how many messages it completed. */
   take(chunk: Buffer): number {
@@ -64,6 +71,7 @@ export class MessageFraming {
         if (this.prefixReceived < messagePrefixBytes) break
         if (this.prefix[0] !== 0) this.compressed = true
         this.bodyRemaining = this.prefix.readUInt32BE(1)
+        this.declaredMaxBytes = Math.max(this.declaredMaxBytes, this.bodyRemaining)
       } else {
         const taken = Math.min(this.bodyRemaining, chunk.length - offset)
         this.bodyRemaining -= taken
@@ -94,9 +102,19 @@ export function http2StreamOf(call: grpc.ServerInterceptingCallInterface): http2
   throw new Error('the HTTP/2 stream of a grpc-js call was not found: request-receipt.ts needs updating for this grpc-js version')
 }
 
+/** A request's name in errors and its size limit: its LSE method's, or 4 KiB for the health and reflection services. */
+function requestLimitOf(method: string): { name: string; maxBytes: number } {
+  const [service, name] = method.split('/')
+  if (service === lseServiceName && name !== undefined && name in requestMaxBytesByMethod) {
+    return { name, maxBytes: requestMaxBytesByMethod[name as LseMethodName] }
+  }
+  return { name: method, maxBytes: smallRequestMaxBytes }
+}
+
 export function requestReceiptInterceptor(budget: RequestMemoryBudget, limits: ReceiptLimits, logger: Logger): grpc.ServerInterceptor {
   return (methodDescriptor, call) => {
     const method = methodDescriptor.path.replace(/^\//, '')
+    const limit = requestLimitOf(method)
     const stream = http2StreamOf(call)
     const framing = new MessageFraming()
     /** Bytes charged for the message now arriving. */
@@ -152,6 +170,15 @@ export function requestReceiptInterceptor(budget: RequestMemoryBudget, limits: R
         refuse({
           code: grpc.status.UNIMPLEMENTED,
           details: `${method}: compressed requests are not accepted; send the request uncompressed (grpc-encoding identity)`,
+          metadata: new grpc.Metadata(),
+        })
+        return
+      }
+      if (framing.declaredMaxBytes > limit.maxBytes) {
+        // The same words as strict-requests.ts, which refuses a whole message over the limit.
+        refuse({
+          code: grpc.status.RESOURCE_EXHAUSTED,
+          details: `the ${limit.name} request is ${framing.declaredMaxBytes} bytes; its limit is ${limit.maxBytes} bytes`,
           metadata: new grpc.Metadata(),
         })
         return

@@ -127,8 +127,9 @@ describe('the receipt of a request', () => {
   })
 
   it('answers a streaming call whose message never arrives whole DEADLINE_EXCEEDED (reflection, which needs no token)', { timeout: 30_000 }, async () => {
-    const call = openCall(server.server.port, 'grpc.reflection.v1.ServerReflection/ServerReflectionInfo', framed(Buffer.alloc(3 * MiB, 0x0a), 4 * MiB), '')
-    await until('the bytes received are charged', () => held() >= 3 * MiB)
+    // 3 KiB of a message that says it has 4 KiB, the services' limit.
+    const call = openCall(server.server.port, 'grpc.reflection.v1.ServerReflection/ServerReflectionInfo', framed(Buffer.alloc(3 * 1024, 0x0a), 4 * 1024), '')
+    await until('the bytes received are charged', () => held() >= 3 * 1024)
     const status = await call.status
     assert.equal(status.code, grpc.status.DEADLINE_EXCEEDED, status.details)
     assert.match(status.details, /a message was not received whole within requestReceiveTimeoutMs = 1000 ms/)
@@ -137,9 +138,11 @@ describe('the receipt of a request', () => {
   })
 
   it('refuses a request whose arriving bytes go over the budget, before it is whole, and takes it once the budget is free', { timeout: 30_000 }, async () => {
-    const first = openCall(server.server.port, 'AddTestCase', framed(Buffer.alloc(5 * MiB, 0x0a), 6 * MiB))
+    // Each declares 5 MiB + 32 KiB, under AddTestCase's limit (a 4 MiB value, 10/8 on the wire, and an envelope).
+    const declaredBytes = 5 * MiB + 32 * 1024
+    const first = openCall(server.server.port, 'AddTestCase', framed(Buffer.alloc(5 * MiB, 0x0a), declaredBytes))
     await until('the first request holds 5 MiB', () => held() >= 5 * MiB)
-    const second = openCall(server.server.port, 'AddTestCase', framed(Buffer.alloc(4 * MiB, 0x0a), 6 * MiB))
+    const second = openCall(server.server.port, 'AddTestCase', framed(Buffer.alloc(4 * MiB, 0x0a), declaredBytes))
     const refused = await second.status
     assert.equal(refused.code, grpc.status.RESOURCE_EXHAUSTED, refused.details)
     assert.match(refused.details, /the server is busy: .*\(requestsInFlightMaxBytes = 8388608\); retry with backoff/)
@@ -155,4 +158,22 @@ describe('the receipt of a request', () => {
     assert.equal((await served.status).code, grpc.status.OK)
     await until('every byte is returned', () => held() === 0)
   })
+})
+
+describe('the declared size of a request', () => {
+  for (const [what, path] of [
+    ['a method of the contract', `${lseServiceName}/GetProblemHtml`],
+    ['reflection, which needs no token', 'grpc.reflection.v1.ServerReflection/ServerReflectionInfo'],
+  ] as const) {
+    it(`refuses ${what} whose length prefix declares more than its limit, from the prefix alone`, { timeout: 30_000 }, async () => {
+      const [service, method] = path.split('/') as [string, string]
+      // Only the 5-byte prefix is sent: 1 MiB declared, far over the 4 KiB limit.
+      const call = openCall(server.server.port, method, framed(Buffer.alloc(0), MiB), `${service}/`)
+      const refused = await call.status
+      assert.equal(refused.code, grpc.status.RESOURCE_EXHAUSTED, refused.details)
+      assert.match(refused.details, /request is 1048576 bytes; its limit is 4096 bytes/)
+      await call.closed
+      assert.equal(held(), 0)
+    })
+  }
 })
