@@ -29,6 +29,7 @@ import { listenForMetrics, type MetricsEndpoint } from './metrics-endpoint.ts'
 import { createLseHandlers } from './lse-handlers.ts'
 import { requestMaxBytes, responseMaxBytes } from './message-limits.ts'
 import { RequestMemoryBudget } from './request-memory.ts'
+import { CheckedServices } from './checked-services.ts'
 import { ResponseDelivery } from './response-delivery.ts'
 import { requestReceiptInterceptor } from './request-receipt.ts'
 import { serverLimits, type ServerLimits } from './server-limits.ts'
@@ -139,6 +140,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const gate = new ShutdownGate()
   const memory = new RequestMemoryBudget(limits.requestsInFlightMaxBytes)
   const delivery = new ResponseDelivery(memory, limits, logger)
+  const checkedServices = new CheckedServices()
   const server = new grpc.Server({
     'grpc.max_receive_message_length': requestMaxBytes,
     'grpc.max_send_message_length': responseMaxBytes,
@@ -153,11 +155,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       delivery.interceptor(),
       connectionCallsInterceptor(listener),
       tokenCheckInterceptor(() => tokens, logger),
+      checkedServices.interceptor(),
     ],
   })
   addLseService(server, store, startedAtMs, gate, memory, logger)
-  health.addToServer(server)
-  new ReflectionService(reflectedDefinition()).addToServer(server)
+  health.addToServer(checkedServices.adder(server))
+  new ReflectionService(reflectedDefinition()).addToServer(checkedServices.adder(server))
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure())
   listener.start((socket) => injector.injectConnection(socket))
   const address = `${formatHost(host)}:${port}`

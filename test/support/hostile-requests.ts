@@ -220,6 +220,15 @@ export function* hostileRequests(data: SeededData, seed: number = defaultHostile
       },
     },
     {
+      weight: 3,
+      make: () => {
+        // The health service's unary methods, which need no token: garbage is INVALID_ARGUMENT
+        // (checked-services.ts), and bytes that happen to decode name a service or none.
+        const path = pick(['/grpc.health.v1.Health/Check', '/grpc.health.v1.Health/List'])
+        return { kind: 'health garbage', path, bytes: randomBytes(64), expected: new Set([S.OK, S.NOT_FOUND, S.INVALID_ARGUMENT]) }
+      },
+    },
+    {
       weight: 2,
       make: () => {
         const method = pick(['GetProblemHtml', 'GetAllTestCases', 'GetStats', 'ListProblems'] as LseMethodName[])
