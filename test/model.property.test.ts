@@ -40,6 +40,8 @@ import {
   StratumError,
   type ErrorCode,
   type Batch,
+  type ChangeEvent,
+  type Watch,
   type Store,
   type SyncMode,
   type TestCase,
@@ -65,6 +67,9 @@ function shardOf(id: number): number {
 }
 
 // ---------------------------------------------------------------- the model
+
+/** A change event as a watcher with values gets it, without its revision. */
+type ExpectedEvent = Omit<ChangeEvent, 'kind' | 'revision'>
 
 interface DocModel {
   html: string
@@ -94,6 +99,11 @@ class Model {
    * (see `runBatch`).
    */
   readonly burned: number[] = []
+  /**
+   * The change events the writes applied since the last check must give a watcher, in order
+   * (see `checkWatcher`). A copy starts with none: a batch's trial run gives no event.
+   */
+  readonly events: ExpectedEvent[] = []
 
   constructor(readonly shard: number) {}
 
@@ -663,6 +673,10 @@ const statistics = {
   failedBatches: 0,
   /** Reads after a write resolved that already saw a later write of the same tick. */
   interleavedLaterStates: 0,
+  /** Change events a watcher gave and the model checked. */
+  watchedEvents: 0,
+  /** Of those, values read after a compaction reclaimed them. */
+  supersededValues: 0,
   ops: new Map<string, number>(),
 }
 
@@ -671,6 +685,91 @@ interface Harness {
   dir: string
   config: RunConfig
   model: Model
+  watcher: Watcher
+}
+
+/** A watcher of the store under test from its open on, with values, read by a loop of its own. */
+interface Watcher {
+  watch: Watch
+  /** Events given and not yet checked. */
+  seen: ChangeEvent[]
+  lastRevision: number
+  /** What ended its loop: an error of the store, or a failed check inside the loop. */
+  error?: unknown
+  ended: Promise<void>
+}
+
+function startWatcher(store: Store): Watcher {
+  const watch = store.watch({ withValues: true, progressIntervalMs: 0 })
+  const watcher: Watcher = { watch, seen: [], lastRevision: store.revision, ended: Promise.resolve() }
+  watcher.ended = (async () => {
+    try {
+      for await (const event of watch) {
+        assert.equal(event.kind, 'change', 'a progress event with progressIntervalMs 0')
+        assert.ok(event.revision > watcher.lastRevision, `event revision ${event.revision} after ${watcher.lastRevision}`)
+        assert.ok(event.revision <= store.revision, `event revision ${event.revision} beyond the store's ${store.revision}`)
+        watcher.lastRevision = event.revision
+        watcher.seen.push(event as ChangeEvent)
+      }
+    } catch (error) {
+      watcher.error = error
+    }
+  })()
+  return watcher
+}
+
+/** Whether a write later in `events` replaced the records of `event` (so a compaction may have reclaimed them). */
+function replacedLater(event: ExpectedEvent, later: readonly ExpectedEvent[]): boolean {
+  return later.some((next) => {
+    if (next.problemId !== event.problemId) return false
+    if (next.target === 'problem' && next.type === 'deleted') return true
+    switch (event.target) {
+      case 'problem':
+        return next.target === 'problemText' || next.target === 'problemColumn'
+      case 'problemText':
+      case 'problemColumn':
+        // A column's write rewrites the whole metadata record, whichever column it sets.
+        return next.target === event.target
+      case 'testCase':
+        return next.testCaseId === event.testCaseId && next.target === 'testCase'
+      case 'expectedOutput':
+        return next.testCaseId === event.testCaseId && (next.target === 'expectedOutput' || (next.target === 'testCase' && next.type === 'deleted'))
+    }
+  })
+}
+
+/** An event with its value as a canonical text, for exact comparison (doubles by their bits). */
+function comparable(event: ExpectedEvent): unknown {
+  const value = event.value
+  if (value?.kind !== 'value') return event
+  return { ...event, value: { kind: 'value', value: canonicalValue(value.value) } }
+}
+
+/**
+ * The watcher gave exactly the writes the model applied since the last check, in order, once
+ * each, with their values (or `superseded`, only for a write replaced later on).
+ */
+async function checkWatcher(harness: Harness, when: string): Promise<void> {
+  const { watcher, model } = harness
+  const deadline = Date.now() + 10_000
+  while (watcher.seen.length < model.events.length && watcher.error === undefined) {
+    assert.ok(Date.now() < deadline, `${when}: the watcher gave ${watcher.seen.length} of ${model.events.length} events within 10 s`)
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  if (watcher.error !== undefined) throw watcher.error
+  const expected = model.events.splice(0)
+  const actual = watcher.seen.splice(0).map(({ kind: _kind, revision: _revision, ...event }): ExpectedEvent => event)
+  assert.equal(actual.length, expected.length, `${when}: events given`)
+  for (const [index, event] of actual.entries()) {
+    const want = expected[index]!
+    if (event.value?.kind === 'superseded' && want.value !== undefined && replacedLater(want, expected.slice(index + 1))) {
+      assert.deepStrictEqual({ ...event, value: undefined }, { ...want, value: undefined }, `${when}: event ${index}`)
+      statistics.supersededValues++
+      continue
+    }
+    assert.deepStrictEqual(comparable(event), comparable(want), `${when}: event ${index} of ${actual.length}`)
+  }
+  statistics.watchedEvents += actual.length
 }
 
 type WriteOp = Extract<
@@ -735,6 +834,7 @@ function planParts(model: Model, op: WriteOp): Omit<WritePlan, 'finish' | 'creat
         apply: (id) => {
           model.issue(id!)
           model.docs.set(id!, { html: op.html, meta: new Map(op.meta), chain: [] })
+          model.events.push({ type: 'created', target: 'problem', problemId: id!, value: { kind: 'problem', html: op.html, columns: new Map(op.meta) } })
         },
       }
     }
@@ -749,6 +849,7 @@ function planParts(model: Model, op: WriteOp): Omit<WritePlan, 'finish' | 'creat
           model.issue(tcId!)
           model.nodes.set(tcId!, { docId, value: op.value, output: undefined })
           model.docs.get(docId)!.chain.push(tcId!)
+          model.events.push({ type: 'created', target: 'testCase', problemId: docId, testCaseId: tcId!, value: { kind: 'value', value: op.value } })
         },
       }
     }
@@ -771,9 +872,16 @@ function planParts(model: Model, op: WriteOp): Omit<WritePlan, 'finish' | 'creat
         },
         expected: () => model.docWriteError(docId),
         apply: () => {
-          if (op.op === 'updateProblemHtml') model.docs.get(docId)!.html = op.html
-          else if (op.op === 'updateProblemColumn') model.docs.get(docId)!.meta.set(op.column, op.value)
-          else model.deleteDoc(docId)
+          if (op.op === 'updateProblemHtml') {
+            model.docs.get(docId)!.html = op.html
+            model.events.push({ type: 'updated', target: 'problemText', problemId: docId, value: { kind: 'text', html: op.html } })
+          } else if (op.op === 'updateProblemColumn') {
+            model.docs.get(docId)!.meta.set(op.column, op.value)
+            model.events.push({ type: 'updated', target: 'problemColumn', problemId: docId, column: op.column, value: { kind: 'column', value: op.value } })
+          } else {
+            model.deleteDoc(docId)
+            model.events.push({ type: 'deleted', target: 'problem', problemId: docId })
+          }
         },
       }
     }
@@ -823,10 +931,20 @@ function planParts(model: Model, op: WriteOp): Omit<WritePlan, 'finish' | 'creat
         },
         apply: () => {
           const node = model.nodes.get(tcId)!
-          if (op.op === 'updateTestCase') node.value = op.value
-          else if (op.op === 'deleteTestCase') model.deleteNode(tcId)
-          else if (op.op === 'deleteExpectedOutput') node.output = undefined
-          else node.output = op.value
+          const ids = { problemId: docId, testCaseId: tcId }
+          if (op.op === 'updateTestCase') {
+            node.value = op.value
+            model.events.push({ type: 'updated', target: 'testCase', ...ids, value: { kind: 'value', value: op.value } })
+          } else if (op.op === 'deleteTestCase') {
+            model.deleteNode(tcId)
+            model.events.push({ type: 'deleted', target: 'testCase', ...ids })
+          } else if (op.op === 'deleteExpectedOutput') {
+            node.output = undefined
+            model.events.push({ type: 'deleted', target: 'expectedOutput', ...ids })
+          } else {
+            model.events.push({ type: node.output === undefined ? 'created' : 'updated', target: 'expectedOutput', ...ids, value: { kind: 'value', value: op.value } })
+            node.output = op.value
+          }
         },
       }
     }
@@ -993,11 +1111,17 @@ async function runBatch(store: Store, model: Model, op: Extract<Op, { op: 'batch
     target.issue(docId)
     const chain: number[] = []
     target.docs.set(docId, { html: op.problem.html, meta: new Map(op.problem.meta), chain })
+    target.events.push({ type: 'created', target: 'problem', problemId: docId, value: { kind: 'problem', html: op.problem.html, columns: new Map(op.problem.meta) } })
     for (const node of op.problem.nodes) {
       const tcId = ids.shift()!
       target.issue(tcId)
       target.nodes.set(tcId, { docId, value: node.value, output: node.output ?? undefined })
       chain.push(tcId)
+      // In the batch's order: the test case, then its output.
+      target.events.push({ type: 'created', target: 'testCase', problemId: docId, testCaseId: tcId, value: { kind: 'value', value: node.value } })
+      if (node.output !== null) {
+        target.events.push({ type: 'created', target: 'expectedOutput', problemId: docId, testCaseId: tcId, value: { kind: 'value', value: node.output } })
+      }
     }
   }
   // The dry run, with the ids the store issues: in sequence, after every id it took before.
@@ -1083,11 +1207,16 @@ function describeDoc(docId: number, html: string | undefined, meta: Array<[strin
 async function reopen(harness: Harness, syncMode: SyncMode): Promise<void> {
   const old = harness.store
   const before = await old.stats()
+  await checkWatcher(harness, 'before close')
   await old.close()
   assert.equal(old.status, 'closed')
+  // Closing ends the watcher with UNAVAILABLE; a new one watches the reopened store.
+  await harness.watcher.ended
+  assert.ok(harness.watcher.error instanceof StratumError && harness.watcher.error.code === 'UNAVAILABLE', `the watcher ended with ${String(harness.watcher.error)}`)
   await expectOutcome(old.getProblemHtml(1), 'UNAVAILABLE', 'a read after close')
   await expectOutcome(old.createProblem('late'), 'UNAVAILABLE', 'a write after close')
   harness.store = await openStore(storeOptions(harness.dir, harness.config, syncMode))
+  harness.watcher = startWatcher(harness.store)
   // Ids a refused batch took were never written: the store resumes above the ids in its log, so
   // it may issue them again, harmlessly (nobody ever saw them).
   harness.model.burned.length = 0
@@ -1112,6 +1241,7 @@ async function reopen(harness: Harness, syncMode: SyncMode): Promise<void> {
 /** Compares the whole store with the model: listing, every document, node and output, and stats. */
 async function checkEverything(harness: Harness, when: string): Promise<void> {
   const { store, model } = harness
+  await checkWatcher(harness, when)
   assert.deepStrictEqual(await store.listProblems({ limit: limits.pageMaxItems }), { ids: model.liveDocIds() }, `${when}: listProblems`)
   for (const [docId, doc] of model.docs) {
     assert.equal(await store.getProblemHtml(docId), doc.html, `${when}: html of ${docId}`)
@@ -1152,12 +1282,8 @@ async function checkEverything(harness: Harness, when: string): Promise<void> {
 async function runSequence(config: RunConfig, ops: readonly Op[]): Promise<void> {
   statistics.runs++
   const dir = mkdtempSync(join(tmpdir(), 'stratum-model-'))
-  const harness: Harness = {
-    dir,
-    config,
-    model: new Model(config.shard),
-    store: await openStore(storeOptions(dir, config, config.syncMode)),
-  }
+  const store = await openStore(storeOptions(dir, config, config.syncMode))
+  const harness: Harness = { dir, config, model: new Model(config.shard), store, watcher: startWatcher(store) }
   const done: string[] = []
   try {
     for (const [index, op] of ops.entries()) {
@@ -1213,6 +1339,7 @@ describe('the store against an in-memory model', () => {
       assert.ok(statistics.undefinedReads > 0, 'no read of a missing id')
       assert.ok(statistics.batches > 0 && statistics.failedBatches > 0, `batches: ${statistics.batches} committed, ${statistics.failedBatches} refused`)
       assert.ok(statistics.interleavedLaterStates > 0, 'no read after a write resolved saw a later write of its tick')
+      assert.ok(statistics.watchedEvents > statistics.runs, `watched events: ${statistics.watchedEvents} in ${statistics.runs} runs`)
       assert.equal(statistics.ops.size, 20, `operations run: ${[...statistics.ops.keys()].join(', ')}`)
     }
   })

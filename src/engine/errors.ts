@@ -24,6 +24,11 @@ export const errorCodes = [
    * names the current version. Nothing was written.
    */
   'VERSION_MISMATCH',
+  /**
+   * A watch asked for changes from a revision the store no longer holds; the message names the
+   * oldest revision it holds. Read the current state, then watch from its revision.
+   */
+  'REVISION_UNAVAILABLE',
   /** Stored bytes failed their checksum: the record is lost and is never served as data. */
   'CORRUPTION',
   /** The store is closed, closing, or failed after an I/O error and must be reopened. */

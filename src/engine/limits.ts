@@ -76,6 +76,11 @@ export const segmentSizeMaxBytes = 1 * GiB
 export const cacheSizeDefaultBytes = 64 * MiB
 export const cacheSizeMaxBytes = 16 * GiB
 
+/** Default number of changes kept for watchers (`watchHistoryMaxChanges`, store-options.ts). */
+export const watchHistoryDefaultChanges = 100_000
+/** Upper bound of `watchHistoryMaxChanges`: about 3 GiB of history. */
+export const watchHistoryMaxChangesMax = 10_000_000
+
 /** Default period of the background compactor's check, in ms (see store-options.ts). */
 export const compactionIntervalDefaultMs = 30_000
 /** Longest period of the background compactor's check: 24 hours, in ms. */

@@ -18,6 +18,8 @@ import {
   syncIntervalDefaultMs,
   syncIntervalMaxMs,
   syncIntervalMinMs,
+  watchHistoryDefaultChanges,
+  watchHistoryMaxChangesMax,
 } from './limits.ts'
 import { syncModes, type SyncMode } from './segment-writer.ts'
 import type { CompactionStep } from './compactor.ts'
@@ -59,6 +61,12 @@ export interface StoreOptions {
    * their share. @defaultValue 1 GiB
    */
   compactionDeadBytes?: number
+  /**
+   * How many of the newest changes the store keeps for watchers (`watch`), 0 to 10,000,000: a
+   * watch may start from any of their revisions, and a watcher further behind ends. Kept in
+   * memory (about 320 bytes a change: 32 MiB by default), since the store was opened. @defaultValue 100,000
+   */
+  watchHistoryMaxChanges?: number
   /** Shard number put in the top bits of every id issued, 0 to 2^21-1. @defaultValue 0 */
   shard?: number
   /**
@@ -98,6 +106,7 @@ export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions
     compactionIntervalMs: options.compactionIntervalMs ?? compactionIntervalDefaultMs,
     compactionDeadRatio: options.compactionDeadRatio ?? compactionDeadRatioDefault,
     compactionDeadBytes: options.compactionDeadBytes ?? compactionDeadBytesDefault,
+    watchHistoryMaxChanges: options.watchHistoryMaxChanges ?? watchHistoryDefaultChanges,
     shard: options.shard ?? 0,
     onWarning: options.onWarning,
     onCompactionStep: options.onCompactionStep,
@@ -118,6 +127,7 @@ export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions
     throw invalidArgument(`compactionDeadRatio must be a number from 0.05 to 1, got ${String(ratio)}`)
   }
   checkIntegerInRange('compactionDeadBytes', resolved.compactionDeadBytes, 1, Number.MAX_SAFE_INTEGER)
+  checkIntegerInRange('watchHistoryMaxChanges', resolved.watchHistoryMaxChanges, 0, watchHistoryMaxChangesMax)
   if (!isValidShard(resolved.shard)) throw invalidArgument(`shard must be an integer from 0 to ${shardMax}`)
   return resolved
 }

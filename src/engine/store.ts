@@ -42,6 +42,9 @@ import { SegmentWriter, type DiskFullState, type SyncMode } from './segment-writ
 import { guardedObserver } from './store-observer.ts'
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts'
 import { decodeValue, type Value } from './values.ts'
+import { ChangeFeed } from './change-feed.ts'
+import type { WatchOptions } from './change-events.ts'
+import type { Watch } from './watch.ts'
 
 /**
  * - `open`: serving reads and writes;
@@ -166,6 +169,8 @@ async function openResolved(resolved: ResolvedStoreOptions): Promise<Store> {
       (segmentNumber, error) =>
         warn(resolved, 'could not write a hint file; the next open scans that segment instead', { segmentNumber, error: String(error) }),
     )
+    // The store, once made: the writer's failure callback wakes its watchers.
+    let opened: Store | undefined
     const writer = new SegmentWriter({
       fileSystem,
       dir,
@@ -193,10 +198,15 @@ async function openResolved(resolved: ResolvedStoreOptions): Promise<Store> {
           else warn(resolved, 'the disk has room again: writes are accepted', {})
           resolved.onStatusChange?.(state === undefined ? 'open' : 'disk-full')
         }),
-      onFailed: (error) => queueMicrotask(() => resolved.onStatusChange?.('failed', error)),
+      onFailed: (error) =>
+        queueMicrotask(() => {
+          opened?.wakeWatchers()
+          resolved.onStatusChange?.('failed', error)
+        }),
       observer: guardedObserver(resolved.observer, (error) => warn(resolved, 'the store observer threw; the event is dropped', { error: String(error) })),
     })
     const store = new Store(resolved, lock, keydir, files, writer, segmentStats, sealedHints, recovered.report, recovered.nextLocalId, recovered.nextSeq)
+    opened = store
     store.reportRecovery()
     return store
   } catch (error) {
@@ -227,6 +237,7 @@ export class Store {
   private readonly planner: WritePlanner
   /** The revision of the newest write published (see `revision`). */
   private revisionValue: number
+  private readonly feed: ChangeFeed
   private closing: Promise<void> | undefined
 
   /** @internal Use `openStore`. */
@@ -248,6 +259,24 @@ export class Store {
     this.cache = new BlockCache(files, options.cacheSizeBytes)
     this.pending = new PendingWrites(new KeydirView(keydir))
     this.reader = new RecordReader(this.cache, files)
+    this.feed = new ChangeFeed(
+      {
+        keydir,
+        files,
+        reader: this.reader,
+        revision: () => this.revisionValue,
+        checkOpen: () => this.checkOpen(),
+        isProblemId: (id) => {
+          try {
+            return this.localOf(id, 'problemId') !== undefined
+          } catch {
+            return false
+          }
+        },
+      },
+      options.watchHistoryMaxChanges,
+      this.revisionValue,
+    )
     this.compactor = new Compactor({
       options,
       keydir,
@@ -632,6 +661,24 @@ export class Store {
     }
   }
 
+  /**
+   * Watches the store's changes: an async iterator of one event per acknowledged write, in
+   * revision order (from `fromRevision`, inclusive, or from now), optionally of one problem and
+   * with the values written, and a progress event after each `progressIntervalMs` without one.
+   * The store keeps the last `watchHistoryMaxChanges` changes since it was opened: an older
+   * `fromRevision` is REVISION_UNAVAILABLE, and a watcher that falls further behind ends with
+   * LIMIT_EXCEEDED. Closing the store ends every watcher with UNAVAILABLE; `close()` on the
+   * watch (or leaving a `for await` loop) ends it. See docs/format.md, *Watching changes*.
+   */
+  watch(options?: WatchOptions): Watch {
+    return this.feed.watch(options)
+  }
+
+  /** @internal The store failed: watchers waiting for a change learn it now. */
+  wakeWatchers(): void {
+    this.feed.wake()
+  }
+
   /** Writes and syncs every write made so far, whatever the sync mode. */
   async flush(): Promise<void> {
     this.checkOpen()
@@ -649,6 +696,7 @@ export class Store {
 
   private async closeOnce(): Promise<void> {
     this.statusValue = 'closing'
+    this.feed.close()
     try {
       await this.compactor.close()
       await this.writer.close()
@@ -713,8 +761,10 @@ export class Store {
         for (const record of plan.records) offset += record.length
       }
       for (const release of releases) release()
-      // Published in append order, so revisions only grow.
+      // Published in append order, so revisions only grow, and so does the change history.
       this.revisionValue = version
+      this.feed.published(plans, at)
+      this.feed.wake()
     })
     releases = plans.map((plan) => plan.note(this.pending))
     await placement.durable

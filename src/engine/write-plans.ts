@@ -15,7 +15,8 @@
 import { checkColumnName, checkMetaSize, toMetaMap, writeMeta, type MetaInput } from './document-meta.ts'
 import { invalidArgument, limitExceeded, notFound, StratumError } from './errors.ts'
 import { isWellFormedId, localIdOf, makeId, shardOf } from './ids.ts'
-import type { Keydir } from './keydir.ts'
+import type { ChangeTarget, ChangeType } from './change-events.ts'
+import type { Column, Keydir } from './keydir.ts'
 import { blobMaxBytes, chainMaxNodes, localIdMax, recordHeaderBytes } from './limits.ts'
 import type { IndexView, PendingWrites } from './pending-writes.ts'
 import { encodeRecord, recordFlagBatchContinues, RecordKind } from './record.ts'
@@ -33,6 +34,19 @@ export interface WritePlan {
   note(view: PendingWrites): () => void
   /** Applies the write to the keydir; `at` is where its first record went. */
   publish(at: Placed): void
+  /** What it changes, for watchers (change-history.ts). */
+  readonly change: PlannedChange
+}
+
+/** What a write changes; its value lies in `records[index]` of its plan, one entry per record. */
+export interface PlannedChange {
+  readonly type: ChangeType
+  readonly target: ChangeTarget
+  readonly problemId: number
+  /** 0 when the change is not of a test case or output. */
+  readonly testCaseId: number
+  readonly column?: string
+  readonly valueRecords: ReadonlyArray<{ readonly index: number; readonly local: number; readonly column: Column }>
 }
 
 /** The store's counters of ids and sequence numbers, shared with compaction (its watermark). */
@@ -104,6 +118,16 @@ export class WritePlanner {
       createdId: id,
       version: metaSeq,
       note: (target) => target.noteCreateDoc(local, columns, blobSeq, metaSeq),
+      change: {
+        type: 'created',
+        target: 'problem',
+        problemId: id,
+        testCaseId: 0,
+        valueRecords: [
+          { index: 0, local, column: 'a' },
+          { index: 1, local, column: 'b' },
+        ],
+      },
       publish: (at) => {
         const blob = { segmentNumber: at.segmentNumber, offset: at.offset, sizeBytes: blobRecord.length }
         const metaLocation = { ...blob, offset: blob.offset + blobRecord.length, sizeBytes: metaRecord.length }
@@ -126,6 +150,7 @@ export class WritePlanner {
       records: [record],
       version: seq,
       note: (target) => target.noteDocText(local, seq),
+      change: { type: 'updated', target: 'problemText', problemId: id, testCaseId: 0, valueRecords: [{ index: 0, local, column: 'a' }] },
       publish: (at) => {
         this.keydir.setLocation(local, 'a', { ...at, sizeBytes: record.length })
         this.keydir.setSeq(local, 'a', seq)
@@ -151,6 +176,7 @@ export class WritePlanner {
       records: [record],
       version: seq,
       note: (target) => target.noteDocMeta(local, columns, seq),
+      change: { type: 'updated', target: 'problemColumn', problemId: id, testCaseId: 0, column, valueRecords: [{ index: 0, local, column: 'b' }] },
       publish: (at) => {
         this.keydir.setLocation(local, 'b', { ...at, sizeBytes: record.length })
         this.keydir.setSeq(local, 'b', seq)
@@ -168,6 +194,7 @@ export class WritePlanner {
       records: [record],
       version: seq,
       note: (target) => target.noteDeleteDoc(local),
+      change: { type: 'deleted', target: 'problem', problemId: id, testCaseId: 0, valueRecords: [] },
       publish: () => this.keydir.deleteDoc(local),
     }
   }
@@ -193,6 +220,7 @@ export class WritePlanner {
       createdId: id,
       version: seq,
       note: (target) => target.noteAddInput(docLocal, local, seq),
+      change: { type: 'created', target: 'testCase', problemId: docId, testCaseId: id, valueRecords: [{ index: 0, local, column: 'a' }] },
       publish: (at) => this.keydir.addInput(docLocal, local, { ...at, sizeBytes: record.length }, seq),
     }
   }
@@ -211,6 +239,7 @@ export class WritePlanner {
       records: [record],
       version: seq,
       note: (target) => target.noteInputValue(local, seq),
+      change: { type: 'updated', target: 'testCase', problemId: docId, testCaseId: tcId, valueRecords: [{ index: 0, local, column: 'a' }] },
       publish: (at) => {
         this.keydir.setLocation(local, 'a', { ...at, sizeBytes: record.length })
         this.keydir.setSeq(local, 'a', seq)
@@ -227,6 +256,7 @@ export class WritePlanner {
       records: [record],
       version: seq,
       note: (target) => target.noteDeleteInput(docLocal, local),
+      change: { type: 'deleted', target: 'testCase', problemId: docId, testCaseId: tcId, valueRecords: [] },
       publish: () => this.keydir.deleteInput(local),
     }
   }
@@ -239,7 +269,7 @@ export class WritePlanner {
     if (view.hasOutput(local)) {
       throw new StratumError('ALREADY_EXISTS', `test case ${tcId} of document ${docId} already has an expected output`)
     }
-    return this.putOutput(docId, tcId, local, value, valueBytes)
+    return this.putOutput(docId, tcId, local, value, valueBytes, 'created')
   }
 
   updateExpectedOutput(view: PendingWrites, docId: number, tcId: number, value: Value, expectedVersion?: number): WritePlan {
@@ -247,7 +277,7 @@ export class WritePlanner {
     const { local } = this.writableInput(view, docId, tcId)
     if (!view.hasOutput(local)) throw notFound(`test case ${tcId} of document ${docId} has no expected output`)
     checkVersion(`the expected output of test case ${tcId}`, view.conditionSeqOf(local, 'b'), expectedVersion)
-    return this.putOutput(docId, tcId, local, value, valueBytes)
+    return this.putOutput(docId, tcId, local, value, valueBytes, 'updated')
   }
 
   deleteExpectedOutput(view: PendingWrites, docId: number, tcId: number, expectedVersion?: number): WritePlan {
@@ -260,11 +290,12 @@ export class WritePlanner {
       records: [record],
       version: seq,
       note: (target) => target.noteOutput(local, 0),
+      change: { type: 'deleted', target: 'expectedOutput', problemId: docId, testCaseId: tcId, valueRecords: [] },
       publish: () => this.keydir.setOutput(local, undefined),
     }
   }
 
-  private putOutput(docId: number, tcId: number, local: number, value: Value, valueBytes: number): WritePlan {
+  private putOutput(docId: number, tcId: number, local: number, value: Value, valueBytes: number, type: 'created' | 'updated'): WritePlan {
     const seq = this.counters.nextSeq++
     const record = encodeRecord(
       { kind: RecordKind.outputPut, flags: 0, seq, id: tcId, parentId: docId },
@@ -275,6 +306,7 @@ export class WritePlanner {
       records: [record],
       version: seq,
       note: (target) => target.noteOutput(local, seq),
+      change: { type, target: 'expectedOutput', problemId: docId, testCaseId: tcId, valueRecords: [{ index: 0, local, column: 'b' }] },
       publish: (at) => this.keydir.setOutput(local, { ...at, sizeBytes: record.length }, seq),
     }
   }

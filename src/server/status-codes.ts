@@ -28,6 +28,10 @@ export function grpcStatusOf(code: ErrorCode): status {
       // A conditional write lost a race: the client must read again before it retries, which is
       // what FAILED_PRECONDITION asks (etcd and Firestore answer the same).
       return status.FAILED_PRECONDITION
+    case 'REVISION_UNAVAILABLE':
+      // A watch from a revision older than the history held: the range asked for is past what
+      // exists, as etcd answers a watch from a compacted revision.
+      return status.OUT_OF_RANGE
     case 'CORRUPTION':
       // A record failed its checksum: unrecoverable loss of that record, never served as data.
       return status.DATA_LOSS

@@ -1,0 +1,242 @@
+/**
+ * Watching changes: one event per acknowledged write, in revision order, never before it is
+ * acknowledged; resumable from any revision the history holds, REVISION_UNAVAILABLE before that;
+ * one problem only when asked; values as written (superseded once a compaction reclaimed them);
+ * progress events while nothing changes; a watcher that falls behind the history ends with
+ * LIMIT_EXCEEDED, and closing the store ends every watcher with UNAVAILABLE.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { ChangeEvent, WatchEvent } from './change-events.ts'
+import { StratumError } from './errors.ts'
+import { gatedFileSystem, withinSeconds } from './testing/gated-file-system.ts'
+import { tempStores } from './testing/temp-stores.ts'
+import { int64, int64List, string } from './values.ts'
+import type { Watch } from './watch.ts'
+
+const { tempDir, open, close } = tempStores('stratum-watch-test-', { syncMode: 'always', compactionIntervalMs: 0 })
+
+/** The next `count` events of `watch`, failing rather than hanging. */
+async function take(watch: Watch, count: number): Promise<WatchEvent[]> {
+  const events: WatchEvent[] = []
+  for (let index = 0; index < count; index++) {
+    const next = await withinSeconds(watch.next(), 5, `event ${index + 1} of ${count}`)
+    assert.equal(next.done, false, `the watch ended after ${index} events`)
+    events.push(next.value)
+  }
+  return events
+}
+
+/** The events without their revisions, for comparing what happened. */
+function shapes(events: readonly WatchEvent[]): unknown[] {
+  return events.map((event) => {
+    assert.equal(event.kind, 'change')
+    const { kind: _kind, revision: _revision, ...rest } = event as ChangeEvent
+    return rest
+  })
+}
+
+function isCode(code: string, pattern: RegExp): (error: unknown) => boolean {
+  return (error) => error instanceof StratumError && error.code === code && pattern.test(error.message)
+}
+
+describe('watch', () => {
+  it('gives every acknowledged write once, in revision order, with what it wrote', async () => {
+    const store = await open()
+    const watch = store.watch({ withValues: true, progressIntervalMs: 0 })
+    const revisions: number[] = []
+    const doc = await store.createProblem('<p>A+B</p>', { title: 'A+B' })
+    revisions.push(store.revision)
+    await store.updateProblemHtml(doc, '<p>A plus B</p>')
+    revisions.push(store.revision)
+    await store.updateProblemColumn(doc, 'level', 'easy')
+    revisions.push(store.revision)
+    const tc = await store.addTestCase(doc, int64List([1, 2]))
+    revisions.push(store.revision)
+    await store.updateTestCase(doc, tc, int64List([2, 2]))
+    revisions.push(store.revision)
+    await store.setExpectedOutput(doc, tc, int64(4))
+    revisions.push(store.revision)
+    await store.updateExpectedOutput(doc, tc, string('four'))
+    revisions.push(store.revision)
+    await store.deleteExpectedOutput(doc, tc)
+    revisions.push(store.revision)
+    await store.deleteTestCase(doc, tc)
+    revisions.push(store.revision)
+    await store.deleteProblem(doc)
+    revisions.push(store.revision)
+    const events = await take(watch, revisions.length)
+    assert.deepStrictEqual(
+      events.map((event) => event.revision),
+      revisions,
+    )
+    assert.deepStrictEqual(shapes(events), [
+      { type: 'created', target: 'problem', problemId: doc, value: { kind: 'problem', html: '<p>A+B</p>', columns: new Map([['title', 'A+B']]) } },
+      { type: 'updated', target: 'problemText', problemId: doc, value: { kind: 'text', html: '<p>A plus B</p>' } },
+      { type: 'updated', target: 'problemColumn', problemId: doc, column: 'level', value: { kind: 'column', value: 'easy' } },
+      { type: 'created', target: 'testCase', problemId: doc, testCaseId: tc, value: { kind: 'value', value: int64List([1, 2]) } },
+      { type: 'updated', target: 'testCase', problemId: doc, testCaseId: tc, value: { kind: 'value', value: int64List([2, 2]) } },
+      { type: 'created', target: 'expectedOutput', problemId: doc, testCaseId: tc, value: { kind: 'value', value: int64(4) } },
+      { type: 'updated', target: 'expectedOutput', problemId: doc, testCaseId: tc, value: { kind: 'value', value: string('four') } },
+      { type: 'deleted', target: 'expectedOutput', problemId: doc, testCaseId: tc },
+      { type: 'deleted', target: 'testCase', problemId: doc, testCaseId: tc },
+      { type: 'deleted', target: 'problem', problemId: doc },
+    ])
+    watch.close()
+    assert.deepStrictEqual(await watch.next(), { done: true, value: undefined })
+  })
+
+  it('gives a write only once it is acknowledged, never while its sync is held', async () => {
+    const gate = gatedFileSystem()
+    const store = await open({ fileSystem: gate.fileSystem })
+    const doc = await store.createProblem('p')
+    const watch = store.watch({ progressIntervalMs: 0 })
+    gate.hold()
+    let acknowledged = false
+    const write = store.addTestCase(doc, int64(1)).then((id) => {
+      acknowledged = true
+      return id
+    })
+    await gate.whenWaiting(1)
+    let delivered: WatchEvent | undefined
+    const next = watch.next().then((result) => {
+      delivered = result.value
+      assert.ok(acknowledged || store.revision >= (result.value as ChangeEvent).revision, 'delivered before its group was published')
+    })
+    // Many turns of the event loop with the sync held: nothing may be delivered.
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(delivered, undefined)
+    gate.releaseAll()
+    const tc = await write
+    await withinSeconds(next, 5, 'the event')
+    assert.deepStrictEqual(shapes([delivered!]), [{ type: 'created', target: 'testCase', problemId: doc, testCaseId: tc }])
+    watch.close()
+  })
+
+  it('resumes from any revision it holds: the later changes, each once; the write path order across writers', async () => {
+    const store = await open()
+    const doc = await store.createProblem('p')
+    const start = store.revision + 1
+    // Concurrent writers: the history is in the order the writes were acknowledged.
+    const ids = await Promise.all(Array.from({ length: 20 }, (_, index) => store.addTestCase(doc, int64(index))))
+    const all = await take(store.watch({ fromRevision: start, progressIntervalMs: 0 }), 20)
+    assert.deepStrictEqual(
+      all.map((event) => (event as ChangeEvent).testCaseId),
+      ids,
+    )
+    const revisions = all.map((event) => event.revision)
+    assert.deepStrictEqual(revisions, [...revisions].sort((left, right) => left - right))
+    // Resuming after the 7th gives the 8th on, and then what comes next.
+    const resumed = store.watch({ fromRevision: revisions[6]! + 1, progressIntervalMs: 0 })
+    await store.updateTestCase(doc, ids[0]!, int64(100))
+    const later = await take(resumed, 14)
+    assert.deepStrictEqual(
+      later.map((event) => event.revision),
+      [...revisions.slice(7), store.revision],
+    )
+    // From now: only what comes after.
+    const fromNow = store.watch({ progressIntervalMs: 0 })
+    await store.deleteTestCase(doc, ids[1]!)
+    assert.deepStrictEqual(shapes(await take(fromNow, 1)), [{ type: 'deleted', target: 'testCase', problemId: doc, testCaseId: ids[1] }])
+  })
+
+  it('watches one problem when asked, and gives each operation of a batch, none of a refused one', async () => {
+    const store = await open()
+    const [first, second] = [await store.createProblem('one'), await store.createProblem('two')]
+    const watch = store.watch({ problemId: second, progressIntervalMs: 0 })
+    await store.addTestCase(first, int64(1))
+    const batch = store.batch()
+    const tc = batch.addTestCase(second, int64(2))
+    batch.setExpectedOutput(second, tc, int64(3)).updateProblemColumn(second, 'c', 'v').addTestCase(first, int64(4))
+    const [tcId] = await batch.commit()
+    // Refused midway (the output is set twice): nothing of it is given.
+    const refused = store.batch()
+    refused.updateProblemHtml(second, 'never').setExpectedOutput(second, tcId!, int64(5))
+    await assert.rejects(refused.commit(), (error: unknown) => error instanceof StratumError && error.code === 'ALREADY_EXISTS')
+    await store.deleteProblem(second)
+    assert.deepStrictEqual(shapes(await take(watch, 4)), [
+      { type: 'created', target: 'testCase', problemId: second, testCaseId: tcId },
+      { type: 'created', target: 'expectedOutput', problemId: second, testCaseId: tcId },
+      { type: 'updated', target: 'problemColumn', problemId: second, column: 'c' },
+      { type: 'deleted', target: 'problem', problemId: second },
+    ])
+  })
+
+  it('refuses a revision the history no longer holds, naming the oldest; a watcher that falls behind ends', async () => {
+    const store = await open({ watchHistoryMaxChanges: 5 })
+    const doc = await store.createProblem('p')
+    const slow = store.watch({ fromRevision: store.revision, progressIntervalMs: 0 })
+    const revisions: number[] = []
+    for (let index = 0; index < 10; index++) {
+      await store.addTestCase(doc, int64(index))
+      revisions.push(store.revision)
+    }
+    // The last 5 are held: the 6th write's revision is the oldest a watch can start from.
+    const oldest = revisions[5]!
+    assert.throws(
+      () => store.watch({ fromRevision: oldest - 1 }),
+      isCode('REVISION_UNAVAILABLE', new RegExp(`^revision ${oldest - 1} is no longer held; the oldest revision a watch can start from is ${oldest} `)),
+    )
+    assert.deepStrictEqual(
+      (await take(store.watch({ fromRevision: oldest, progressIntervalMs: 0 }), 5)).map((event) => event.revision),
+      revisions.slice(5),
+    )
+    await assert.rejects(slow.next(), isCode('LIMIT_EXCEEDED', /^the watcher fell behind: the changes from revision \d+ on are no longer held \(the store keeps the last 5 changes; watchHistoryMaxChanges\)/))
+  })
+
+  it('holds no change from before the store was opened, and goes on from its revision after a reopen', async () => {
+    const dir = tempDir()
+    let store = await open({ dir })
+    const doc = await store.createProblem('p')
+    await close(store)
+    store = await open({ dir })
+    const openedAt = store.revision
+    assert.throws(() => store.watch({ fromRevision: openedAt }), isCode('REVISION_UNAVAILABLE', new RegExp(`oldest revision a watch can start from is ${openedAt + 1} `)))
+    const watch = store.watch({ fromRevision: openedAt + 1, progressIntervalMs: 0 })
+    const tc = await store.addTestCase(doc, int64(1))
+    assert.deepStrictEqual(shapes(await take(watch, 1)), [{ type: 'created', target: 'testCase', problemId: doc, testCaseId: tc }])
+  })
+
+  it('reads values that a compaction moved, and says superseded for those it reclaimed', async () => {
+    const store = await open()
+    const doc = await store.createProblem('p')
+    const from = store.revision + 1
+    const tc = await store.addTestCase(doc, int64(1))
+    await store.updateTestCase(doc, tc, int64(2))
+    await store.setExpectedOutput(doc, tc, int64(3))
+    const other = await store.createProblem('q', { a: '1' })
+    await store.updateProblemColumn(other, 'b', '2')
+    await store.compactNow()
+    const events = await take(store.watch({ fromRevision: from, withValues: true, progressIntervalMs: 0 }), 5)
+    assert.deepStrictEqual(shapes(events), [
+      { type: 'created', target: 'testCase', problemId: doc, testCaseId: tc, value: { kind: 'superseded' } },
+      { type: 'updated', target: 'testCase', problemId: doc, testCaseId: tc, value: { kind: 'value', value: int64(2) } },
+      { type: 'created', target: 'expectedOutput', problemId: doc, testCaseId: tc, value: { kind: 'value', value: int64(3) } },
+      // Its metadata record was replaced by the column's write: reclaimed with it.
+      { type: 'created', target: 'problem', problemId: other, value: { kind: 'superseded' } },
+      { type: 'updated', target: 'problemColumn', problemId: other, column: 'b', value: { kind: 'column', value: '2' } },
+    ])
+  })
+
+  it('sends progress events with the revision seen while nothing changes', async () => {
+    const store = await open()
+    const doc = await store.createProblem('p')
+    const watch = store.watch({ problemId: doc, progressIntervalMs: 20 })
+    assert.deepStrictEqual(await take(watch, 1), [{ kind: 'progress', revision: store.revision }])
+    // A change of another problem is skipped, yet counted as seen.
+    await store.createProblem('other')
+    assert.deepStrictEqual(await take(watch, 1), [{ kind: 'progress', revision: store.revision }])
+  })
+
+  it('ends every watcher with UNAVAILABLE when the store closes, and checks its options', async () => {
+    const store = await open()
+    assert.throws(() => store.watch({ fromRevision: 0 }), isCode('INVALID_ARGUMENT', /fromRevision must be a positive integer/))
+    assert.throws(() => store.watch({ problemId: -1 }), isCode('INVALID_ARGUMENT', /problemId must be a positive integer/))
+    assert.throws(() => store.watch({ progressIntervalMs: 1.5 }), isCode('INVALID_ARGUMENT', /progressIntervalMs must be an integer from 0 to 3600000/))
+    const watch = store.watch({ progressIntervalMs: 0 })
+    const waiting = watch.next()
+    await close(store)
+    await assert.rejects(waiting, isCode('UNAVAILABLE', /^the store is closing; once it is open again, watch from revision \d+/))
+    assert.throws(() => store.watch(), isCode('UNAVAILABLE', /the store is closed/))
+  })
+})

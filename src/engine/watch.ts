@@ -1,0 +1,171 @@
+/**
+ * A watcher of the store's changes (`Store.watch`): an async iterator over the change history
+ * (change-history.ts), from a revision on, optionally of one problem.
+ *
+ * A watcher holds no copy of the changes, only a cursor (the next revision it may deliver) into
+ * the history all watchers share, so a slow one costs no memory: it falls behind instead, and once
+ * the history has dropped changes it had not been given, it ends with LIMIT_EXCEEDED. It reads a
+ * change's value only when it delivers it, and only when asked to.
+ */
+import type { ChangeEvent, ChangeValue, ProgressEvent, WatchEvent, WatchOptions } from './change-events.ts'
+import type { ChangeHistory, HistoryEntry } from './change-history.ts'
+import { invalidArgument, limitExceeded, StratumError } from './errors.ts'
+
+/** Default of `progressIntervalMs`. */
+export const watchProgressIntervalDefaultMs = 10_000
+/** Upper bound of `progressIntervalMs`: one hour. */
+export const watchProgressIntervalMaxMs = 60 * 60 * 1000
+
+/** What a watcher needs of the store. */
+export interface WatchSource {
+  readonly history: ChangeHistory
+  /** The store's revision now. */
+  revision(): number
+  /** What the change wrote, read from its records. */
+  valueOf(entry: HistoryEntry): ChangeValue
+  /** Throws UNAVAILABLE once the store is closing or failed. */
+  checkOpen(): void
+}
+
+export interface ResolvedWatchOptions {
+  fromRevision: number
+  problemId: number | undefined
+  withValues: boolean
+  progressIntervalMs: number
+}
+
+export class Watch implements AsyncIterableIterator<WatchEvent> {
+  /** The next revision this watcher may deliver: every change before it was delivered or skipped. */
+  private cursor: number
+  private closed = false
+  private wakeClosed: (() => void) | undefined
+  private readonly closedSignal: Promise<void>
+  /** When the next progress event is due, if no change is delivered before. */
+  private progressDueMs: number
+  /** Serializes `next()` calls, as an async iterator must. */
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(
+    private readonly source: WatchSource,
+    private readonly options: ResolvedWatchOptions,
+  ) {
+    this.cursor = options.fromRevision
+    this.progressDueMs = Date.now() + options.progressIntervalMs
+    this.closedSignal = new Promise((resolve) => (this.wakeClosed = resolve))
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  next(): Promise<IteratorResult<WatchEvent>> {
+    const result = this.queue.then(() => this.pull())
+    this.queue = result.catch(() => undefined)
+    return result
+  }
+
+  /** Ends the watch: a `next()` waiting resolves as done, and so does every later one. */
+  close(): void {
+    this.closed = true
+    this.wakeClosed?.()
+  }
+
+  return(): Promise<IteratorResult<WatchEvent>> {
+    this.close()
+    return Promise.resolve({ done: true, value: undefined })
+  }
+
+  private async pull(): Promise<IteratorResult<WatchEvent>> {
+    const history = this.source.history
+    for (;;) {
+      if (this.closed) return { done: true, value: undefined }
+      if (history.closed) {
+        throw new StratumError('UNAVAILABLE', `the store is closing; once it is open again, watch from revision ${this.cursor}`)
+      }
+      this.source.checkOpen()
+      if (this.cursor <= history.horizon) {
+        throw limitExceeded(
+          `the watcher fell behind: the changes from revision ${this.cursor} on are no longer held ` +
+            `(the store keeps the last ${history.maxChanges} changes; watchHistoryMaxChanges); ` +
+            `read the current state, then watch from its revision + 1`,
+        )
+      }
+      const entry = this.nextEntry()
+      if (entry !== undefined) {
+        this.cursor = entry.revision + 1
+        this.progressDueMs = Date.now() + this.options.progressIntervalMs
+        return { done: false, value: this.eventOf(entry) }
+      }
+      const progressIntervalMs = this.options.progressIntervalMs
+      const nowMs = Date.now()
+      if (progressIntervalMs > 0 && nowMs >= this.progressDueMs) {
+        this.progressDueMs = nowMs + progressIntervalMs
+        const progress: ProgressEvent = { kind: 'progress', revision: Math.min(this.cursor - 1, this.source.revision()) }
+        return { done: false, value: progress }
+      }
+      await this.waitForChange(progressIntervalMs > 0 ? this.progressDueMs - nowMs : undefined)
+    }
+  }
+
+  /** The next entry to deliver; moves the cursor past the entries of other problems it skips. */
+  private nextEntry(): HistoryEntry | undefined {
+    const history = this.source.history
+    let entry = history.firstFrom(this.cursor)
+    const problemId = this.options.problemId
+    while (entry !== undefined && problemId !== undefined && entry.problemId !== problemId) {
+      this.cursor = entry.revision + 1
+      entry = history.after(entry)
+    }
+    if (entry === undefined) this.cursor = Math.max(this.cursor, history.newestRevision + 1)
+    return entry
+  }
+
+  private async waitForChange(timeoutMs: number | undefined): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const waits: Array<Promise<void>> = [this.source.history.changed(), this.closedSignal]
+    if (timeoutMs !== undefined) waits.push(new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, timeoutMs)))))
+    try {
+      await Promise.race(waits)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private eventOf(entry: HistoryEntry): ChangeEvent {
+    return {
+      kind: 'change',
+      revision: entry.revision,
+      type: entry.type,
+      target: entry.target,
+      problemId: entry.problemId,
+      ...(entry.testCaseId === 0 ? {} : { testCaseId: entry.testCaseId }),
+      ...(entry.column === undefined ? {} : { column: entry.column }),
+      ...(this.options.withValues && entry.records.length > 0 ? { value: this.source.valueOf(entry) } : {}),
+    }
+  }
+}
+
+/** Checks `options` against the history; REVISION_UNAVAILABLE for a revision it no longer holds. */
+export function resolveWatchOptions(options: WatchOptions | undefined, history: ChangeHistory, revision: number, isProblemId: (id: number) => boolean): ResolvedWatchOptions {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalidArgument('watch options must be an object')
+  const { fromRevision, problemId, withValues = false, progressIntervalMs = watchProgressIntervalDefaultMs } = options ?? {}
+  if (fromRevision !== undefined && (!Number.isSafeInteger(fromRevision) || fromRevision < 1)) {
+    throw invalidArgument(`fromRevision must be a positive integer below 2^53, got ${String(fromRevision)}`)
+  }
+  if (problemId !== undefined && !isProblemId(problemId)) {
+    throw invalidArgument(`problemId must be a positive integer below 2^53 of this store's shard, got ${String(problemId)}`)
+  }
+  if (typeof withValues !== 'boolean') throw invalidArgument(`withValues must be a boolean, got ${String(withValues)}`)
+  if (!Number.isInteger(progressIntervalMs) || progressIntervalMs < 0 || progressIntervalMs > watchProgressIntervalMaxMs) {
+    throw invalidArgument(`progressIntervalMs must be an integer from 0 to ${watchProgressIntervalMaxMs}, got ${String(progressIntervalMs)}`)
+  }
+  if (fromRevision !== undefined && fromRevision <= history.horizon) {
+    throw new StratumError(
+      'REVISION_UNAVAILABLE',
+      `revision ${fromRevision} is no longer held; the oldest revision a watch can start from is ${history.horizon + 1} ` +
+        `(the store keeps the last ${history.maxChanges} changes, watchHistoryMaxChanges, and none from before it was opened): ` +
+        `read the current state, then watch from its revision + 1`,
+    )
+  }
+  return { fromRevision: fromRevision ?? revision + 1, problemId, withValues, progressIntervalMs }
+}
