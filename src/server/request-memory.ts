@@ -9,6 +9,11 @@
  * flight hold `requestsInFlightMaxBytes`. A request arriving when nothing else is held is always
  * taken, so a budget smaller than the largest request only serialises large requests.
  *
+ * Answers their clients have not read yet are charged too (response-delivery.ts), but they never
+ * keep a request out: before refusing one, the budget asks its reclaimer to drop such answers,
+ * those that have waited longest first, so that a client that does not read cannot lock the
+ * others out for as long as its answers may wait.
+ *
  *   const held = budget.tryReserve(requestMemoryBytes(bytes.length, items))   // before decoding
  *   budget.attach(request, held)                                             // once decoded
  *   budget.release(request)                                                  // when answered
@@ -40,7 +45,15 @@ export class RequestMemoryBudget {
     this.heldBytes -= bytes
   })
 
+  /** Frees at least `bytes` of what is charged, if it can (see `setReclaimer`). */
+  private reclaim: ((bytes: number) => void) | undefined
+
   constructor(readonly maxBytes: number) {}
+
+  /** Sets what `tryReserve` asks to free memory before it refuses a request. */
+  setReclaimer(reclaim: (bytes: number) => void): void {
+    this.reclaim = reclaim
+  }
 
   /** Bytes held by requests in flight. */
   get held(): number {
@@ -53,9 +66,14 @@ export class RequestMemoryBudget {
    * far), which does not count as held by others.
    */
   tryReserve(bytes: number, ownBytes = 0): boolean {
-    if (this.heldBytes - ownBytes > 0 && this.heldBytes + bytes > this.maxBytes) return false
+    if (this.wouldRefuse(bytes, ownBytes) && this.reclaim !== undefined) this.reclaim(this.heldBytes + bytes - this.maxBytes)
+    if (this.wouldRefuse(bytes, ownBytes)) return false
     this.heldBytes += bytes
     return true
+  }
+
+  private wouldRefuse(bytes: number, ownBytes: number): boolean {
+    return this.heldBytes - ownBytes > 0 && this.heldBytes + bytes > this.maxBytes
   }
 
   /**

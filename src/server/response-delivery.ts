@@ -11,6 +11,10 @@
  *   while undelivered answers hold the memory, and returned as the client takes it.
  * - A response must be delivered within `responseSendTimeoutMs`: bytes left undelivered that long
  *   (the stream never empties) close the stream (RST_STREAM CANCEL), which frees them.
+ * - Sooner when the memory is needed: a request the budget would refuse first has the answers
+ *   that have waited longest dropped the same way, as many as it takes (`reclaim`). Otherwise a
+ *   client that opens calls and never reads (100 answers of 16 MiB held 1.6 GiB) would keep
+ *   every other client's requests out until its answers timed out, and could start again.
  * - A call with streams both ways (reflection) gets its next request only once the answers to
  *   the previous ones have left. grpc-js writes one answer to the HTTP/2 stream at a time and
  *   keeps the others in the call's own buffer, unseen and uncharged; reflection answers every
@@ -56,6 +60,7 @@ export class ResponseDelivery {
     private readonly logger: Logger,
   ) {
     this.checkIntervalMs = Math.max(10, Math.min(1000, Math.floor(limits.responseSendTimeoutMs / 4)))
+    budget.setReclaimer((bytes) => this.reclaim(bytes))
   }
 
   /** Bytes waiting on streams now, as last looked at. */
@@ -145,6 +150,21 @@ export class ResponseDelivery {
     if (this.waiting.size === 0) {
       clearInterval(this.timer)
       this.timer = undefined
+    }
+  }
+
+  /** Drops answers waiting for their clients, longest first, until `bytes` are freed or none is left. */
+  private reclaim(bytes: number): void {
+    let freedBytes = 0
+    // The map keeps the order in which streams started waiting.
+    for (const [stream, waiting] of this.waiting) {
+      if (freedBytes >= bytes) break
+      freedBytes += waiting.chargedBytes
+      this.logger.info(
+        { method: waiting.method, unsentBytes: waiting.chargedBytes },
+        'closed a call whose client had not taken its response, to make room for a new request (requestsInFlightMaxBytes)',
+      )
+      this.reset(stream)
     }
   }
 

@@ -1,7 +1,8 @@
 /**
  * Clients that never read their answers: a unary response left in the server's buffers is
- * charged to the memory budget and dropped after responseSendTimeoutMs; a reflection stream whose
- * client does not read is answered one request at a time, then dropped the same way.
+ * charged to the memory budget and dropped after responseSendTimeoutMs, or sooner, longest
+ * waiting first, when a new request needs the room; a reflection stream whose client does not
+ * read is answered one request at a time, then dropped the same way.
  *
  * The clients are raw HTTP/2 (test/support/raw-http2.ts) that set their stream window to 0
  * (SETTINGS_INITIAL_WINDOW_SIZE): the server may send headers, but no byte of a message.
@@ -10,7 +11,6 @@ import assert from 'node:assert/strict'
 import http2 from 'node:http2'
 import { after, before, describe, it } from 'node:test'
 import { lseServiceName } from '../../src/protocol/proto-definition.ts'
-import { StratumClientError } from '../../src/client/index.ts'
 import { MiB } from '../support/measured-call.ts'
 import { frame, frameType, grpcRequestHeaders, RawHttp2 } from '../support/raw-http2.ts'
 import { startTestServer, type TestServer } from '../support/test-server.ts'
@@ -70,26 +70,38 @@ after(async () => {
 })
 
 describe('the delivery of responses', () => {
-  it('charges an answer its client does not read to the budget, refuses new requests meanwhile, and drops it after responseSendTimeoutMs', { timeout: 60_000 }, async () => {
+  it('charges an answer its client does not read to the budget, and drops it after responseSendTimeoutMs', { timeout: 60_000 }, async () => {
     const statementBytes = 4 * MiB
     const docId = await server.client.createProblem('s'.repeat(statementBytes))
     const raw = await RawHttp2.connect(server.server.port, [[settingsInitialWindowSize, 0]])
     raw.headers(1, grpcRequestHeaders(`/${lseServiceName}/GetProblemHtml`))
     raw.data(1, framed(Buffer.concat([tag(1, varintWireType), varint(Number(docId))])), { endStream: true })
     await until('the answer waits in the server', () => held() >= statementBytes)
-    // The undelivered answer holds more than the budget: a new request must wait.
-    await assert.rejects(server.client.createProblem('x'.repeat(64 * 1024)), (error: unknown) => {
-      assert.ok(error instanceof StratumClientError)
-      assert.equal(error.codeName, 'RESOURCE_EXHAUSTED')
-      return true
-    })
+    // Nothing else asks for memory: the answer waits until the timeout drops it.
     await until('the server drops the answer', () => resetCode(raw, 1) !== undefined)
     assert.equal(resetCode(raw, 1), http2.constants.NGHTTP2_CANCEL)
     await until('its memory is returned', () => held() === 0)
-    // The budget is free again.
-    const after = await server.client.createProblem('y'.repeat(64 * 1024))
-    assert.equal((await server.client.getProblemHtml(after)).length, 64 * 1024)
     raw.destroy()
+  })
+
+  it('drops the answers that waited longest, as many as a new request needs, and serves it', { timeout: 60_000 }, async () => {
+    // Three unread answers of 768 KiB hold 2.25 MiB, over the 2 MiB budget. A 64 KiB request
+    // needs 192 KiB: dropping the oldest answer makes room; the others stay.
+    const statementBytes = 768 * 1024
+    const docId = await server.client.createProblem('s'.repeat(statementBytes))
+    const raw = await RawHttp2.connect(server.server.port, [[settingsInitialWindowSize, 0]])
+    for (const [index, streamId] of [1, 3, 5].entries()) {
+      raw.headers(streamId, grpcRequestHeaders(`/${lseServiceName}/GetProblemHtml`))
+      raw.data(streamId, framed(Buffer.concat([tag(1, varintWireType), varint(Number(docId))])), { endStream: true })
+      await until(`answer ${index + 1} waits in the server`, () => held() >= (index + 1) * statementBytes)
+    }
+    const served = await server.client.createProblem('x'.repeat(64 * 1024))
+    assert.equal((await server.client.getProblemHtml(served)).length, 64 * 1024)
+    await until('the oldest answer is dropped', () => resetCode(raw, 1) !== undefined)
+    assert.equal(resetCode(raw, 1), http2.constants.NGHTTP2_CANCEL)
+    assert.deepStrictEqual([resetCode(raw, 3), resetCode(raw, 5)], [undefined, undefined])
+    raw.destroy()
+    await until('every charge is returned', () => held() === 0)
   })
 
   it('keeps an answer its client reads slowly but steadily within responseSendTimeoutMs, and returns its charge', { timeout: 60_000 }, async () => {
