@@ -8,7 +8,14 @@ import { bytesIn, formatBytes, integerIn } from './option-parsers.ts'
 
 export type ServerLimitOptions = Pick<
   ServerLimits,
-  'handshakeTimeoutMs' | 'connectionsMax' | 'connectionIdleMs' | 'streamsPerConnectionMax' | 'requestsInFlightMaxBytes' | 'requestReceiveTimeoutMs' | 'responseSendTimeoutMs'
+  | 'handshakeTimeoutMs'
+  | 'connectionsMax'
+  | 'connectionIdleMs'
+  | 'streamsPerConnectionMax'
+  | 'callsMax'
+  | 'requestsInFlightMaxBytes'
+  | 'requestReceiveTimeoutMs'
+  | 'responseSendTimeoutMs'
 >
 
 const inFlightDefault = defaultServerLimits.requestsInFlightMaxBytes
@@ -40,6 +47,12 @@ export function addServerLimitOptions(command: Command): Command {
         .argParser(integerIn(1, 65_535)),
     )
     .addOption(
+      new Option('--calls-max <n>', 'most calls open at once on the server; at the limit a new call ends the streaming call open longest, or is refused')
+        .env('LSE_CALLS_MAX')
+        .default(defaultServerLimits.callsMax)
+        .argParser(integerIn(1, 10_000_000)),
+    )
+    .addOption(
       new Option('--requests-in-flight-max-bytes <bytes>', 'memory the requests in flight may hold together; past it requests are refused RESOURCE_EXHAUSTED')
         .env('LSE_REQUESTS_IN_FLIGHT_MAX_BYTES')
         .default(inFlightDefault, `${inFlightDefault} (${formatBytes(inFlightDefault)})`)
@@ -65,6 +78,7 @@ export function serverLimitsOf(options: ServerLimitOptions): ServerLimitOptions 
     connectionsMax: options.connectionsMax,
     connectionIdleMs: options.connectionIdleMs,
     streamsPerConnectionMax: options.streamsPerConnectionMax,
+    callsMax: options.callsMax,
     requestsInFlightMaxBytes: options.requestsInFlightMaxBytes,
     requestReceiveTimeoutMs: options.requestReceiveTimeoutMs,
     responseSendTimeoutMs: options.responseSendTimeoutMs,

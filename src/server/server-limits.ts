@@ -12,6 +12,8 @@ export interface ServerLimits extends ConnectionLimits {
   connectionIdleMs: number
   /** Most calls open at once on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   streamsPerConnectionMax: number
+  /** Most calls open at once on the whole server; past it the streaming call open longest ends, or the new call is refused (open-calls.ts). */
+  callsMax: number
   /** Memory that the requests in flight may hold all together (see request-memory.ts). */
   requestsInFlightMaxBytes: number
   /** Time a unary call has, from its start, to send its whole request and end its stream (request-receipt.ts). */
@@ -28,6 +30,7 @@ export const defaultServerLimits: ServerLimits = {
   ...defaultConnectionLimits,
   connectionIdleMs: 5 * 60_000,
   streamsPerConnectionMax: 100,
+  callsMax: 8192,
   requestsInFlightMaxBytes: 256 * MiB,
   requestReceiveTimeoutMs: 30_000,
   responseSendTimeoutMs: 60_000,

@@ -30,6 +30,7 @@ import { createLseHandlers } from './lse-handlers.ts'
 import { requestMaxBytes, responseMaxBytes } from './message-limits.ts'
 import { RequestMemoryBudget } from './request-memory.ts'
 import { CheckedServices } from './checked-services.ts'
+import { OpenCalls } from './open-calls.ts'
 import { ResponseDelivery } from './response-delivery.ts'
 import { requestReceiptInterceptor } from './request-receipt.ts'
 import { serverLimits, type ServerLimits } from './server-limits.ts'
@@ -77,6 +78,8 @@ export interface RunningServer {
   connectionCounts(): ConnectionCounts
   /** Bytes held by the requests in flight (bounded by requestsInFlightMaxBytes). */
   requestMemoryHeldBytes(): number
+  /** Calls open now, all connections together (bounded by `callsMax`). */
+  openCalls(): number
   /**
    * Reads the TLS files and the token file again: new connections get the new certificates, and
    * every call from now on is checked against the new tokens. When a file cannot be used, it
@@ -141,6 +144,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const memory = new RequestMemoryBudget(limits.requestsInFlightMaxBytes)
   const delivery = new ResponseDelivery(memory, limits, logger)
   const checkedServices = new CheckedServices()
+  const openCalls = new OpenCalls(limits.callsMax, logger)
   const server = new grpc.Server({
     'grpc.max_receive_message_length': requestMaxBytes,
     'grpc.max_send_message_length': responseMaxBytes,
@@ -151,6 +155,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Nearest the transport first: metrics see every status, those the receipt sends included.
     interceptors: [
       ...(metrics === undefined ? [] : [metrics.rpcInterceptor]),
+      openCalls.interceptor(),
       requestReceiptInterceptor(memory, limits, logger),
       delivery.interceptor(),
       connectionCallsInterceptor(listener),
@@ -208,6 +213,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     store,
     connectionCounts: () => listener.connectionCounts,
     requestMemoryHeldBytes: () => memory.held,
+    openCalls: () => openCalls.count,
     reload() {
       const newTls = options.tls === undefined ? undefined : readTlsFiles(options.tls)
       const newTokens = options.authTokensFile === undefined ? undefined : readTokenFile(options.authTokensFile)
