@@ -21,6 +21,9 @@
  *   from its first 5 bytes: its body is never received or charged.
  * - A message flagged compressed is refused UNIMPLEMENTED before it is inflated: a few KiB of gzip
  *   can inflate to the transport's limit, which nothing could charge before it is decoded.
+ * - A call with one request (unary, Watch) that sends none, a second one, or ends inside one is
+ *   INVALID_ARGUMENT, saying so; grpc-js would answer UNIMPLEMENTED ("Received no request
+ *   message for server streaming method"), which says the method does not exist.
  *
  * The interceptor reads the call's HTTP/2 stream, which grpc-js keeps in a field of its innermost
  * call object: there is no other way to see bytes before the message is whole. The grpc-js version
@@ -56,6 +59,8 @@ export class MessageFraming {
   compressed = false
   /** The largest length a message of the stream declared in its prefix. */
   declaredMaxBytes = 0
+  /** Messages received whole. */
+  messagesReceived = 0
 
   /** Takes a chunk of the stream; returns how many messages it completed. */
   take(chunk: Buffer): number {
@@ -80,6 +85,7 @@ export class MessageFraming {
       }
       if (this.prefixReceived === messagePrefixBytes && this.bodyRemaining === 0) {
         completed++
+        this.messagesReceived++
         this.prefixReceived = 0
         this.partialBytes = 0
       }
@@ -100,6 +106,10 @@ export function http2StreamOf(call: grpc.ServerInterceptingCallInterface): http2
     current = fields.nextCall
   }
   throw new Error('the HTTP/2 stream of a grpc-js call was not found: request-receipt.ts needs updating for this grpc-js version')
+}
+
+function malformedFraming(details: string): grpc.StatusObject {
+  return { code: grpc.status.INVALID_ARGUMENT, details, metadata: new grpc.Metadata() }
 }
 
 /** A request's name in errors and its size limit: its LSE method's, or 4 KiB for the health and reflection services. */
@@ -183,6 +193,10 @@ export function requestReceiptInterceptor(budget: RequestMemoryBudget, limits: R
         })
         return
       }
+      if (!methodDescriptor.requestStream && framing.messagesReceived > 1) {
+        refuse(malformedFraming(`the call sent a second request message; ${method} takes exactly one`))
+        return
+      }
       if (completed > 0) {
         // What arrived is now a whole message: the deserializer charges the decoded request.
         returnCharge()
@@ -214,6 +228,18 @@ export function requestReceiptInterceptor(budget: RequestMemoryBudget, limits: R
     // Before grpc-js's own listener: a refused message is never decoded or inflated, and the
     // charge of a whole one is returned before the deserializer (a microtask later) charges it.
     stream.prependListener('data', onData)
+    // The end of a call with one request: before grpc-js's listener, which would answer a missing
+    // message UNIMPLEMENTED.
+    if (!methodDescriptor.requestStream) {
+      stream.prependOnceListener('end', () => {
+        if (over) return
+        if (framing.partialBytes > 0) {
+          refuse(malformedFraming(`the call ended inside its request message (${framing.partialBytes} bytes of it received); send the whole message`))
+        } else if (framing.messagesReceived === 0) {
+          refuse(malformedFraming(`the call ended without a request message; ${method} takes exactly one`))
+        }
+      })
+    }
     // Half-closed: the handler starts, and takes over the request and its charge.
     stream.once('end', () => {
       clearTimeout(callTimer)
