@@ -15,14 +15,18 @@ export const adminDeadlineDefaultMs = 10_000
 export const compactDeadlineDefaultMs = 3_600_000
 const adminDeadlineMaxMs = 3_600_000
 
-interface AdminOptions {
+/** The options of a connection to a running server. */
+export interface ConnectionOptions {
   address: string
-  deadlineMs: number
   tlsCa?: string
   tlsCert?: string
   tlsKey?: string
   tls: boolean
   token?: string
+}
+
+interface AdminOptions extends ConnectionOptions {
+  deadlineMs: number
 }
 
 export function adminCommands(setExitCode: (code: number) => void): Command[] {
@@ -56,15 +60,15 @@ const actions = new Map<string, AdminAction>()
 
 function adminCommand(name: string, description: string, action: AdminAction, deadlineDefaultMs = adminDeadlineDefaultMs): Command {
   actions.set(name, action)
-  return new Command(name)
-    .description(description)
+  return addConnectionOptions(new Command(name).description(description)).addOption(
+    new Option('--deadline-ms <ms>', 'time limit of the call').env('LSE_DEADLINE_MS').default(deadlineDefaultMs).argParser(integerIn(1, adminDeadlineMaxMs)),
+  )
+}
+
+/** --address, the TLS options and --token, with their variables. */
+export function addConnectionOptions(command: Command): Command {
+  return command
     .addOption(new Option('--address <host:port>', 'the server').env('LSE_ADDRESS').default('localhost:50051').argParser(address))
-    .addOption(
-      new Option('--deadline-ms <ms>', 'time limit of the call')
-        .env('LSE_DEADLINE_MS')
-        .default(deadlineDefaultMs)
-        .argParser(integerIn(1, adminDeadlineMaxMs)),
-    )
     .addOption(new Option('--tls', "connect with TLS, verifying the server with the system's CAs").env('LSE_TLS').default(false))
     .addOption(new Option('--tls-ca <file>', 'connect with TLS, verifying the server with this PEM CA').env('LSE_TLS_CA'))
     .addOption(new Option('--tls-cert <file>', 'the PEM client certificate, for a server that requires one (with --tls-key)').env('LSE_TLS_CERT'))
@@ -72,8 +76,8 @@ function adminCommand(name: string, description: string, action: AdminAction, de
     .addOption(new Option('--token <token>', 'the token sent with the call, for a server that checks tokens').env('LSE_TOKEN'))
 }
 
-/** The client of the admin options: TLS when any TLS option is given, the token when one is. */
-function adminClient(options: AdminOptions): StratumClient {
+/** The client of the connection options: TLS when any TLS option is given, the token when one is. */
+export function connectedClient(options: ConnectionOptions): StratumClient {
   const read = (file: string | undefined): Buffer | undefined => (file === undefined ? undefined : fs.readFileSync(file))
   const tls = options.tls || options.tlsCa !== undefined || options.tlsCert !== undefined
   return new StratumClient(options.address, {
@@ -98,7 +102,7 @@ function runWith(name: string, setExitCode: (code: number) => void): (options: A
   return async (options) => {
     let client: StratumClient
     try {
-      client = adminClient(options)
+      client = connectedClient(options)
     } catch (error) {
       process.stderr.write(`stratum ${name}: ${(error as Error).message}\n`)
       setExitCode(exitCodes.failed)

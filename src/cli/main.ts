@@ -10,6 +10,7 @@ import { adminCommands } from './admin-commands.ts'
 import { exitCodes } from './exit-codes.ts'
 import { serveCommand } from './serve-command.ts'
 import { tokenCommand } from './token-command.ts'
+import { watchCommand } from './watch-command.ts'
 
 /** The package's version, for `stratum --version`. */
 function packageVersion(): string {
@@ -29,6 +30,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .version(packageVersion(), '-V, --version', 'print the version')
   program.addCommand(serveCommand(setExitCode))
   for (const command of adminCommands(setExitCode)) program.addCommand(command)
+  program.addCommand(watchCommand(setExitCode))
   program.addCommand(tokenCommand(setExitCode))
   for (const command of [program, ...program.commands, ...program.commands.flatMap((command) => command.commands)]) {
     command.exitOverride().configureOutput({

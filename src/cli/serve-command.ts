@@ -35,6 +35,7 @@ export interface ServeOptions extends ServerLimitOptions, SecurityOptions, Metri
   syncIntervalMs: number
   segmentSize: number
   cacheSize: number
+  watchHistoryMaxChanges: number
   compactionIntervalMs: number
   compactionDeadRatio: number
   compactionDeadBytes: number
@@ -78,6 +79,12 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
         .env('LSE_CACHE_SIZE')
         .default(cacheSizeDefaultBytes, `${cacheSizeDefaultBytes} (${formatBytes(cacheSizeDefaultBytes)})`)
         .argParser(bytesIn(0, limits.cacheSizeMaxBytes)),
+    )
+    .addOption(
+      new Option('--watch-history-max-changes <n>', 'changes kept in memory for Watch (about 320 bytes each): a watch can resume from any of their revisions')
+        .env('LSE_WATCH_HISTORY_MAX_CHANGES')
+        .default(limits.watchHistoryDefaultChanges)
+        .argParser(integerIn(0, limits.watchHistoryMaxChangesMax)),
     )
     .addOption(
       new Option('--compaction-interval-ms <ms>', 'how often the background compactor checks for garbage; 0 turns it off (stratum compact still works)')
@@ -157,6 +164,7 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
         syncIntervalMs: options.syncIntervalMs,
         segmentSizeBytes: options.segmentSize,
         cacheSizeBytes: options.cacheSize,
+        watchHistoryMaxChanges: options.watchHistoryMaxChanges,
         compactionIntervalMs: options.compactionIntervalMs,
         compactionDeadRatio: options.compactionDeadRatio,
         compactionDeadBytes: options.compactionDeadBytes,

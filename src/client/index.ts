@@ -3,7 +3,21 @@
  * only; the value types and constructors are the engine's, declared again in src/protocol.
  */
 export { StratumClient, clientResponseMaxBytes } from './stratum-client.ts'
-export type { CallOptions, ClientOptions, MetaInput, PageRequest, ProblemPage, TestCase, TestCaseListing, TestCasePage, Versioned, WriteOptions } from './stratum-client.ts'
+export type {
+  CallOptions,
+  ClientOptions,
+  MetaInput,
+  PageRequest,
+  ProblemPage,
+  TestCase,
+  TestCaseListing,
+  TestCasePage,
+  Versioned,
+  WatchRequestOptions,
+  WriteOptions,
+} from './stratum-client.ts'
+export { WatchStream } from './client-watch.ts'
+export type { ChangeEvent, ChangeTarget, ChangeType, ChangeValue, ProgressEvent, WatchEvent } from '../protocol/watch-events.ts'
 export { StratumClientError, StatusCode, isStratumClientError } from './client-error.ts'
 export { BatchRef, ClientBatch } from './client-batch.ts'
 export type { BatchCondition, IdOrRef } from './client-batch.ts'

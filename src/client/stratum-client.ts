@@ -33,8 +33,10 @@ import type {
   RevisionResponse,
   ValueResponse,
   VersionResponse,
+  WatchResponse,
 } from '../protocol/wire-types.ts'
 import { ClientBatch } from './client-batch.ts'
+import { WatchStream } from './client-watch.ts'
 import { StratumClientError } from './client-error.ts'
 import { columnsOf, condition, id, pageSize, testCaseIds, text, wireValue, type MetaInput } from './wire-arguments.ts'
 import { compactionResultFromWire, statsFromWire, type CompactionResult, type ServerStats } from './stats.ts'
@@ -47,6 +49,18 @@ export interface CallOptions {
 /** Options of an update or delete: `expectedVersion`, the version its target must be at (FAILED_PRECONDITION otherwise). */
 export interface WriteOptions extends CallOptions {
   expectedVersion?: number
+}
+
+/** Options of `watch` (see the Watch RPC in proto/lse.proto). */
+export interface WatchRequestOptions extends CallOptions {
+  /** The first revision to stream (inclusive); omitted, the changes after the current revision. */
+  fromRevision?: number
+  /** Only this problem's changes. */
+  problemId?: number
+  /** Include what each write stored. @defaultValue false */
+  withValues?: boolean
+  /** A progress event after this many ms without a change, 1 to 3,600,000. @defaultValue the server's, 10,000 */
+  progressIntervalMs?: number
 }
 
 /** A value read with its version (the store's revision at the write that last changed it). */
@@ -345,6 +359,13 @@ export class StratumClient {
    * large store: give it a long `deadlineMs` (past the deadline the call fails DEADLINE_EXCEEDED,
    * but the compaction carries on).
    */
+  async compactNow(options?: CallOptions): Promise<CompactionResult> {
+    const { result } = await this.call<CompactNowResponse>('CompactNow', () => ({}), options)
+    // The server always sets it; a response without it is the server's fault, as a bad value is.
+    if (result === null || result === undefined) throw new StratumClientError('CompactNow', grpc.status.INTERNAL, 'the response has no result')
+    return compactionResultFromWire(result)
+  }
+
   // ---------------------------------------------------------------- batches
 
   /**
@@ -361,11 +382,41 @@ export class StratumClient {
     return { createdIds: response.createdIds.map(Number), revision: Number(response.revision) }
   }
 
-  async compactNow(options?: CallOptions): Promise<CompactionResult> {
-    const { result } = await this.call<CompactNowResponse>('CompactNow', () => ({}), options)
-    // The server always sets it; a response without it is the server's fault, as a bad value is.
-    if (result === null || result === undefined) throw new StratumClientError('CompactNow', grpc.status.INTERNAL, 'the response has no result')
-    return compactionResultFromWire(result)
+  // ---------------------------------------------------------------- watching
+
+  /**
+   * Streams the store's changes (the Watch RPC): an async iterator of one event per acknowledged
+   * write, in revision order, from `fromRevision` (inclusive; the last revision seen + 1 to
+   * resume, or `resumeFrom` of the stream that ended) or from now, of one problem or all, with
+   * the values written when asked, and progress events while nothing changes. It fails with
+   * OUT_OF_RANGE for a revision the server no longer holds, RESOURCE_EXHAUSTED when it fell too
+   * far behind, UNAVAILABLE when the server stops. Leaving the loop cancels the call. It has no
+   * deadline unless `deadlineMs` is given.
+   */
+  watch(options: WatchRequestOptions = {}): WatchStream {
+    let request: object
+    try {
+      request = {
+        fromRevision: options.fromRevision === undefined ? '0' : id(options.fromRevision, 'fromRevision'),
+        problemId: options.problemId === undefined ? '0' : id(options.problemId, 'problemId'),
+        withValues: options.withValues ?? false,
+        progressIntervalMs: progressInterval(options.progressIntervalMs),
+      }
+    } catch (error) {
+      if (error instanceof WireValueError) throw new StratumClientError('Watch', grpc.status.INVALID_ARGUMENT, error.message)
+      throw error
+    }
+    const method = this.methods.Watch
+    const callOptions: grpc.CallOptions = options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs }
+    const call = this.grpcClient.makeServerStreamRequest<object, WatchResponse>(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize as (bytes: Buffer) => WatchResponse,
+      request,
+      this.metadata(),
+      callOptions,
+    )
+    return new WatchStream(call, options.fromRevision)
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -441,6 +492,15 @@ function healthCheckMethod(): grpc.MethodDefinition<object, object> {
     healthCheck = (definition['grpc.health.v1.Health'] as grpc.ServiceDefinition)['Check'] as grpc.MethodDefinition<object, object>
   }
   return healthCheck
+}
+
+/** The progress_interval_ms field: 0 (the server's default) when not given. */
+function progressInterval(progressIntervalMs: number | undefined): number {
+  if (progressIntervalMs === undefined) return 0
+  if (!Number.isInteger(progressIntervalMs) || progressIntervalMs < 1 || progressIntervalMs > 3_600_000) {
+    throw new WireValueError(`progressIntervalMs must be an integer from 1 to 3,600,000, got ${String(progressIntervalMs)}`)
+  }
+  return progressIntervalMs
 }
 
 function versionOf(response: VersionResponse): number {

@@ -37,7 +37,7 @@ export const protoLoaderOptions: protoLoader.Options = {
   oneofs: true,
 }
 
-/** The RPCs of LseService, in the order of the proto. */
+/** The unary RPCs of LseService, in the order of the proto. */
 export const lseMethodNames = [
   'CreateProblem',
   'GetProblemHtml',
@@ -63,6 +63,14 @@ export const lseMethodNames = [
 
 export type LseMethodName = (typeof lseMethodNames)[number]
 
+/** The RPCs of LseService that stream their responses. */
+export const lseStreamingMethodNames = ['Watch'] as const
+
+export type LseStreamingMethodName = (typeof lseStreamingMethodNames)[number]
+
+/** Every RPC of LseService. */
+export type LseRpcName = LseMethodName | LseStreamingMethodName
+
 /** A method of LseService as proto-loader describes it: path, (de)serializers, message types. */
 export type LseMethodDefinition = MethodDefinition<object, object>
 
@@ -75,10 +83,10 @@ export function loadLseDefinition(): PackageDefinition {
 }
 
 /** The definition of every LseService method, by name. */
-export function lseMethods(): Record<LseMethodName, LseMethodDefinition> {
+export function lseMethods(): Record<LseRpcName, LseMethodDefinition> {
   const service = loadLseDefinition()[lseServiceName] as unknown as Record<string, LseMethodDefinition>
-  const methods = {} as Record<LseMethodName, LseMethodDefinition>
-  for (const name of lseMethodNames) {
+  const methods = {} as Record<LseRpcName, LseMethodDefinition>
+  for (const name of [...lseMethodNames, ...lseStreamingMethodNames]) {
     const method = service[name]
     if (method === undefined) throw new Error(`${lseProtoPath} has no RPC ${name}`)
     methods[name] = method

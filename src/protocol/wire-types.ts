@@ -260,3 +260,44 @@ export interface CommitResponse {
   createdIds: WireInt64[]
   revision: WireInt64
 }
+
+export interface WatchRequest {
+  /** The first revision to stream; "0": after the current one. */
+  fromRevision: WireInt64
+  /** Only this problem's changes; "0": all. */
+  problemId: WireInt64
+  withValues: boolean
+  /** 0: the server's default. */
+  progressIntervalMs: number
+}
+
+export type WireChangeType = 'CHANGE_TYPE_UNSPECIFIED' | 'CHANGE_TYPE_CREATED' | 'CHANGE_TYPE_UPDATED' | 'CHANGE_TYPE_DELETED'
+
+export type WireChangeTarget =
+  | 'CHANGE_TARGET_UNSPECIFIED'
+  | 'CHANGE_TARGET_PROBLEM'
+  | 'CHANGE_TARGET_PROBLEM_TEXT'
+  | 'CHANGE_TARGET_PROBLEM_COLUMN'
+  | 'CHANGE_TARGET_TEST_CASE'
+  | 'CHANGE_TARGET_EXPECTED_OUTPUT'
+
+export interface WireChange {
+  revision: WireInt64
+  type: WireChangeType
+  target: WireChangeTarget
+  problemId: WireInt64
+  tcId: WireInt64
+  column: string
+  newValue?: 'problem' | 'html' | 'columnValue' | 'value' | 'superseded'
+  problem?: { html: string; columns: WireColumn[] } | null
+  html?: string
+  columnValue?: string
+  value?: WireValue | null
+  superseded?: boolean
+}
+
+export interface WatchResponse {
+  event?: 'change' | 'progress'
+  change?: WireChange | null
+  progress?: { revision: WireInt64 } | null
+}

@@ -8,7 +8,7 @@
  * millions of objects in memory.
  */
 import { limits } from '../engine/index.ts'
-import type { LseMethodName } from '../protocol/proto-definition.ts'
+import type { LseRpcName } from '../protocol/proto-definition.ts'
 
 const KiB = 1024
 
@@ -34,7 +34,7 @@ export const valueRequestMaxBytes = Math.ceil((limits.valueMaxBytes * 10) / 8) +
 /** A request of ids, flags and a page token only. */
 export const smallRequestMaxBytes = 4 * KiB
 
-export const requestMaxBytesByMethod: Record<LseMethodName, number> = {
+export const requestMaxBytesByMethod: Record<LseRpcName, number> = {
   CreateProblem: requestMaxBytes,
   GetProblemHtml: smallRequestMaxBytes,
   GetProblemMeta: smallRequestMaxBytes,
@@ -56,4 +56,5 @@ export const requestMaxBytesByMethod: Record<LseMethodName, number> = {
   CompactNow: smallRequestMaxBytes,
   // A batch as large as the transport allows; a larger one must be split.
   Commit: requestMaxBytes,
+  Watch: smallRequestMaxBytes,
 }

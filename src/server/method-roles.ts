@@ -3,12 +3,12 @@
  * writes, `admin` for everything, operators' calls included. One exhaustive record, so that a new
  * RPC cannot be added without deciding who may call it.
  */
-import type { LseMethodName } from '../protocol/proto-definition.ts'
+import type { LseRpcName } from '../protocol/proto-definition.ts'
 
 export const roles = ['read', 'write', 'admin'] as const
 export type Role = (typeof roles)[number]
 
-export const methodRoles: Record<LseMethodName, Role> = {
+export const methodRoles: Record<LseRpcName, Role> = {
   CreateProblem: 'write',
   GetProblemHtml: 'read',
   GetProblemMeta: 'read',
@@ -29,6 +29,7 @@ export const methodRoles: Record<LseMethodName, Role> = {
   Flush: 'admin',
   CompactNow: 'admin',
   Commit: 'write',
+  Watch: 'read',
 }
 
 /** Whether a token of role `held` may make a call that needs `needed`. */

@@ -33,7 +33,7 @@ import * as grpc from '@grpc/grpc-js'
 import http2 from 'node:http2'
 import { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
-import { lseServiceName, type LseMethodName } from '../protocol/proto-definition.ts'
+import { lseServiceName, type LseRpcName } from '../protocol/proto-definition.ts'
 import { requestMaxBytesByMethod, smallRequestMaxBytes } from './message-limits.ts'
 import type { RequestMemoryBudget } from './request-memory.ts'
 
@@ -116,7 +116,7 @@ function malformedFraming(details: string): grpc.StatusObject {
 function requestLimitOf(method: string): { name: string; maxBytes: number } {
   const [service, name] = method.split('/')
   if (service === lseServiceName && name !== undefined && name in requestMaxBytesByMethod) {
-    return { name, maxBytes: requestMaxBytesByMethod[name as LseMethodName] }
+    return { name, maxBytes: requestMaxBytesByMethod[name as LseRpcName] }
   }
   return { name: method, maxBytes: smallRequestMaxBytes }
 }

@@ -51,6 +51,8 @@ interface Waiting {
 
 export class ResponseDelivery {
   private readonly waiting = new Map<http2.ServerHttp2Stream, Waiting>()
+  /** Streams whose close already forgets them. */
+  private readonly watchedForClose = new WeakSet<http2.ServerHttp2Stream>()
   private timer: NodeJS.Timeout | undefined
   private readonly checkIntervalMs: number
 
@@ -125,7 +127,11 @@ export class ResponseDelivery {
     if (waiting === undefined) {
       waiting = { method, sinceMs: performance.now(), chargedBytes: 0 }
       this.waiting.set(stream, waiting)
-      stream.once('close', () => this.forget(stream))
+      // Once per stream: a long stream of answers (Watch) starts and stops waiting again and again.
+      if (!this.watchedForClose.has(stream)) {
+        this.watchedForClose.add(stream)
+        stream.once('close', () => this.forget(stream))
+      }
       this.timer ??= setInterval(() => this.check(), this.checkIntervalMs).unref()
     }
     this.charge(waiting, unsentBytes)

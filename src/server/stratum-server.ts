@@ -31,6 +31,7 @@ import { requestMaxBytes, responseMaxBytes } from './message-limits.ts'
 import { RequestMemoryBudget } from './request-memory.ts'
 import { CheckedServices } from './checked-services.ts'
 import { OpenCalls } from './open-calls.ts'
+import { WatchCalls } from './watch-call.ts'
 import { ResponseDelivery } from './response-delivery.ts'
 import { requestReceiptInterceptor } from './request-receipt.ts'
 import { serverLimits, type ServerLimits } from './server-limits.ts'
@@ -163,7 +164,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       checkedServices.interceptor(),
     ],
   })
-  addLseService(server, store, startedAtMs, gate, memory, logger)
+  const watches = new WatchCalls(store, gate, memory, logger)
+  addLseService(server, store, startedAtMs, gate, memory, watches, logger)
   health.addToServer(checkedServices.adder(server))
   new ReflectionService(reflectedDefinition()).addToServer(checkedServices.adder(server))
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure())
@@ -194,6 +196,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // calls it has received finish; the gate then waits for any handler still running (after a
     // forced stop) and refuses whatever might still reach it, before the store is closed.
     listener.close()
+    // Watches never end by themselves: ended first, so that the transport need not wait for them.
+    watches.stop()
     await stopServer(server, options.shutdownGraceMs ?? defaultShutdownGraceMs)
     delivery.close()
     await gate.close()
@@ -234,6 +238,7 @@ function addLseService(
   startedAtMs: number,
   gate: ShutdownGate,
   memory: RequestMemoryBudget,
+  watches: WatchCalls,
   logger: Logger,
 ): void {
   const methods = lseMethods()
@@ -245,6 +250,8 @@ function addLseService(
     const handler = handlers[name] as (request: unknown) => Promise<object>
     implementation[name] = unaryCall(name, handler, gate, logger, memory)
   }
+  definition.Watch = { ...methods.Watch, requestDeserialize: strictDeserializer('Watch', methods.Watch, memory) }
+  implementation.Watch = watches.handler() as grpc.UntypedHandleCall
   server.addService(definition as grpc.ServiceDefinition, implementation)
 }
 

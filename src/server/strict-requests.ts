@@ -13,7 +13,7 @@
  */
 import { status } from '@grpc/grpc-js'
 import type { Deserialize } from '@grpc/proto-loader'
-import { lseServiceName, loadLseRoot, type LseMethodDefinition, type LseMethodName } from '../protocol/proto-definition.ts'
+import { lseServiceName, loadLseRoot, type LseMethodDefinition, type LseRpcName } from '../protocol/proto-definition.ts'
 import { requestMaxBytesByMethod } from './message-limits.ts'
 import { limits } from '../engine/index.ts'
 import { canonicalRequest, countRequestItems, countTopLevelField, requestItemsMax } from './canonical-request.ts'
@@ -27,7 +27,7 @@ export class MalformedRequest {
   ) {}
 }
 
-export function strictDeserializer(name: LseMethodName, method: LseMethodDefinition, budget: RequestMemoryBudget): Deserialize<object> {
+export function strictDeserializer(name: LseRpcName, method: LseMethodDefinition, budget: RequestMemoryBudget): Deserialize<object> {
   const requestType = loadLseRoot().lookupService(lseServiceName).methods[name]?.resolvedRequestType
   if (requestType === undefined || requestType === null) throw new Error(`no request type for ${name}`)
   const maxBytes = requestMaxBytesByMethod[name]

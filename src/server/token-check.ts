@@ -8,7 +8,7 @@
  */
 import * as grpc from '@grpc/grpc-js'
 import type { Logger } from 'pino'
-import { lseServiceName, type LseMethodName } from '../protocol/proto-definition.ts'
+import { lseServiceName, type LseRpcName } from '../protocol/proto-definition.ts'
 import { findToken, type TokenEntry } from './access-tokens.ts'
 import { methodRoles, roleAllows } from './method-roles.ts'
 
@@ -16,7 +16,7 @@ const servicePrefix = `/${lseServiceName}/`
 const bearer = /^Bearer ([^\s]+)$/
 
 /** Why a call may not run, or undefined when it may. */
-export function tokenProblem(entries: readonly TokenEntry[], method: LseMethodName, authorization: string | undefined): grpc.StatusObject | undefined {
+export function tokenProblem(entries: readonly TokenEntry[], method: LseRpcName, authorization: string | undefined): grpc.StatusObject | undefined {
   const problem = (code: grpc.status, details: string): grpc.StatusObject => ({ code, details, metadata: new grpc.Metadata() })
   if (authorization === undefined) {
     return problem(grpc.status.UNAUTHENTICATED, `${method} needs a token: send the metadata "authorization: Bearer <token>" (clients: --token or LSE_TOKEN)`)
@@ -38,7 +38,7 @@ export function tokenCheckInterceptor(entries: () => readonly TokenEntry[] | und
     const path = methodDescriptor.path
     const current = entries()
     if (current === undefined || !path.startsWith(servicePrefix)) return new grpc.ServerInterceptingCall(call)
-    const method = path.slice(servicePrefix.length) as LseMethodName
+    const method = path.slice(servicePrefix.length) as LseRpcName
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         const authorization = metadata.get('authorization')[0]

@@ -7,15 +7,19 @@ from .errors import (
     InvalidArgumentError,
     LseError,
     NotFoundError,
+    OutOfRangeError,
     PermissionDeniedError,
+    ResourceExhaustedError,
     UnauthenticatedError,
     UnavailableError,
     ValueTypeError,
 )
 from .values import INT64_MAX, INT64_MIN, Int64List, StringList, typed_list
+from .watch import Watch, WatchEvent
 
 __all__ = [
     "DEFAULT", "INT64_MAX", "INT64_MIN", "AlreadyExistsError", "Batch", "BatchRef", "FailedPreconditionError", "Int64List",
-    "InvalidArgumentError", "LseClient", "LseError", "NotFoundError", "PermissionDeniedError", "StringList",
-    "UnauthenticatedError", "UnavailableError", "ValueTypeError", "Versioned", "typed_list",
+    "InvalidArgumentError", "LseClient", "LseError", "NotFoundError", "OutOfRangeError", "PermissionDeniedError",
+    "ResourceExhaustedError", "StringList", "UnauthenticatedError", "UnavailableError", "ValueTypeError", "Versioned",
+    "Watch", "WatchEvent", "typed_list",
 ]

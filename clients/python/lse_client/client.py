@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 
 from ._generated import lse_pb2, lse_pb2_grpc
 from .batch import Batch
+from .watch import Watch
 from .errors import LseError, ValueTypeError, from_rpc_error, invalid_argument
 from .values import LseValue, check_id, check_string_map, check_text, check_version, from_proto, to_proto
 
@@ -288,6 +289,33 @@ class LseClient:
         ``with client.batch() as b:`` commits when the block ends without an exception;
         ``b.created_ids`` then holds the ids created, in operation order."""
         return Batch(lambda request, seconds: self._call(self._stub.Commit, request, seconds), timeout)
+
+    # ------------------------------------------------------------------ watching
+
+    def watch(self, *, from_revision: int = 0, problem_id: int = 0, with_values: bool = False,
+              progress_interval: Optional[float] = None, timeout: Optional[float] = None) -> Watch:
+        """Streams the store's changes (the Watch RPC): one ``WatchEvent`` per acknowledged write,
+        in revision order, from ``from_revision`` (inclusive: the last revision seen + 1, or
+        ``resume_from`` of a stream that ended; 0 for "after the current revision"), of one
+        problem (``problem_id``) or all, with the values written when ``with_values``, and a
+        progress event after each ``progress_interval`` seconds without a change (the server's
+        10 s when None). The stream has no deadline unless ``timeout`` is given (the client's
+        default timeout does not apply: a watch runs until it is closed)."""
+        if from_revision != 0:
+            check_id(from_revision, "from_revision")
+        if problem_id != 0:
+            check_id(problem_id, "problem_id")
+        if not isinstance(with_values, bool):
+            raise ValueTypeError(f"with_values must be a bool, not {type(with_values).__name__}")
+        interval_ms = 0
+        if progress_interval is not None:
+            if isinstance(progress_interval, bool) or not isinstance(progress_interval, (int, float)) \
+                    or not 0.001 <= progress_interval <= 3600:
+                raise invalid_argument(f"progress_interval must be from 0.001 to 3600 seconds, not {progress_interval!r}")
+            interval_ms = round(progress_interval * 1000)
+        request = lse_pb2.WatchRequest(from_revision=from_revision, problem_id=problem_id, with_values=with_values,
+                                       progress_interval_ms=interval_ms)
+        return Watch(self._stub.Watch(request, timeout=timeout, metadata=self._metadata), from_revision)
 
     # ------------------------------------------------------------------ administration
 

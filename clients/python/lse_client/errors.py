@@ -67,6 +67,16 @@ class PermissionDeniedError(LseError):
     """PERMISSION_DENIED: the token's role (read < write < admin) is below what the method needs."""
 
 
+class OutOfRangeError(LseError):
+    """OUT_OF_RANGE: a watch from a revision the server no longer holds (the message names the
+    oldest it holds): read the current state, then watch from its revision + 1."""
+
+
+class ResourceExhaustedError(LseError):
+    """RESOURCE_EXHAUSTED: over a limit, the server busy (retry with backoff), the disk full, or a
+    watcher that fell too far behind the changes the server keeps."""
+
+
 _BY_CODE: dict[grpc.StatusCode, type[LseError]] = {
     grpc.StatusCode.NOT_FOUND: NotFoundError,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
@@ -75,6 +85,8 @@ _BY_CODE: dict[grpc.StatusCode, type[LseError]] = {
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.OUT_OF_RANGE: OutOfRangeError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
 }
 
 

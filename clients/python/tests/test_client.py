@@ -11,7 +11,7 @@ import grpc
 
 from lse_client import (
     INT64_MAX, INT64_MIN, AlreadyExistsError, BatchRef, FailedPreconditionError, Int64List, InvalidArgumentError,
-    LseClient, LseError, NotFoundError, StringList, UnavailableError, Versioned,
+    LseClient, LseError, NotFoundError, ResourceExhaustedError, StringList, UnavailableError, Versioned,
 )
 from .server_process import ServerProcess
 
@@ -267,10 +267,10 @@ class ErrorTest(ClientTestCase):
         self.assertIsInstance(caught.exception, InvalidArgumentError)
         self.assertEqual(caught.exception.code, grpc.StatusCode.INVALID_ARGUMENT)  # type: ignore[attr-defined]
 
-    def test_other_codes_are_plain_lse_errors(self) -> None:
+    def test_a_limit_is_resource_exhausted(self) -> None:
         with self.assertRaises(LseError) as caught:
             self.client.update_problem_column(self.doc, "big", "x" * (300 * 1024))  # metadata over 256 KiB
-        self.assertIs(type(caught.exception), LseError)
+        self.assertIs(type(caught.exception), ResourceExhaustedError)
         self.assertEqual(caught.exception.code, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
     def test_unavailable(self) -> None:
@@ -451,3 +451,49 @@ class VersionTest(ClientTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WatchTest(ClientTestCase):
+    def test_every_write_in_revision_order_with_its_value(self) -> None:
+        start = self.client.get_stats()["revision"] + 1
+        tc = self.client.add_test_case(self.doc, [1, 2])
+        self.client.set_expected_output(self.doc, tc, "three")
+        self.client.update_problem_column(self.doc, "level", "easy")
+        other = self.client.create_problem("<p>other</p>", level="hard")
+        self.client.delete_test_case(self.doc, tc)
+        with self.client.watch(from_revision=start, with_values=True, timeout=10) as changes:
+            events = []
+            for event in changes:
+                events.append(event)
+                if len(events) == 5:
+                    break
+        revisions = [event.revision for event in events]
+        self.assertEqual(revisions, sorted(revisions))
+        self.assertEqual(revisions[-1], self.client.get_stats()["revision"])
+        self.assertEqual([(e.type, e.target, e.problem_id, e.tc_id, e.column, e.value) for e in events], [
+            ("created", "test_case", self.doc, tc, "", [1, 2]),
+            ("created", "expected_output", self.doc, tc, "", "three"),
+            ("updated", "problem_column", self.doc, 0, "level", "easy"),
+            ("created", "problem", other, 0, "", {"html": "<p>other</p>", "columns": {"level": "hard"}}),
+            ("deleted", "test_case", self.doc, tc, "", None),
+        ])
+        self.assertEqual(changes.resume_from, revisions[-1] + 1)
+
+    def test_one_problem_progress_and_close(self) -> None:
+        with self.client.watch(problem_id=self.doc, progress_interval=0.05) as changes:
+            self.client.create_problem("<p>not watched</p>")
+            tc = self.client.add_test_case(self.doc, 7)
+            events = iter(changes)
+            change = next(events)
+            self.assertEqual((change.kind, change.target, change.tc_id, change.value), ("change", "test_case", tc, None))
+            progress = next(events)
+            self.assertEqual(progress.kind, "progress")
+            self.assertEqual(progress.revision, self.client.get_stats()["revision"])
+        # Closed: the iteration ends without an error.
+        self.assertEqual(list(events), [])
+
+    def test_bad_arguments_are_refused_before_the_call(self) -> None:
+        with self.assertRaises(InvalidArgumentError):
+            self.client.watch(problem_id=-1)
+        with self.assertRaises(InvalidArgumentError):
+            self.client.watch(progress_interval=0)

@@ -4,6 +4,16 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
+CHANGE_TARGET_EXPECTED_OUTPUT: ChangeTarget
+CHANGE_TARGET_PROBLEM: ChangeTarget
+CHANGE_TARGET_PROBLEM_COLUMN: ChangeTarget
+CHANGE_TARGET_PROBLEM_TEXT: ChangeTarget
+CHANGE_TARGET_TEST_CASE: ChangeTarget
+CHANGE_TARGET_UNSPECIFIED: ChangeTarget
+CHANGE_TYPE_CREATED: ChangeType
+CHANGE_TYPE_DELETED: ChangeType
+CHANGE_TYPE_UNSPECIFIED: ChangeType
+CHANGE_TYPE_UPDATED: ChangeType
 DESCRIPTOR: _descriptor.FileDescriptor
 STORE_STATUS_CLOSED: StoreStatus
 STORE_STATUS_CLOSING: StoreStatus
@@ -29,6 +39,32 @@ class AddTestCaseResponse(_message.Message):
     TC_ID_FIELD_NUMBER: _ClassVar[int]
     tc_id: int
     def __init__(self, tc_id: _Optional[int] = ...) -> None: ...
+
+class Change(_message.Message):
+    __slots__ = ["column", "column_value", "html", "problem", "problem_id", "revision", "superseded", "target", "tc_id", "type", "value"]
+    COLUMN_FIELD_NUMBER: _ClassVar[int]
+    COLUMN_VALUE_FIELD_NUMBER: _ClassVar[int]
+    HTML_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDED_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    TC_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    column: str
+    column_value: str
+    html: str
+    problem: ProblemValue
+    problem_id: int
+    revision: int
+    superseded: bool
+    target: ChangeTarget
+    tc_id: int
+    type: ChangeType
+    value: Value
+    def __init__(self, revision: _Optional[int] = ..., type: _Optional[_Union[ChangeType, str]] = ..., target: _Optional[_Union[ChangeTarget, str]] = ..., problem_id: _Optional[int] = ..., tc_id: _Optional[int] = ..., column: _Optional[str] = ..., problem: _Optional[_Union[ProblemValue, _Mapping]] = ..., html: _Optional[str] = ..., column_value: _Optional[str] = ..., value: _Optional[_Union[Value, _Mapping]] = ..., superseded: bool = ...) -> None: ...
 
 class Column(_message.Message):
     __slots__ = ["name", "value"]
@@ -358,6 +394,20 @@ class Operation(_message.Message):
     update_test_case: UpdateTestCaseRequest
     def __init__(self, create_problem: _Optional[_Union[CreateProblemRequest, _Mapping]] = ..., update_problem_html: _Optional[_Union[UpdateProblemHtmlRequest, _Mapping]] = ..., update_problem_column: _Optional[_Union[UpdateProblemColumnRequest, _Mapping]] = ..., delete_problem: _Optional[_Union[DeleteProblemRequest, _Mapping]] = ..., add_test_case: _Optional[_Union[AddTestCaseRequest, _Mapping]] = ..., update_test_case: _Optional[_Union[UpdateTestCaseRequest, _Mapping]] = ..., delete_test_case: _Optional[_Union[DeleteTestCaseRequest, _Mapping]] = ..., set_expected_output: _Optional[_Union[SetExpectedOutputRequest, _Mapping]] = ..., update_expected_output: _Optional[_Union[UpdateExpectedOutputRequest, _Mapping]] = ..., delete_expected_output: _Optional[_Union[DeleteExpectedOutputRequest, _Mapping]] = ..., problem_ref: _Optional[int] = ..., tc_ref: _Optional[int] = ...) -> None: ...
 
+class ProblemValue(_message.Message):
+    __slots__ = ["columns", "html"]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    HTML_FIELD_NUMBER: _ClassVar[int]
+    columns: _containers.RepeatedCompositeFieldContainer[Column]
+    html: str
+    def __init__(self, html: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ...) -> None: ...
+
+class Progress(_message.Message):
+    __slots__ = ["revision"]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    def __init__(self, revision: _Optional[int] = ...) -> None: ...
+
 class RecoverySummary(_message.Message):
     __slots__ = ["bytes_scanned", "damaged_range_count", "damaged_record_count", "duration_ms", "hints_written", "record_count", "removed_temporary_file_count", "segment_count", "segments_from_hints", "segments_scanned", "torn_tail_bytes", "unusable_hint_count"]
     BYTES_SCANNED_FIELD_NUMBER: _ClassVar[int]
@@ -522,8 +572,34 @@ class Value(_message.Message):
     string_value: str
     def __init__(self, int64_value: _Optional[int] = ..., double_value: _Optional[float] = ..., string_value: _Optional[str] = ..., int64_list_value: _Optional[_Union[Int64List, _Mapping]] = ..., string_list_value: _Optional[_Union[StringList, _Mapping]] = ..., string_map_value: _Optional[_Union[StringMap, _Mapping]] = ...) -> None: ...
 
+class WatchRequest(_message.Message):
+    __slots__ = ["from_revision", "problem_id", "progress_interval_ms", "with_values"]
+    FROM_REVISION_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_ID_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    WITH_VALUES_FIELD_NUMBER: _ClassVar[int]
+    from_revision: int
+    problem_id: int
+    progress_interval_ms: int
+    with_values: bool
+    def __init__(self, from_revision: _Optional[int] = ..., problem_id: _Optional[int] = ..., with_values: bool = ..., progress_interval_ms: _Optional[int] = ...) -> None: ...
+
+class WatchResponse(_message.Message):
+    __slots__ = ["change", "progress"]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    change: Change
+    progress: Progress
+    def __init__(self, change: _Optional[_Union[Change, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ...) -> None: ...
+
 class SyncMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class StoreStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ChangeType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ChangeTarget(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

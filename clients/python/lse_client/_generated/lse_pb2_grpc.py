@@ -115,6 +115,11 @@ class LseServiceStub(object):
                 request_serializer=lse__pb2.CommitRequest.SerializeToString,
                 response_deserializer=lse__pb2.CommitResponse.FromString,
                 )
+        self.Watch = channel.unary_stream(
+                '/lse.v1.LseService/Watch',
+                request_serializer=lse__pb2.WatchRequest.SerializeToString,
+                response_deserializer=lse__pb2.WatchResponse.FromString,
+                )
 
 
 class LseServiceServicer(object):
@@ -270,6 +275,21 @@ class LseServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Watch(self, request, context):
+        """Streams the store's changes: one WatchResponse per acknowledged write (per operation of a
+        Commit), in revision order, from from_revision (or from now), of one problem or all, and a
+        progress response after each progress interval without one. Only acknowledged writes are
+        streamed, never one a reader could not see yet. The store keeps its newest changes
+        (watchHistoryMaxChanges, 100,000 by default, since it was opened): a from_revision older than
+        those is OUT_OF_RANGE, naming the oldest revision it holds; a watcher that falls further
+        behind (its client reads too slowly) ends with RESOURCE_EXHAUSTED. In both cases read the
+        current state, then watch from its revision + 1. The stream ends with UNAVAILABLE when the
+        server stops: resume from the last revision received + 1. Needs the read role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LseServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -372,6 +392,11 @@ def add_LseServiceServicer_to_server(servicer, server):
                     servicer.Commit,
                     request_deserializer=lse__pb2.CommitRequest.FromString,
                     response_serializer=lse__pb2.CommitResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=lse__pb2.WatchRequest.FromString,
+                    response_serializer=lse__pb2.WatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -721,5 +746,22 @@ class LseService(object):
         return grpc.experimental.unary_unary(request, target, '/lse.v1.LseService/Commit',
             lse__pb2.CommitRequest.SerializeToString,
             lse__pb2.CommitResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/lse.v1.LseService/Watch',
+            lse__pb2.WatchRequest.SerializeToString,
+            lse__pb2.WatchResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -1,0 +1,123 @@
+/**
+ * The Watch RPC: a store watch (src/engine/watch.ts) streamed to a client, one WatchResponse per
+ * event.
+ *
+ * The next event is taken from the store only once the call has handed the last one to HTTP/2
+ * (the write's callback), so a client that reads slowly holds one response in the server; what
+ * it has not read yet waits in the store's change history, shared by every watcher, and the
+ * watch ends with RESOURCE_EXHAUSTED (the engine's LIMIT_EXCEEDED) if the history drops a change
+ * before it was read. A response its client does not take at all is dropped after
+ * responseSendTimeoutMs (response-delivery.ts), which ends the call.
+ *
+ * When the server stops, every watch is ended with UNAVAILABLE, naming the revision to resume
+ * from, before the transport waits for the calls still open: a watch never ends by itself.
+ */
+import * as grpc from '@grpc/grpc-js'
+import type { Logger } from 'pino'
+import type { Store, Watch, WatchOptions } from '../engine/index.ts'
+import { watchEventToWire } from '../protocol/watch-events.ts'
+import type { WatchRequest, WatchResponse } from '../protocol/wire-types.ts'
+import { invalidArgument, toStatus } from './call-error.ts'
+import type { CallGate, RequestRelease } from './unary-call.ts'
+import { idOf } from './request-fields.ts'
+import { MalformedRequest } from './strict-requests.ts'
+
+const method = 'Watch'
+
+type WatchCall = grpc.ServerWritableStream<WatchRequest | MalformedRequest, WatchResponse>
+
+export class WatchCalls {
+  /** Ends each open watch, for the server's shutdown. */
+  private readonly open = new Set<(details: string) => void>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly gate: CallGate,
+    private readonly memory: RequestRelease,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Watches open now. */
+  get count(): number {
+    return this.open.size
+  }
+
+  handler(): grpc.handleServerStreamingCall<WatchRequest | MalformedRequest, WatchResponse> {
+    return (call) => void this.serve(call)
+  }
+
+  private stopped = false
+
+  /** Ends every open watch with UNAVAILABLE, and refuses new ones: the server is stopping. */
+  stop(): void {
+    this.stopped = true
+    for (const end of [...this.open]) end('the server is shutting down')
+  }
+
+  private async serve(call: WatchCall): Promise<void> {
+    const request = call.request
+    if (request instanceof MalformedRequest) {
+      call.emit('error', { code: request.code, details: request.details })
+      return
+    }
+    this.memory.release(request)
+    if (this.stopped || !this.gate.accepting) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the server is shutting down' })
+      return
+    }
+    let watch: Watch
+    try {
+      watch = this.store.watch(watchOptionsOf(request))
+    } catch (error) {
+      call.emit('error', toStatus(error, method, this.logger))
+      return
+    }
+    /** The next revision the client has not received: where it resumes. */
+    let resumeFrom = Number(request.fromRevision) || this.store.revision + 1
+    let ended = false
+    const end = (details: string): void => {
+      if (ended) return
+      ended = true
+      watch.close()
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: `${details}; watch again from revision ${resumeFrom}` })
+    }
+    this.open.add(end)
+    const cancelled = new Promise<void>((resolve) => call.once('cancelled', resolve))
+    void cancelled.then(() => {
+      ended = true
+      watch.close()
+    })
+    try {
+      for await (const event of watch) {
+        if (ended) break
+        await Promise.race([new Promise<void>((resolve) => call.write(watchEventToWire(event), () => resolve())), cancelled])
+        // A progress event says every change up to its revision was streamed too.
+        resumeFrom = Math.max(resumeFrom, event.revision + 1)
+      }
+      // The loop ends only when the watch was closed: by a cancel, or by `end`, which answered.
+    } catch (error) {
+      if (!ended) {
+        ended = true
+        call.emit('error', toStatus(error, method, this.logger))
+      }
+    } finally {
+      this.open.delete(end)
+      watch.close()
+    }
+  }
+}
+
+/** The engine's options of a WatchRequest; INVALID_ARGUMENT for malformed ids. */
+function watchOptionsOf(request: WatchRequest): WatchOptions {
+  const options: { -readonly [Key in keyof WatchOptions]: WatchOptions[Key] } = { withValues: request.withValues }
+  if (request.fromRevision !== '0') options.fromRevision = revisionOf(request.fromRevision)
+  if (request.problemId !== '0') options.problemId = idOf(request.problemId, 'problem_id')
+  if (request.progressIntervalMs !== 0) options.progressIntervalMs = request.progressIntervalMs
+  return options
+}
+
+function revisionOf(text: string): number {
+  const revision = Number(text)
+  if (!Number.isSafeInteger(revision)) throw invalidArgument(`from_revision must be below 2^53, got ${text}`)
+  return revision
+}
