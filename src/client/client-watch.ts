@@ -4,14 +4,14 @@
  *
  *   for await (const event of client.watch({ problemId, withValues: true })) { … }
  *
- * Events are read one at a time: while the loop body runs, grpc-js buffers a few responses and
+ * A response may carry many changes; they are given one at a time. While the loop body runs, grpc-js buffers a few responses and
  * then stops reading, so HTTP/2 flow control holds the server back rather than this process's
  * memory growing. The server's error ends the loop with a StratumClientError (OUT_OF_RANGE, from
  * a revision no longer held; RESOURCE_EXHAUSTED, fell behind; UNAVAILABLE, the server stopped:
  * watch again from `resumeFrom`). Leaving the loop, or `cancel()`, cancels the call.
  */
 import type * as grpc from '@grpc/grpc-js'
-import { watchEventFromWire, WatchResponseError, type WatchEvent } from '../protocol/watch-events.ts'
+import { watchEventsFromWire, WatchResponseError, type WatchEvent } from '../protocol/watch-events.ts'
 import type { WatchResponse } from '../protocol/wire-types.ts'
 import { WireValueError } from '../protocol/value-wire.ts'
 import { StratumClientError, StatusCode } from './client-error.ts'
@@ -22,6 +22,8 @@ export class WatchStream implements AsyncIterableIterator<WatchEvent> {
   private readonly responses: AsyncIterator<WatchResponse>
   private cancelled = false
   private resumeFromRevision: number
+  /** Events of the last response not given yet. */
+  private pending: WatchEvent[] = []
 
   constructor(
     private readonly call: grpc.ClientReadableStream<WatchResponse>,
@@ -44,6 +46,8 @@ export class WatchStream implements AsyncIterableIterator<WatchEvent> {
   }
 
   async next(): Promise<IteratorResult<WatchEvent>> {
+    const waiting = this.pending.shift()
+    if (waiting !== undefined) return this.give(waiting)
     let result: IteratorResult<WatchResponse>
     try {
       result = await this.responses.next()
@@ -52,9 +56,9 @@ export class WatchStream implements AsyncIterableIterator<WatchEvent> {
       throw StratumClientError.fromServiceError(method, error as grpc.ServiceError)
     }
     if (result.done === true) return { done: true, value: undefined }
-    let event: WatchEvent
+    let events: WatchEvent[]
     try {
-      event = watchEventFromWire(result.value)
+      events = watchEventsFromWire(result.value)
     } catch (error) {
       // The server sent what is not an event: its fault, not the caller's.
       if (error instanceof WatchResponseError || error instanceof WireValueError) {
@@ -63,6 +67,11 @@ export class WatchStream implements AsyncIterableIterator<WatchEvent> {
       }
       throw error
     }
+    this.pending = events
+    return this.give(this.pending.shift()!)
+  }
+
+  private give(event: WatchEvent): IteratorResult<WatchEvent> {
     this.resumeFromRevision = Math.max(this.resumeFromRevision, event.revision + 1)
     return { done: false, value: event }
   }

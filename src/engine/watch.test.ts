@@ -218,6 +218,27 @@ describe('watch', () => {
     ])
   })
 
+  it('gives the changes ready now with takeReady, within its bounds, without waiting', async () => {
+    const store = await open()
+    const doc = await store.createProblem('p')
+    const watch = store.watch({ withValues: true, progressIntervalMs: 0 })
+    // Ten writes called together: one group commit, published at once.
+    const ids = await Promise.all(Array.from({ length: 10 }, (_, index) => store.addTestCase(doc, string('v'.repeat(100 + index)))))
+    const first = (await take(watch, 1))[0] as ChangeEvent
+    assert.equal(first.testCaseId, ids[0])
+    const two = watch.takeReady(2, 1 << 20)
+    assert.deepStrictEqual(two.map((event) => event.testCaseId), ids.slice(1, 3))
+    // A byte bound below one record: still one change.
+    assert.deepStrictEqual(watch.takeReady(100, 1).map((event) => event.testCaseId), ids.slice(3, 4))
+    const rest = watch.takeReady(100, 1 << 20)
+    assert.deepStrictEqual(rest.map((event) => event.testCaseId), ids.slice(4))
+    assert.deepStrictEqual(rest.map((event) => event.revision), [...rest.map((event) => event.revision)].sort((left, right) => left - right))
+    assert.deepStrictEqual(watch.takeReady(100, 1 << 20), [], 'nothing more is ready')
+    // The next change comes through next() as before.
+    const later = await store.addTestCase(doc, int64(1))
+    assert.equal(((await take(watch, 1))[0] as ChangeEvent).testCaseId, later)
+  })
+
   it('sends progress events with the revision seen while nothing changes', async () => {
     const store = await open()
     const doc = await store.createProblem('p')

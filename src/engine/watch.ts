@@ -75,6 +75,28 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
     return Promise.resolve({ done: true, value: undefined })
   }
 
+  /**
+   * The changes ready now, after those `next()` gave, without waiting: at most `maxEvents`, and
+   * no more once their records reach `maxBytes` (with values; at least one). Empty when none is
+   * ready, or the watch is closed or behind (its next `next()` says why). Call it between
+   * `next()` calls, not while one is pending.
+   */
+  takeReady(maxEvents: number, maxBytes: number): ChangeEvent[] {
+    const events: ChangeEvent[] = []
+    let bytes = 0
+    const history = this.source.history
+    while (events.length < maxEvents && !this.closed && !history.closed && this.cursor > history.horizon) {
+      if (this.options.withValues && events.length > 0 && bytes >= maxBytes) break
+      const entry = this.nextEntry()
+      if (entry === undefined) break
+      this.cursor = entry.revision + 1
+      for (const record of entry.records) bytes += record.sizeBytes
+      events.push(this.eventOf(entry))
+    }
+    if (events.length > 0) this.progressDueMs = Date.now() + this.options.progressIntervalMs
+    return events
+  }
+
   private async pull(): Promise<IteratorResult<WatchEvent>> {
     const history = this.source.history
     for (;;) {

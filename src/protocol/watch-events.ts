@@ -2,7 +2,7 @@
  * The events of a watch (the Watch RPC, `StratumClient.watch`), exactly as the embedded engine
  * defines them (src/engine/change-events.ts), declared again so that the client depends on the
  * contract only (src/server/value-types-agree.ts checks that both stay identical), and their
- * conversion to and from the `WatchResponse` message.
+ * conversion to and from the `WatchResponse` message, which carries several changes, or progress.
  */
 import { valueFromWire, valueToWire } from './value-wire.ts'
 import type { Value } from './values.ts'
@@ -54,9 +54,14 @@ const targetsToWire: Record<ChangeTarget, WireChangeTarget> = {
 const typesFromWire = new Map(Object.entries(typesToWire).map(([type, wire]) => [wire, type as ChangeType]))
 const targetsFromWire = new Map(Object.entries(targetsToWire).map(([target, wire]) => [wire, target as ChangeTarget]))
 
-/** The WatchResponse message of an event. */
-export function watchEventToWire(event: WatchEvent): WatchResponse {
-  if (event.kind === 'progress') return { progress: { revision: String(event.revision) } }
+/** The WatchResponse message of a progress event, or of changes (in revision order). */
+export function watchResponseToWire(events: readonly WatchEvent[]): WatchResponse {
+  const [first] = events
+  if (first?.kind === 'progress') return { changes: [], progress: { revision: String(first.revision) } }
+  return { changes: events.map((event) => changeToWire(event as ChangeEvent)) }
+}
+
+function changeToWire(event: ChangeEvent): WireChange {
   const change: WireChange = {
     revision: String(event.revision),
     type: typesToWire[event.type],
@@ -85,7 +90,7 @@ export function watchEventToWire(event: WatchEvent): WatchResponse {
         break
     }
   }
-  return { change }
+  return change
 }
 
 /** A message the server sent that is not an event this client knows. */
@@ -93,11 +98,14 @@ export class WatchResponseError extends Error {
   override readonly name = 'WatchResponseError'
 }
 
-/** The event of a decoded WatchResponse message. */
-export function watchEventFromWire(response: WatchResponse): WatchEvent {
-  if (response.event === 'progress' && response.progress) return { kind: 'progress', revision: Number(response.progress.revision) }
-  const change = response.change
-  if (response.event !== 'change' || !change) throw new WatchResponseError('a WatchResponse with neither a change nor progress')
+/** The events of a decoded WatchResponse message: its changes, or its progress. */
+export function watchEventsFromWire(response: WatchResponse): WatchEvent[] {
+  if (response.changes.length > 0) return response.changes.map(changeFromWire)
+  if (response.progress) return [{ kind: 'progress', revision: Number(response.progress.revision) }]
+  throw new WatchResponseError('a WatchResponse with neither changes nor progress')
+}
+
+function changeFromWire(change: WireChange): ChangeEvent {
   const type = typesFromWire.get(change.type)
   const target = targetsFromWire.get(change.target)
   if (type === undefined || target === undefined) throw new WatchResponseError(`a change of unknown type ${change.type} or target ${change.target}`)

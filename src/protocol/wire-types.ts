@@ -297,7 +297,6 @@ export interface WireChange {
 }
 
 export interface WatchResponse {
-  event?: 'change' | 'progress'
-  change?: WireChange | null
+  changes: WireChange[]
   progress?: { revision: WireInt64 } | null
 }

@@ -1,8 +1,9 @@
 /**
- * The Watch RPC: a store watch (src/engine/watch.ts) streamed to a client, one WatchResponse per
- * event.
+ * The Watch RPC: a store watch (src/engine/watch.ts) streamed to a client, each WatchResponse
+ * carrying the changes ready when it is sent (those of a group commit, typically: a watcher
+ * costs the server one message per group commit, not per write), or progress.
  *
- * The next event is taken from the store only once the call has handed the last one to HTTP/2
+ * The next changes are taken from the store only once the call has handed the last ones to HTTP/2
  * (the write's callback), so a client that reads slowly holds one response in the server; what
  * it has not read yet waits in the store's change history, shared by every watcher, and the
  * watch ends with RESOURCE_EXHAUSTED (the engine's LIMIT_EXCEEDED) if the history drops a change
@@ -15,7 +16,7 @@
 import * as grpc from '@grpc/grpc-js'
 import type { Logger } from 'pino'
 import type { Store, Watch, WatchOptions } from '../engine/index.ts'
-import { watchEventToWire } from '../protocol/watch-events.ts'
+import { watchResponseToWire } from '../protocol/watch-events.ts'
 import type { WatchRequest, WatchResponse } from '../protocol/wire-types.ts'
 import { invalidArgument, toStatus } from './call-error.ts'
 import type { CallGate, RequestRelease } from './unary-call.ts'
@@ -23,6 +24,10 @@ import { idOf } from './request-fields.ts'
 import { MalformedRequest } from './strict-requests.ts'
 
 const method = 'Watch'
+/** Most changes in one response. */
+export const watchResponseMaxChanges = 1000
+/** A response takes no more changes once their records reach this (with values; at least one change). */
+export const watchResponseMaxBytes = 1024 * 1024
 
 type WatchCall = grpc.ServerWritableStream<WatchRequest | MalformedRequest, WatchResponse>
 
@@ -90,9 +95,10 @@ export class WatchCalls {
     try {
       for await (const event of watch) {
         if (ended) break
-        await Promise.race([new Promise<void>((resolve) => call.write(watchEventToWire(event), () => resolve())), cancelled])
+        const events = event.kind === 'change' ? [event, ...watch.takeReady(watchResponseMaxChanges - 1, watchResponseMaxBytes)] : [event]
+        await Promise.race([new Promise<void>((resolve) => call.write(watchResponseToWire(events), () => resolve())), cancelled])
         // A progress event says every change up to its revision was streamed too.
-        resumeFrom = Math.max(resumeFrom, event.revision + 1)
+        resumeFrom = Math.max(resumeFrom, events[events.length - 1]!.revision + 1)
       }
       // The loop ends only when the watch was closed: by a cancel, or by `end`, which answered.
     } catch (error) {

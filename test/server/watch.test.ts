@@ -10,7 +10,8 @@ import http2 from 'node:http2'
 import * as grpc from '@grpc/grpc-js'
 import { after, before, describe, it } from 'node:test'
 import { int64, int64List, string, StratumClient, StratumClientError, type ChangeEvent, type WatchEvent, type WatchStream } from '../../src/client/index.ts'
-import { lseServiceName } from '../../src/protocol/proto-definition.ts'
+import { lseMethods, lseServiceName } from '../../src/protocol/proto-definition.ts'
+import type { WatchResponse } from '../../src/protocol/wire-types.ts'
 import { rawClient } from '../support/hostile-sender.ts'
 import { startTestServer, type TestServer } from '../support/test-server.ts'
 
@@ -97,6 +98,33 @@ describe('Watch', () => {
     assert.equal(watch.resumeFrom, eventRevisions[7]! + 1)
     watch.cancel()
     assert.deepStrictEqual(await watch.next(), { done: true, value: undefined })
+  })
+
+  it('sends the changes of a group commit together, fewer responses than changes', async () => {
+    const problemId = await client.createProblem('together')
+    const from = (await client.getStats()).revision + 1
+    const raw = rawClient(`127.0.0.1:${server.server.port}`)
+    const method = lseMethods().Watch
+    const request = method.requestSerialize({ fromRevision: String(from), problemId: '0', withValues: false, progressIntervalMs: 0 })
+    const responses: WatchResponse[] = []
+    const call = raw.makeServerStreamRequest(method.path, (b: Buffer) => b, (b: Buffer) => b, request, new grpc.Metadata(), {})
+    call.on('data', (bytes: Buffer) => responses.push(method.responseDeserialize(bytes) as WatchResponse))
+    let failure: grpc.ServiceError | undefined
+    call.on('error', (error: grpc.ServiceError) => (failure = error.code === grpc.status.CANCELLED ? failure : error))
+    // 40 writes called together share group commits (this server keeps the last 50 changes).
+    const ids = await Promise.all(Array.from({ length: 40 }, (_, index) => client.addTestCase(problemId, int64(index))))
+    const deadline = Date.now() + 10_000
+    // Bounded by the deadline.
+    while (responses.reduce((sum, response) => sum + response.changes.length, 0) < ids.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    call.cancel()
+    raw.close()
+    assert.equal(failure, undefined)
+    const changes = responses.flatMap((response) => response.changes)
+    assert.deepStrictEqual(
+      changes.map((change) => Number(change.tcId)),
+      ids,
+    )
+    assert.ok(responses.length < changes.length, `${changes.length} changes in ${responses.length} responses`)
   })
 
   it('resumes from a revision, watches one problem, and sends progress while it is quiet', async () => {

@@ -15,7 +15,7 @@ server no longer holds, ``ResourceExhaustedError`` when the watcher fell too far
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Dict, Iterator, NamedTuple, Optional
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 
 import grpc
 
@@ -80,9 +80,10 @@ class Watch:
     def __iter__(self) -> Iterator[WatchEvent]:
         try:
             for response in self._call:
-                event = _event_of(response)
-                self._resume_from = max(self._resume_from, event.revision + 1)
-                yield event
+                # A response carries the changes ready when it was sent, or progress.
+                for event in _events_of(response):
+                    self._resume_from = max(self._resume_from, event.revision + 1)
+                    yield event
         except grpc.RpcError as error:
             if self._closed and isinstance(error, grpc.Call) and error.code() == grpc.StatusCode.CANCELLED:
                 return
@@ -101,13 +102,15 @@ class Watch:
         self.close()
 
 
-def _event_of(response: lse_pb2.WatchResponse) -> WatchEvent:
-    event = response.WhichOneof("event")
-    if event == "progress":
-        return WatchEvent(kind="progress", revision=response.progress.revision)
-    if event != "change":
-        raise LseError(grpc.StatusCode.INTERNAL, "Watch: a response with neither a change nor progress")
-    change = response.change
+def _events_of(response: lse_pb2.WatchResponse) -> List[WatchEvent]:
+    if response.changes:
+        return [_change_of(change) for change in response.changes]
+    if response.HasField("progress"):
+        return [WatchEvent(kind="progress", revision=response.progress.revision)]
+    raise LseError(grpc.StatusCode.INTERNAL, "Watch: a response with neither changes nor progress")
+
+
+def _change_of(change: lse_pb2.Change) -> WatchEvent:
     if change.type not in _TYPES or change.target not in _TARGETS:
         raise LseError(grpc.StatusCode.INTERNAL, f"Watch: a change of unknown type {change.type} or target {change.target}")
     value: Any = None

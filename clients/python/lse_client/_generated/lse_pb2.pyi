@@ -585,12 +585,12 @@ class WatchRequest(_message.Message):
     def __init__(self, from_revision: _Optional[int] = ..., problem_id: _Optional[int] = ..., with_values: bool = ..., progress_interval_ms: _Optional[int] = ...) -> None: ...
 
 class WatchResponse(_message.Message):
-    __slots__ = ["change", "progress"]
-    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ["changes", "progress"]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
-    change: Change
+    changes: _containers.RepeatedCompositeFieldContainer[Change]
     progress: Progress
-    def __init__(self, change: _Optional[_Union[Change, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ...) -> None: ...
+    def __init__(self, changes: _Optional[_Iterable[_Union[Change, _Mapping]]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ...) -> None: ...
 
 class SyncMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

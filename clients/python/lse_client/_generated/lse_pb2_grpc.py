@@ -276,9 +276,9 @@ class LseServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def Watch(self, request, context):
-        """Streams the store's changes: one WatchResponse per acknowledged write (per operation of a
-        Commit), in revision order, from from_revision (or from now), of one problem or all, and a
-        progress response after each progress interval without one. Only acknowledged writes are
+        """Streams the store's changes: one Change per acknowledged write (per operation of a Commit),
+        in revision order, as many to a WatchResponse as are ready, from from_revision (or from now),
+        of one problem or all, and a progress response after each progress interval without one. Only acknowledged writes are
         streamed, never one a reader could not see yet. The store keeps its newest changes
         (watchHistoryMaxChanges, 100,000 by default, since it was opened): a from_revision older than
         those is OUT_OF_RANGE, naming the oldest revision it holds; a watcher that falls further
