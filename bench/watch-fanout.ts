@@ -8,7 +8,7 @@
  *
  * Reported per run: writes/s without and with watchers and their ratio (the aim: at least 0.8);
  * the server's CPU per write, and per event delivered (its extra CPU with watchers over the
- * events it sent); and that every watcher saw every change: after each round with watchers, each
+ * events it sent); this process's CPU per write (the writers' client and the watchers); and that every watcher saw every change: after each round with watchers, each
  * must have received exactly the round's writes as changes, the last at the store's revision.
  *
  * The watchers run in this process, on 100 connections of their own, and count the changes of
@@ -45,6 +45,8 @@ interface RoundResult {
   writes: number
   seconds: number
   cpuMicros: number
+  /** This process's CPU: the writers' client, and the watchers'. */
+  clientCpuMicros: number
   /** Change events delivered to the watchers in the round (0 without watchers). */
   events: number
 }
@@ -99,8 +101,10 @@ function countChanges(bytes: Buffer): number {
   }
   while (offset < bytes.length) {
     const tag = varint()
-    // Both fields of WatchResponse are messages: a length, then the bytes.
-    offset += varint()
+    // Both fields of WatchResponse are messages: a length, then the bytes. (Read before adding:
+    // `offset += varint()` would add to the offset from before the length was read.)
+    const length = varint()
+    offset += length
     if (tag === 0x0a) count++
   }
   return count
@@ -136,7 +140,8 @@ async function run(runIndex: number): Promise<{ without: RoundResult; with: Roun
   const server = await startServerChild('stratum', ['stratum', dataDir])
   const client = new StratumClient(server.address)
   const watchers = Array.from({ length: config.watchers }, () => new CountingWatcher(server.address))
-  const totals = { without: { writes: 0, seconds: 0, cpuMicros: 0, events: 0 }, with: { writes: 0, seconds: 0, cpuMicros: 0, events: 0 } }
+  const empty = (): RoundResult => ({ writes: 0, seconds: 0, cpuMicros: 0, clientCpuMicros: 0, events: 0 })
+  const totals = { without: empty(), with: empty() }
   try {
     const problemId = await client.createProblem('<p>watched</p>')
     const tcIds: number[] = []
@@ -150,6 +155,7 @@ async function run(runIndex: number): Promise<{ without: RoundResult; with: Roun
         // be delivered (it starts at fromRevision), so no wait is needed for correctness.
       }
       const cpuBefore = await serverCpuMicros(server)
+      const clientCpuBefore = process.cpuUsage()
       const { writes, seconds } = await writeFor(client, problemId, tcIds, config.roundSeconds)
       let events = 0
       if (watched) {
@@ -163,11 +169,13 @@ async function run(runIndex: number): Promise<{ without: RoundResult; with: Roun
         }
       }
       const cpuMicros = (await serverCpuMicros(server)) - cpuBefore
+      const clientCpu = process.cpuUsage(clientCpuBefore)
       if (watched) for (const watcher of watchers) watcher.stop()
       const total = watched ? totals.with : totals.without
       total.writes += writes
       total.seconds += seconds
       total.cpuMicros += cpuMicros
+      total.clientCpuMicros += clientCpu.user + clientCpu.system
       total.events += events
       log(`run ${runIndex + 1} round ${round + 1}: ${watched ? `${config.watchers} watchers` : 'no watcher'}, ${formatCount(writes / seconds)} writes/s, every watcher saw every change: ${watched ? 'yes' : '-'}`)
     }
@@ -208,11 +216,13 @@ async function main(): Promise<void> {
       `${cpuPerWrite(result.without).toFixed(0)} µs`,
       `${cpuPerWrite(result.with).toFixed(0)} µs`,
       `${cpuPerEvent.toFixed(1)} µs`,
+      `${(result.without.clientCpuMicros / result.without.writes).toFixed(0)} µs`,
+      `${(result.with.clientCpuMicros / result.with.writes).toFixed(0)} µs`,
       formatCount(result.with.events),
     ])
   }
-  const header = ['run', 'writes/s, no watcher', `writes/s, ${config.watchers} watchers`, 'ratio', 'server CPU/write, none', `server CPU/write, ${config.watchers}`, 'server CPU/event', 'events delivered']
-  process.stdout.write(`${formatTable(header, rows, ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'])}\n`)
+  const header = ['run', 'writes/s, no watcher', `writes/s, ${config.watchers} watchers`, 'ratio', 'server CPU/write, none', `server CPU/write, ${config.watchers}`, 'server CPU/event', 'clients CPU/write, none', `clients CPU/write, ${config.watchers}`, 'events delivered']
+  process.stdout.write(`${formatTable(header, rows, header.map(() => 'right' as const))}\n`)
   process.stdout.write(
     `write throughput with ${config.watchers} watchers / without: median ${formatRatio(median(ratios))} (min ${formatRatio(Math.min(...ratios))}, max ${formatRatio(Math.max(...ratios))}); aim >= 0.80\n`,
   )

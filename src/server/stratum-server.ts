@@ -164,7 +164,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       checkedServices.interceptor(),
     ],
   })
-  const watches = new WatchCalls(store, gate, memory, logger)
+  const watches = new WatchCalls(store, gate, memory, logger, lseMethods().Watch.responseSerialize)
   addLseService(server, store, startedAtMs, gate, memory, watches, logger)
   health.addToServer(checkedServices.adder(server))
   new ReflectionService(reflectedDefinition()).addToServer(checkedServices.adder(server))
@@ -250,7 +250,11 @@ function addLseService(
     const handler = handlers[name] as (request: unknown) => Promise<object>
     implementation[name] = unaryCall(name, handler, gate, logger, memory)
   }
-  definition.Watch = { ...methods.Watch, requestDeserialize: strictDeserializer('Watch', methods.Watch, memory) }
+  definition.Watch = {
+    ...methods.Watch,
+    requestDeserialize: strictDeserializer('Watch', methods.Watch, memory),
+    responseSerialize: WatchCalls.responseSerializer(methods.Watch.responseSerialize) as (response: object) => Buffer,
+  }
   implementation.Watch = watches.handler() as grpc.UntypedHandleCall
   server.addService(definition as grpc.ServiceDefinition, implementation)
 }

@@ -15,8 +15,9 @@
  */
 import * as grpc from '@grpc/grpc-js'
 import type { Logger } from 'pino'
-import type { Store, Watch, WatchOptions } from '../engine/index.ts'
+import type { ChangeEvent, Store, Watch, WatchOptions } from '../engine/index.ts'
 import { watchResponseToWire } from '../protocol/watch-events.ts'
+import { EncodedChanges } from './encoded-changes.ts'
 import type { WatchRequest, WatchResponse } from '../protocol/wire-types.ts'
 import { invalidArgument, toStatus } from './call-error.ts'
 import type { CallGate, RequestRelease } from './unary-call.ts'
@@ -29,25 +30,39 @@ export const watchResponseMaxChanges = 1000
 /** A response takes no more changes once their records reach this (with values; at least one change). */
 export const watchResponseMaxBytes = 1024 * 1024
 
-type WatchCall = grpc.ServerWritableStream<WatchRequest | MalformedRequest, WatchResponse>
+/** Memory for changes kept encoded for every watcher (encoded-changes.ts). */
+const encodedChangesCacheBytes = 8 * 1024 * 1024
+
+/** A response, or its encoding (the Watch method's serializer passes a Buffer through). */
+type WatchCall = grpc.ServerWritableStream<WatchRequest | MalformedRequest, WatchResponse | Buffer>
 
 export class WatchCalls {
   /** Ends each open watch, for the server's shutdown. */
   private readonly open = new Set<(details: string) => void>()
+
+  private readonly encoded: EncodedChanges
 
   constructor(
     private readonly store: Store,
     private readonly gate: CallGate,
     private readonly memory: RequestRelease,
     private readonly logger: Logger,
-  ) {}
+    serialize: (response: WatchResponse) => Buffer,
+  ) {
+    this.encoded = new EncodedChanges(serialize, encodedChangesCacheBytes)
+  }
+
+  /** The Watch method's response serializer: a Buffer (changes encoded here) goes as it is. */
+  static responseSerializer(serialize: (response: WatchResponse) => Buffer): (response: WatchResponse | Buffer) => Buffer {
+    return (response) => (Buffer.isBuffer(response) ? response : serialize(response))
+  }
 
   /** Watches open now. */
   get count(): number {
     return this.open.size
   }
 
-  handler(): grpc.handleServerStreamingCall<WatchRequest | MalformedRequest, WatchResponse> {
+  handler(): grpc.handleServerStreamingCall<WatchRequest | MalformedRequest, WatchResponse | Buffer> {
     return (call) => void this.serve(call)
   }
 
@@ -96,7 +111,8 @@ export class WatchCalls {
       for await (const event of watch) {
         if (ended) break
         const events = event.kind === 'change' ? [event, ...watch.takeReady(watchResponseMaxChanges - 1, watchResponseMaxBytes)] : [event]
-        await Promise.race([new Promise<void>((resolve) => call.write(watchResponseToWire(events), () => resolve())), cancelled])
+        const response = event.kind === 'change' ? this.encoded.response(events as ChangeEvent[], request.withValues) : watchResponseToWire(events)
+        await Promise.race([new Promise<void>((resolve) => call.write(response, () => resolve())), cancelled])
         // A progress event says every change up to its revision was streamed too.
         resumeFrom = Math.max(resumeFrom, events[events.length - 1]!.revision + 1)
       }
