@@ -52,8 +52,9 @@ export function watchCommand(setExitCode: (code: number) => void): Command {
       setExitCode(exitCodes.ok)
     } catch (error) {
       const reason = error instanceof StratumClientError ? `${error.details} (${error.codeName})` : String(error)
-      // The server stopped or the connection broke: the watch can go on where it ended.
-      const resumable = error instanceof StratumClientError && error.codeName === 'UNAVAILABLE' && watch.resumeFrom > 0
+      // The server stopped, the connection broke, or the server dropped the watch for room
+      // (CANCELLED): the watch can go on where it ended.
+      const resumable = error instanceof StratumClientError && ['UNAVAILABLE', 'CANCELLED'].includes(error.codeName) && watch.resumeFrom > 0
       const resume = resumable ? `; resume with --from-revision ${watch.resumeFrom}` : ''
       process.stderr.write(`stratum watch: ${reason.replace(/\s*\n\s*/g, ' ')}${resume}\n`)
       setExitCode(exitCodes.failed)

@@ -24,6 +24,8 @@ export class WatchStream implements AsyncIterableIterator<WatchEvent> {
   private resumeFromRevision: number
   /** Events of the last response not given yet. */
   private pending: WatchEvent[] = []
+  /** Serializes `next()` calls, as an async iterator must: two at once would share a response. */
+  private queue: Promise<unknown> = Promise.resolve()
 
   constructor(
     private readonly call: grpc.ClientReadableStream<WatchResponse>,
@@ -45,7 +47,13 @@ export class WatchStream implements AsyncIterableIterator<WatchEvent> {
     return this
   }
 
-  async next(): Promise<IteratorResult<WatchEvent>> {
+  next(): Promise<IteratorResult<WatchEvent>> {
+    const result = this.queue.then(() => this.pull())
+    this.queue = result.catch(() => undefined)
+    return result
+  }
+
+  private async pull(): Promise<IteratorResult<WatchEvent>> {
     const waiting = this.pending.shift()
     if (waiting !== undefined) return this.give(waiting)
     let result: IteratorResult<WatchResponse>

@@ -59,7 +59,7 @@ export interface WatchRequestOptions extends CallOptions {
   problemId?: number
   /** Include what each write stored. @defaultValue false */
   withValues?: boolean
-  /** A progress event after this many ms without a change, 1 to 3,600,000. @defaultValue the server's, 10,000 */
+  /** A progress event after this many ms without a change, 100 to 3,600,000. @defaultValue the server's, 10,000 */
   progressIntervalMs?: number
 }
 
@@ -387,8 +387,9 @@ export class StratumClient {
   /**
    * Streams the store's changes (the Watch RPC): an async iterator of one event per acknowledged
    * write, in revision order, from `fromRevision` (inclusive; the last revision seen + 1 to
-   * resume, or `resumeFrom` of the stream that ended) or from now, of one problem or all, with
-   * the values written when asked, and progress events while nothing changes. It fails with
+   * resume, or `resumeFrom` of the stream that ended) or from now (then a progress event with the
+   * revision it starts after comes first), of one problem or all, with the values written when
+   * asked, and progress events while nothing changes. It fails with
    * OUT_OF_RANGE for a revision the server no longer holds, RESOURCE_EXHAUSTED when it fell too
    * far behind, UNAVAILABLE when the server stops. Leaving the loop cancels the call. It has no
    * deadline unless `deadlineMs` is given.
@@ -497,8 +498,8 @@ function healthCheckMethod(): grpc.MethodDefinition<object, object> {
 /** The progress_interval_ms field: 0 (the server's default) when not given. */
 function progressInterval(progressIntervalMs: number | undefined): number {
   if (progressIntervalMs === undefined) return 0
-  if (!Number.isInteger(progressIntervalMs) || progressIntervalMs < 1 || progressIntervalMs > 3_600_000) {
-    throw new WireValueError(`progressIntervalMs must be an integer from 1 to 3,600,000, got ${String(progressIntervalMs)}`)
+  if (!Number.isInteger(progressIntervalMs) || progressIntervalMs < 100 || progressIntervalMs > 3_600_000) {
+    throw new WireValueError(`progressIntervalMs must be an integer from 100 to 3,600,000, got ${String(progressIntervalMs)}`)
   }
   return progressIntervalMs
 }

@@ -44,7 +44,11 @@ export class ChangeHistory {
   private entries: HistoryEntry[] = []
   /** Index in `entries` of the oldest entry still held. */
   private head = 0
-  private waiters: Array<() => void> = []
+  /**
+   * What the watchers waiting now wait for: one promise shared by all, settled at the next wake,
+   * so that a watcher that stops waiting (a progress timeout, a close) leaves nothing behind.
+   */
+  private waiting: { promise: Promise<void>; resolve: () => void } | undefined
   private closedValue = false
   /** Every revision at or below this is no longer held. */
   horizon: number
@@ -83,15 +87,20 @@ export class ChangeHistory {
 
   /** Wakes every watcher waiting for a change; called once per published group, not per entry. */
   wake(): void {
-    const waiters = this.waiters
-    this.waiters = []
-    for (const wake of waiters) wake()
+    const waiting = this.waiting
+    this.waiting = undefined
+    waiting?.resolve()
   }
 
   /** Resolves at the next `wake()` or `close()`. */
   changed(): Promise<void> {
     if (this.closedValue) return Promise.resolve()
-    return new Promise((resolve) => this.waiters.push(resolve))
+    if (this.waiting === undefined) {
+      let resolve!: () => void
+      const promise = new Promise<void>((settle) => (resolve = settle))
+      this.waiting = { promise, resolve }
+    }
+    return this.waiting.promise
   }
 
   /** The store is closing: wakes every watcher, for good. */

@@ -239,6 +239,18 @@ describe('watch', () => {
     assert.equal(((await take(watch, 1))[0] as ChangeEvent).testCaseId, later)
   })
 
+  it('counts the change next() gave in takeReady\'s byte bound', async () => {
+    const store = await open()
+    const doc = await store.createProblem('p')
+    const watch = store.watch({ withValues: true, progressIntervalMs: 0 })
+    const big = string('x'.repeat(600 * 1024))
+    const [first, second] = await Promise.all([store.addTestCase(doc, big), store.addTestCase(doc, big)])
+    assert.equal(((await take(watch, 1))[0] as ChangeEvent).testCaseId, first)
+    // 600 KiB given, 600 KiB more would pass 1 MiB: the second waits for the next response.
+    assert.deepStrictEqual(watch.takeReady(100, 1024 * 1024), [])
+    assert.equal(((await take(watch, 1))[0] as ChangeEvent).testCaseId, second)
+  })
+
   it('sends progress events with the revision seen while nothing changes', async () => {
     const store = await open()
     const doc = await store.createProblem('p')

@@ -42,6 +42,8 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
   private readonly closedSignal: Promise<void>
   /** When the next progress event is due, if no change is delivered before. */
   private progressDueMs: number
+  /** The record bytes of the change `next()` gave last, and of those `takeReady` added to it. */
+  private lastRecordBytes = 0
   /** Serializes `next()` calls, as an async iterator must. */
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -77,22 +79,28 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
 
   /**
    * The changes ready now, after those `next()` gave, without waiting: at most `maxEvents`, and
-   * no more once their records reach `maxBytes` (with values; at least one). Empty when none is
+   * (with values) none that would take the records of these and of the change `next()` gave last
+   * past `maxBytes`, unless it is the only one. Empty when none is
    * ready, or the watch is closed or behind (its next `next()` says why). Call it between
    * `next()` calls, not while one is pending.
    */
   takeReady(maxEvents: number, maxBytes: number): ChangeEvent[] {
     const events: ChangeEvent[] = []
-    let bytes = 0
+    // The change next() gave goes in the same response: its records count.
+    let bytes = this.lastRecordBytes
     const history = this.source.history
     while (events.length < maxEvents && !this.closed && !history.closed && this.cursor > history.horizon) {
-      if (this.options.withValues && events.length > 0 && bytes >= maxBytes) break
-      const entry = this.nextEntry()
+      const entry = this.peekEntry()
       if (entry === undefined) break
+      const entryBytes = recordBytesOf(entry)
+      if (this.options.withValues && (events.length > 0 || bytes > 0) && bytes + entryBytes > maxBytes) break
+      const event = this.eventOf(entry)
       this.cursor = entry.revision + 1
-      for (const record of entry.records) bytes += record.sizeBytes
-      events.push(this.eventOf(entry))
+      bytes += entryBytes
+      events.push(event)
     }
+    // The next call starts another response.
+    this.lastRecordBytes = 0
     if (events.length > 0) this.progressDueMs = Date.now() + this.options.progressIntervalMs
     return events
   }
@@ -112,12 +120,16 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
             `read the current state, then watch from its revision + 1`,
         )
       }
-      const entry = this.nextEntry()
+      const entry = this.peekEntry()
       if (entry !== undefined) {
+        // Built before the cursor moves: a value that cannot be read (CORRUPTION) is not skipped.
+        const event = this.eventOf(entry)
         this.cursor = entry.revision + 1
+        this.lastRecordBytes = recordBytesOf(entry)
         this.progressDueMs = Date.now() + this.options.progressIntervalMs
-        return { done: false, value: this.eventOf(entry) }
+        return { done: false, value: event }
       }
+      this.lastRecordBytes = 0
       const progressIntervalMs = this.options.progressIntervalMs
       const nowMs = Date.now()
       if (progressIntervalMs > 0 && nowMs >= this.progressDueMs) {
@@ -129,8 +141,8 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
     }
   }
 
-  /** The next entry to deliver; moves the cursor past the entries of other problems it skips. */
-  private nextEntry(): HistoryEntry | undefined {
+  /** The next entry to deliver; moves the cursor past the entries of other problems it skips, not past it. */
+  private peekEntry(): HistoryEntry | undefined {
     const history = this.source.history
     let entry = history.firstFrom(this.cursor)
     const problemId = this.options.problemId
@@ -165,6 +177,12 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
       ...(this.options.withValues && entry.records.length > 0 ? { value: this.source.valueOf(entry) } : {}),
     }
   }
+}
+
+function recordBytesOf(entry: HistoryEntry): number {
+  let bytes = 0
+  for (const record of entry.records) bytes += record.sizeBytes
+  return bytes
 }
 
 /** Checks `options` against the history; REVISION_UNAVAILABLE for a revision it no longer holds. */

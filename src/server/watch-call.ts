@@ -25,10 +25,16 @@ import { idOf } from './request-fields.ts'
 import { MalformedRequest } from './strict-requests.ts'
 
 const method = 'Watch'
+const watchProgressIntervalMaxMs = 3_600_000
 /** Most changes in one response. */
 export const watchResponseMaxChanges = 1000
-/** A response takes no more changes once their records reach this (with values; at least one change). */
+/** A response takes no change that would bring its records past this (with values; at least one change). */
 export const watchResponseMaxBytes = 1024 * 1024
+/**
+ * The shortest progress interval a client may ask for: a progress response is a message, and a
+ * watch asking for one every millisecond would cost the server a thousand a second.
+ */
+export const watchProgressIntervalMinMs = 100
 
 /** Memory for changes kept encoded for every watcher (encoded-changes.ts). */
 const encodedChangesCacheBytes = 8 * 1024 * 1024
@@ -94,12 +100,20 @@ export class WatchCalls {
     }
     /** The next revision the client has not received: where it resumes. */
     let resumeFrom = Number(request.fromRevision) || this.store.revision + 1
+    // A watch from now first says from where: a client whose stream breaks before any change
+    // can then resume without missing the writes made meanwhile.
+    if (request.fromRevision === '0') call.write(watchResponseToWire([{ kind: 'progress', revision: resumeFrom - 1 }]))
     let ended = false
     const end = (details: string): void => {
       if (ended) return
       ended = true
       watch.close()
-      call.emit('error', { code: grpc.status.UNAVAILABLE, details: `${details}; watch again from revision ${resumeFrom}` })
+      call.emit('error', {
+        code: grpc.status.UNAVAILABLE,
+        details:
+          `${details}: every change up to revision ${resumeFrom - 1} was streamed; watch again from revision ${resumeFrom} ` +
+          '(OUT_OF_RANGE if the server no longer holds it, as after a restart with writes since: then read the current state first)',
+      })
     }
     this.open.add(end)
     const cancelled = new Promise<void>((resolve) => call.once('cancelled', resolve))
@@ -134,7 +148,12 @@ function watchOptionsOf(request: WatchRequest): WatchOptions {
   const options: { -readonly [Key in keyof WatchOptions]: WatchOptions[Key] } = { withValues: request.withValues }
   if (request.fromRevision !== '0') options.fromRevision = revisionOf(request.fromRevision)
   if (request.problemId !== '0') options.problemId = idOf(request.problemId, 'problem_id')
-  if (request.progressIntervalMs !== 0) options.progressIntervalMs = request.progressIntervalMs
+  if (request.progressIntervalMs !== 0) {
+    if (request.progressIntervalMs < watchProgressIntervalMinMs || request.progressIntervalMs > watchProgressIntervalMaxMs) {
+      throw invalidArgument(`progress_interval_ms must be from ${watchProgressIntervalMinMs} to ${watchProgressIntervalMaxMs} (0 for the default, 10000), got ${request.progressIntervalMs}`)
+    }
+    options.progressIntervalMs = request.progressIntervalMs
+  }
   return options
 }
 

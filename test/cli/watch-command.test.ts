@@ -78,7 +78,10 @@ describe('stratum watch', () => {
     const last = seen[seen.length - 1] as { revision: number }
     await server.restart()
     assert.equal(await running.exited, 1)
-    assert.match(running.stderr(), new RegExp(`^stratum watch: the server is shutting down; watch again from revision \\d+ \\(UNAVAILABLE\\); resume with --from-revision \\d+\\n$`))
+    assert.match(
+      running.stderr(),
+      /^stratum watch: the server is shutting down: every change up to revision \d+ was streamed; watch again from revision \d+ \(OUT_OF_RANGE if .*\) \(UNAVAILABLE\); resume with --from-revision \d+\n$/,
+    )
     const resumeFrom = Number(/--from-revision (\d+)/.exec(running.stderr())![1])
     assert.ok(resumeFrom > last.revision, `${resumeFrom} after ${last.revision}`)
   })

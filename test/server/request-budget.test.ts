@@ -164,11 +164,14 @@ describe('requests in flight share a memory budget (requestsInFlightMaxBytes)', 
     // Syncs held back: a request decoded before its call is cancelled stays held in its handler.
     gate.close()
     try {
-      // Cancelled from before the body is sent to well after it arrived, 10 ms apart.
+      // Cancelled from before the body is sent to well after it arrived, 10 ms apart; the last
+      // once a request is decoded and charged, however slow the machine is.
+      const last = requests.length - 1
       const outcomes = await Promise.all(
         requests.map(async (bytes, index) => {
           const call = rawCall(clients[index]!, 'AddTestCase', bytes)
           await sleep(10 * index)
+          if (index === last) await until('a request is decoded', () => held() >= requestMemoryBytes(bytes.length, valueItems))
           call.call.cancel()
           return call.outcome
         }),

@@ -70,6 +70,9 @@ describe('Watch', () => {
 
   it('streams every acknowledged write in revision order, with what it wrote', async () => {
     const watch = client.watch({ withValues: true, progressIntervalMs: 3_600_000 })
+    // A watch from now says first from where: the revision it starts after.
+    const startedAfter = (await client.getStats()).revision
+    assert.deepStrictEqual(await take(watch, 1), [{ kind: 'progress', revision: startedAfter }])
     const problemId = await client.createProblem('<p>A+B</p>', { title: 'A+B' })
     const revisions = [(await client.getStats()).revision]
     await client.updateProblemColumn(problemId, 'level', 'easy')
@@ -139,7 +142,7 @@ describe('Watch', () => {
       [tc1, tc2],
     )
     resumed.cancel()
-    const onlySecond = client.watch({ fromRevision: from, problemId: second, progressIntervalMs: 50 })
+    const onlySecond = client.watch({ fromRevision: from, problemId: second, progressIntervalMs: 100 })
     const [change, progress] = await take(onlySecond, 2)
     assert.deepStrictEqual(shapes([change!]), [{ type: 'created', target: 'testCase', problemId: second, testCaseId: tc2 }])
     assert.deepStrictEqual(progress, { kind: 'progress', revision: (await client.getStats()).revision })
@@ -182,7 +185,7 @@ describe('Watch', () => {
 
   it('answers INVALID_ARGUMENT for bad requests, and reads every legal encoding of one alike', async () => {
     assert.throws(() => client.watch({ problemId: 0.5 }), failsWith('INVALID_ARGUMENT', /problemId must be an integer/))
-    assert.throws(() => client.watch({ progressIntervalMs: 0 }), failsWith('INVALID_ARGUMENT', /progressIntervalMs must be an integer from 1/))
+    assert.throws(() => client.watch({ progressIntervalMs: 99 }), failsWith('INVALID_ARGUMENT', /progressIntervalMs must be an integer from 100/))
     assert.throws(() => client.watch({ fromRevision: 2 ** 53 + 2 }), failsWith('INVALID_ARGUMENT', /fromRevision must be an integer/))
     // What a client that checks nothing may send: a revision past 2^53.
     const tooFar = await new Promise<grpc.ServiceError>((resolve) => {
@@ -194,6 +197,17 @@ describe('Watch', () => {
       })
     })
     assert.equal(tooFar.code, grpc.status.INVALID_ARGUMENT, tooFar.details)
+    // A progress response every millisecond would cost the server a thousand messages a second.
+    const tooOften = await new Promise<grpc.ServiceError>((resolve) => {
+      const raw = rawClient(`127.0.0.1:${server.server.port}`)
+      const call = raw.makeServerStreamRequest(`/${lseServiceName}/Watch`, (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0x20, 0x01]), new grpc.Metadata(), {})
+      call.on('error', (error: grpc.ServiceError) => {
+        raw.close()
+        resolve(error)
+      })
+    })
+    assert.equal(tooOften.code, grpc.status.INVALID_ARGUMENT, tooOften.details)
+    assert.match(tooOften.details, /^progress_interval_ms must be from 100 to 3600000 \(0 for the default, 10000\), got 1$/)
     assert.match(tooFar.details, /^from_revision must be below 2\^53, got 9007199254740994$/)
     const problemId = await client.createProblem('encodings')
     const from = (await client.getStats()).revision
@@ -235,13 +249,17 @@ describe('Watch when the server stops', () => {
     const server = await startTestServer({ shutdownGraceMs: 120_000 })
     const problemId = await server.client.createProblem('p')
     const watch = server.client.watch({ problemId })
+    assert.equal((await take(watch, 1))[0]!.kind, 'progress')
     const tcId = await server.client.addTestCase(problemId, int64(1))
     const [event] = await take(watch, 1)
     assert.deepStrictEqual(shapes([event!]), [{ type: 'created', target: 'testCase', problemId, testCaseId: tcId }])
     const ended = watch.next()
     ended.catch(() => {}) // asserted below, once the server stopped
     await server.stop()
-    await assert.rejects(ended, failsWith('UNAVAILABLE', new RegExp(`^the server is shutting down; watch again from revision ${event!.revision + 1}$`)))
+    await assert.rejects(
+      ended,
+      failsWith('UNAVAILABLE', new RegExp(`^the server is shutting down: every change up to revision ${event!.revision} was streamed; watch again from revision ${event!.revision + 1} \\(OUT_OF_RANGE if`)),
+    )
     assert.equal(watch.resumeFrom, event!.revision + 1)
   })
 })

@@ -296,7 +296,8 @@ class LseClient:
               progress_interval: Optional[float] = None, timeout: Optional[float] = None) -> Watch:
         """Streams the store's changes (the Watch RPC): one ``WatchEvent`` per acknowledged write,
         in revision order, from ``from_revision`` (inclusive: the last revision seen + 1, or
-        ``resume_from`` of a stream that ended; 0 for "after the current revision"), of one
+        ``resume_from`` of a stream that ended; 0 for "after the current revision", and then a
+        progress event with that revision comes first), of one
         problem (``problem_id``) or all, with the values written when ``with_values``, and a
         progress event after each ``progress_interval`` seconds without a change (the server's
         10 s when None). The stream has no deadline unless ``timeout`` is given (the client's
@@ -310,8 +311,8 @@ class LseClient:
         interval_ms = 0
         if progress_interval is not None:
             if isinstance(progress_interval, bool) or not isinstance(progress_interval, (int, float)) \
-                    or not 0.001 <= progress_interval <= 3600:
-                raise invalid_argument(f"progress_interval must be from 0.001 to 3600 seconds, not {progress_interval!r}")
+                    or not 0.1 <= progress_interval <= 3600:
+                raise invalid_argument(f"progress_interval must be from 0.1 to 3600 seconds, not {progress_interval!r}")
             interval_ms = round(progress_interval * 1000)
         request = lse_pb2.WatchRequest(from_revision=from_revision, problem_id=problem_id, with_values=with_values,
                                        progress_interval_ms=interval_ms)

@@ -88,6 +88,10 @@ class Watch:
             if self._closed and isinstance(error, grpc.Call) and error.code() == grpc.StatusCode.CANCELLED:
                 return
             raise from_rpc_error(error) from None
+        except LseError:
+            # A response that is not an event: the server's fault; the stream is no use any more.
+            self.close()
+            raise
 
     def close(self) -> None:
         """Cancels the call; the iteration ends."""

@@ -11,7 +11,7 @@ import grpc
 
 from lse_client import (
     INT64_MAX, INT64_MIN, AlreadyExistsError, BatchRef, FailedPreconditionError, Int64List, InvalidArgumentError,
-    LseClient, LseError, NotFoundError, ResourceExhaustedError, StringList, UnavailableError, Versioned,
+    LseClient, LseError, NotFoundError, ResourceExhaustedError, StringList, UnavailableError, Versioned, WatchEvent,
 )
 from .server_process import ServerProcess
 
@@ -480,10 +480,12 @@ class WatchTest(ClientTestCase):
         self.assertEqual(changes.resume_from, revisions[-1] + 1)
 
     def test_one_problem_progress_and_close(self) -> None:
-        with self.client.watch(problem_id=self.doc, progress_interval=0.05) as changes:
+        with self.client.watch(problem_id=self.doc, progress_interval=0.1) as changes:
+            events = iter(changes)
+            # From now: first, the revision it starts after.
+            self.assertEqual(next(events), WatchEvent(kind="progress", revision=self.client.get_stats()["revision"]))
             self.client.create_problem("<p>not watched</p>")
             tc = self.client.add_test_case(self.doc, 7)
-            events = iter(changes)
             change = next(events)
             self.assertEqual((change.kind, change.target, change.tc_id, change.value), ("change", "test_case", tc, None))
             progress = next(events)
@@ -496,4 +498,4 @@ class WatchTest(ClientTestCase):
         with self.assertRaises(InvalidArgumentError):
             self.client.watch(problem_id=-1)
         with self.assertRaises(InvalidArgumentError):
-            self.client.watch(progress_interval=0)
+            self.client.watch(progress_interval=0.05)
