@@ -57,37 +57,33 @@ export class ChangeFeed implements WatchSource {
     return new Watch(this, resolveWatchOptions(options, this.history, this.revision(), this.parts.isProblemId))
   }
 
-  /** Records the writes of one append, published at `at` (their first record's place), in order. */
-  published(plans: readonly WritePlan[], at: Placed): void {
-    let offset = at.offset
-    for (const plan of plans) {
-      const change = plan.change
-      const records: RecordRef[] = change.valueRecords.map(({ index, local, column }) => {
-        let recordOffset = offset
-        for (let earlier = 0; earlier < index; earlier++) recordOffset += plan.records[earlier]!.length
-        const record = plan.records[index]!
-        return {
-          segmentNumber: at.segmentNumber,
-          offset: recordOffset,
-          sizeBytes: record.length,
-          seq: readUint53(record, seqOffsetInHeader),
-          id: readUint53(record, 24),
-          kind: record[8] as RecordKind,
-          local,
-          column,
-        }
-      })
-      this.history.append({
-        revision: plan.version,
-        type: change.type,
-        target: change.target,
-        problemId: change.problemId,
-        testCaseId: change.testCaseId,
-        column: change.column,
-        records,
-      })
-      for (const record of plan.records) offset += record.length
-    }
+  /** Records a write just published, its first record at `at`. */
+  published(plan: WritePlan, at: Placed): void {
+    const change = plan.change
+    const records: RecordRef[] = change.valueRecords.map(({ index, local, column }) => {
+      let offset = at.offset
+      for (let earlier = 0; earlier < index; earlier++) offset += plan.records[earlier]!.length
+      const record = plan.records[index]!
+      return {
+        segmentNumber: at.segmentNumber,
+        offset,
+        sizeBytes: record.length,
+        seq: readUint53(record, seqOffsetInHeader),
+        id: readUint53(record, 24),
+        kind: record[8] as RecordKind,
+        local,
+        column,
+      }
+    })
+    this.history.append({
+      revision: plan.version,
+      type: change.type,
+      target: change.target,
+      problemId: change.problemId,
+      testCaseId: change.testCaseId,
+      column: change.column,
+      records,
+    })
   }
 
   /** Wakes the watchers waiting for changes (once per group commit), or for the store's failure. */

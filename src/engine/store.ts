@@ -757,13 +757,15 @@ export class Store {
     const placement = this.writer.append(records, (at) => {
       let offset = at.offset
       for (const plan of plans) {
-        plan.publish({ segmentNumber: at.segmentNumber, offset })
+        const placed = { segmentNumber: at.segmentNumber, offset }
+        plan.publish(placed)
+        // In append order, as published: the change history only grows in revision order.
+        this.feed.published(plan, placed)
         for (const record of plan.records) offset += record.length
       }
       for (const release of releases) release()
-      // Published in append order, so revisions only grow, and so does the change history.
+      // Published in append order, so revisions only grow.
       this.revisionValue = version
-      this.feed.published(plans, at)
       this.feed.wake()
     })
     releases = plans.map((plan) => plan.note(this.pending))
