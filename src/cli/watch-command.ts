@@ -12,6 +12,7 @@ import { StratumClientError, type StratumClient, type Value, type WatchEvent } f
 import { addConnectionOptions, connectedClient, type ConnectionOptions } from './admin-commands.ts'
 import { exitCodes } from './exit-codes.ts'
 import { integerIn } from './option-parsers.ts'
+import { watchProgressIntervalDefaultMs, watchProgressIntervalMaxMs, watchProgressIntervalMinMs } from '../protocol/watch-events.ts'
 
 interface WatchCommandOptions extends ConnectionOptions {
   fromRevision?: number
@@ -27,7 +28,11 @@ export function watchCommand(setExitCode: (code: number) => void): Command {
       .addOption(new Option('--from-revision <revision>', 'the first revision to print (the last one seen + 1, to resume); default: from now').argParser(integerIn(1, Number.MAX_SAFE_INTEGER)))
       .addOption(new Option('--problem <id>', "only this problem's changes").argParser(integerIn(1, Number.MAX_SAFE_INTEGER)))
       .addOption(new Option('--values', 'include what each write stored').default(false))
-      .addOption(new Option('--progress-interval-ms <ms>', 'a progress line after this long without a change (default: the server\'s, 10000)').argParser(integerIn(1, 3_600_000))),
+      .addOption(
+        new Option('--progress-interval-ms <ms>', `a progress line after this long without a change (default: the server's, ${watchProgressIntervalDefaultMs})`).argParser(
+          integerIn(watchProgressIntervalMinMs, watchProgressIntervalMaxMs),
+        ),
+      ),
   ).action(async (options: WatchCommandOptions) => {
     let client: StratumClient
     try {
@@ -88,7 +93,7 @@ function valueJson(value: Value): unknown {
       return { type: value.type, value: value.value.map((item) => item.toString()) }
     case 'double':
       // -0 too: JSON would print it as 0.
-      return { type: value.type, value: Number.isFinite(value.value) && !Object.is(value.value, -0) ? value.value : Object.is(value.value, -0) ? '-0' : String(value.value) }
+      return { type: value.type, value: Object.is(value.value, -0) ? '-0' : Number.isFinite(value.value) ? value.value : String(value.value) }
     case 'stringMap':
       return { type: value.type, value: [...value.value] }
     default:

@@ -37,6 +37,7 @@ import type {
 } from '../protocol/wire-types.ts'
 import { ClientBatch } from './client-batch.ts'
 import { WatchStream } from './client-watch.ts'
+import { watchProgressIntervalMaxMs, watchProgressIntervalMinMs } from '../protocol/watch-events.ts'
 import { StratumClientError } from './client-error.ts'
 import { columnsOf, condition, id, pageSize, testCaseIds, text, wireValue, type MetaInput } from './wire-arguments.ts'
 import { compactionResultFromWire, statsFromWire, type CompactionResult, type ServerStats } from './stats.ts'
@@ -498,8 +499,8 @@ function healthCheckMethod(): grpc.MethodDefinition<object, object> {
 /** The progress_interval_ms field: 0 (the server's default) when not given. */
 function progressInterval(progressIntervalMs: number | undefined): number {
   if (progressIntervalMs === undefined) return 0
-  if (!Number.isInteger(progressIntervalMs) || progressIntervalMs < 100 || progressIntervalMs > 3_600_000) {
-    throw new WireValueError(`progressIntervalMs must be an integer from 100 to 3,600,000, got ${String(progressIntervalMs)}`)
+  if (!Number.isInteger(progressIntervalMs) || progressIntervalMs < watchProgressIntervalMinMs || progressIntervalMs > watchProgressIntervalMaxMs) {
+    throw new WireValueError(`progressIntervalMs must be an integer from ${watchProgressIntervalMinMs} to ${watchProgressIntervalMaxMs}, got ${String(progressIntervalMs)}`)
   }
   return progressIntervalMs
 }

@@ -8,6 +8,15 @@ import { valueFromWire, valueToWire } from './value-wire.ts'
 import type { Value } from './values.ts'
 import type { WatchResponse, WireChange, WireChangeTarget, WireChangeType } from './wire-types.ts'
 
+/**
+ * The bounds of a WatchRequest's progress_interval_ms, as the contract states them (0 asks for
+ * the default). The shortest: a progress response is a message, and a watch asking for one every
+ * millisecond would cost the server a thousand a second.
+ */
+export const watchProgressIntervalMinMs = 100
+export const watchProgressIntervalMaxMs = 3_600_000
+export const watchProgressIntervalDefaultMs = 10_000
+
 export type ChangeType = 'created' | 'updated' | 'deleted'
 
 export type ChangeTarget = 'problem' | 'problemText' | 'problemColumn' | 'testCase' | 'expectedOutput'

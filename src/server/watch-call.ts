@@ -16,7 +16,7 @@
 import * as grpc from '@grpc/grpc-js'
 import type { Logger } from 'pino'
 import type { ChangeEvent, Store, Watch, WatchOptions } from '../engine/index.ts'
-import { watchResponseToWire } from '../protocol/watch-events.ts'
+import { watchProgressIntervalDefaultMs, watchProgressIntervalMaxMs, watchProgressIntervalMinMs, watchResponseToWire } from '../protocol/watch-events.ts'
 import { EncodedChanges } from './encoded-changes.ts'
 import type { WatchRequest, WatchResponse } from '../protocol/wire-types.ts'
 import { invalidArgument, toStatus } from './call-error.ts'
@@ -25,16 +25,10 @@ import { idOf } from './request-fields.ts'
 import { MalformedRequest } from './strict-requests.ts'
 
 const method = 'Watch'
-const watchProgressIntervalMaxMs = 3_600_000
 /** Most changes in one response. */
 export const watchResponseMaxChanges = 1000
 /** A response takes no change that would bring its records past this (with values; at least one change). */
 export const watchResponseMaxBytes = 1024 * 1024
-/**
- * The shortest progress interval a client may ask for: a progress response is a message, and a
- * watch asking for one every millisecond would cost the server a thousand a second.
- */
-export const watchProgressIntervalMinMs = 100
 
 /** Memory for changes kept encoded for every watcher (encoded-changes.ts). */
 const encodedChangesCacheBytes = 8 * 1024 * 1024
@@ -45,6 +39,8 @@ type WatchCall = grpc.ServerWritableStream<WatchRequest | MalformedRequest, Watc
 export class WatchCalls {
   /** Ends each open watch, for the server's shutdown. */
   private readonly open = new Set<(details: string) => void>()
+  /** The server is stopping: new watches are refused. */
+  private stopped = false
 
   private readonly encoded: EncodedChanges
 
@@ -63,16 +59,9 @@ export class WatchCalls {
     return (response) => (Buffer.isBuffer(response) ? response : serialize(response))
   }
 
-  /** Watches open now. */
-  get count(): number {
-    return this.open.size
-  }
-
   handler(): grpc.handleServerStreamingCall<WatchRequest | MalformedRequest, WatchResponse | Buffer> {
     return (call) => void this.serve(call)
   }
-
-  private stopped = false
 
   /** Ends every open watch with UNAVAILABLE, and refuses new ones: the server is stopping. */
   stop(): void {
@@ -150,7 +139,9 @@ function watchOptionsOf(request: WatchRequest): WatchOptions {
   if (request.problemId !== '0') options.problemId = idOf(request.problemId, 'problem_id')
   if (request.progressIntervalMs !== 0) {
     if (request.progressIntervalMs < watchProgressIntervalMinMs || request.progressIntervalMs > watchProgressIntervalMaxMs) {
-      throw invalidArgument(`progress_interval_ms must be from ${watchProgressIntervalMinMs} to ${watchProgressIntervalMaxMs} (0 for the default, 10000), got ${request.progressIntervalMs}`)
+      throw invalidArgument(
+        `progress_interval_ms must be from ${watchProgressIntervalMinMs} to ${watchProgressIntervalMaxMs} (0 for the default, ${watchProgressIntervalDefaultMs}), got ${request.progressIntervalMs}`,
+      )
     }
     options.progressIntervalMs = request.progressIntervalMs
   }
