@@ -185,7 +185,8 @@ export function requestReceiptInterceptor(budget: RequestMemoryBudget, limits: R
         return
       }
       if (framing.declaredMaxBytes > limit.maxBytes) {
-        // The same words as strict-requests.ts, which refuses a whole message over the limit.
+        // The one check of a request's size against its method's limit: what is refused here
+        // never reaches the deserializer (strict-requests.ts).
         refuse({
           code: grpc.status.RESOURCE_EXHAUSTED,
           details: `the ${limit.name} request is ${framing.declaredMaxBytes} bytes; its limit is ${limit.maxBytes} bytes`,

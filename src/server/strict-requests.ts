@@ -2,7 +2,8 @@
  * Request deserializers that never throw.
  *
  * grpc-js answers INTERNAL when a deserializer throws, which would blame the server for a bad
- * request. These check a request's size against its method's limit and its bytes against its
+ * request. A request over its method's size limit never gets here: request-receipt.ts refuses it
+ * from its length prefix, before its body arrives. These check a request's bytes against its
  * type (wire-check.ts) first, re-encode it canonically by protobuf's parsing rules
  * (canonical-request.ts) so that protobufjs decodes what the reference implementations would, and hand the handler a `MalformedRequest` instead of throwing; the
  * handler answers it with its status (see unary-call.ts).
@@ -14,7 +15,6 @@
 import { status } from '@grpc/grpc-js'
 import type { Deserialize } from '@grpc/proto-loader'
 import { lseServiceName, loadLseRoot, type LseMethodDefinition, type LseRpcName } from '../protocol/proto-definition.ts'
-import { requestMaxBytesByMethod } from './message-limits.ts'
 import { limits } from '../engine/index.ts'
 import { canonicalRequest, countRequestItems, countTopLevelField, requestItemsMax } from './canonical-request.ts'
 import { requestMemoryBytes, type RequestMemoryBudget } from './request-memory.ts'
@@ -30,12 +30,8 @@ export class MalformedRequest {
 export function strictDeserializer(name: LseRpcName, method: LseMethodDefinition, budget: RequestMemoryBudget): Deserialize<object> {
   const requestType = loadLseRoot().lookupService(lseServiceName).methods[name]?.resolvedRequestType
   if (requestType === undefined || requestType === null) throw new Error(`no request type for ${name}`)
-  const maxBytes = requestMaxBytesByMethod[name]
   const decode = method.requestDeserialize
   return (bytes: Buffer): object => {
-    if (bytes.length > maxBytes) {
-      return new MalformedRequest(status.RESOURCE_EXHAUSTED, `the ${name} request is ${bytes.length} bytes; its limit is ${maxBytes} bytes`)
-    }
     const problem = findWireProblem(requestType, bytes)
     if (problem !== undefined) return new MalformedRequest(status.INVALID_ARGUMENT, `malformed ${requestType.name}: ${problem}`)
     const items = countRequestItems(requestType, bytes)
