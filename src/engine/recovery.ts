@@ -169,6 +169,9 @@ export async function recover(options: {
   nowMs?: () => number
 }): Promise<RecoveredStore> {
   const started = performance.now()
+  const nowMs = options.nowMs?.() ?? Date.now()
+  /** A syncMark written by this open carries the sequence counter's floor (see `seqFloorAfter`). */
+  let seqFloorKept = false
   /**
    * Whether the store was closed cleanly: its LOCK removed, and its log ending as a close leaves
    * it, with an intact syncMark last (or nothing at all). A syncMark alone does not tell: a flush
@@ -297,11 +300,22 @@ export async function recover(options: {
     active = { segmentNumber, fd, sizeBytes: opened.keptBytes, seeds: opened.format.seeds, lastGroupTag: opened.logEnd!.lastGroupTag, proven: true }
     endedCleanly &&= opened.logEnd!.proven
     if (!opened.logEnd!.proven && opened.keptBytes > opened.format.headerBytes) {
-      active.proven = proveTail(fileSystem, active)
+      // The newest segment is the last replayed: the counter's floor is known (see below).
+      const seqFloor = seqFloorAfter(replay.maxSeq, endedCleanly, nowMs)
+      active.proven = proveTail(fileSystem, active, seqFloor)
+      seqFloorKept = active.proven
       options.files.grow(segmentNumber, active.sizeBytes)
     }
   }
   active ??= await startSegment(options, 1)
+  const nextSeq = nextSeqAfter(replay.maxSeq, endedCleanly, nowMs)
+  // After a crash the counter jumps above every seq the crashed process may have issued. A mark
+  // carrying the jump keeps it when this process closes cleanly without writing: the next open,
+  // clean, would otherwise resume below it, and issue again what this one showed as its revision.
+  if (!seqFloorKept && nextSeq > replay.maxSeq + 1 && proveTail(fileSystem, active, nextSeq - 1)) {
+    active.proven = true
+    options.files.grow(active.segmentNumber, active.sizeBytes)
+  }
 
   if (report.hintsWritten > 0) syncDirectory(fileSystem, dir)
   // Before the rebuild, which frees the pages whose ids are all issued and dead.
@@ -312,7 +326,7 @@ export async function recover(options: {
   return {
     report,
     nextLocalId: replay.maxLocalId + 1,
-    nextSeq: nextSeqAfter(replay.maxSeq, endedCleanly, options.nowMs?.() ?? Date.now()),
+    nextSeq,
     activeSegmentNumber: active.segmentNumber,
     activeFd: active.fd,
     activeSizeBytes: active.sizeBytes,
@@ -347,6 +361,12 @@ export function nextSeqAfter(maxSeq: number, endedCleanly: boolean, nowMs: numbe
   return endedCleanly ? maxSeq + 1 : Math.max(maxSeq + 1, Math.floor(nowMs * 1000))
 }
 
+/** What a syncMark written at open carries: the counter's floor after a jump, else 0 (none). */
+function seqFloorAfter(maxSeq: number, endedCleanly: boolean, nowMs: number): number {
+  const nextSeq = nextSeqAfter(maxSeq, endedCleanly, nowMs)
+  return nextSeq > maxSeq + 1 ? nextSeq - 1 : 0
+}
+
 /** Creates a new, empty segment to append to. */
 async function startSegment(options: { fileSystem: FileSystem; dir: string; files: SegmentFiles; segmentStats: SegmentStatsTable }, segmentNumber: number): Promise<ActiveSegment> {
   const { fd, seeds } = await createSegmentFile(options.fileSystem, options.dir, segmentNumber)
@@ -361,11 +381,12 @@ async function startSegment(options: { fileSystem: FileSystem; dir: string; file
  * syncMark and syncs that. Without the first sync, a later group written by this process could
  * reach the disk while these bytes did not, and recovery would take their loss for corruption;
  * without the mark, damage to the last group before the next write would look like a torn tail.
+ * `seqFloor`, when given, is the sequence counter's floor the mark carries (see sync-mark.ts).
  */
-function proveTail(fileSystem: FileSystem, active: ActiveSegment): boolean {
+function proveTail(fileSystem: FileSystem, active: ActiveSegment, seqFloor = 0): boolean {
   fileSystem.fdatasyncSync(active.fd)
   const groupTag = (active.lastGroupTag + 1) & recordGroupMask
-  const mark = encodeSyncMark(active.seeds, groupTag)
+  const mark = encodeSyncMark(active.seeds, groupTag, seqFloor)
   let written: number
   try {
     written = fileSystem.writeSync(active.fd, mark, active.sizeBytes)
@@ -611,8 +632,12 @@ class Replay {
   apply(segmentNumber: number, record: PendingRecord, metaPayload: Buffer | undefined): void {
     const { header, offset, corrupt } = record
     this.recordCount++
-    // A sync mark proves durability to the scan; it names no id and takes no sequence number.
-    if (header.kind === RecordKind.syncMark) return
+    // A sync mark proves durability to the scan; it names no id and takes no sequence number, but
+    // may carry the counter's floor (sync-mark.ts), which the next seq must pass.
+    if (header.kind === RecordKind.syncMark) {
+      this.maxSeq = Math.max(this.maxSeq, header.seq)
+      return
+    }
     const local = this.localOf(header.id, 'id')
     this.maxLocalId = Math.max(this.maxLocalId, local)
     this.maxSeq = Math.max(this.maxSeq, header.seq)

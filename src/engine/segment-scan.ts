@@ -138,7 +138,7 @@ export interface LogEnd {
   torn: boolean
   /** The tag of the last group kept, from which the writer counts on (0 when none). */
   lastGroupTag: number
-  /** The last thing kept is an intact syncMark: nothing before it can be a torn tail any more. */
+  /** The last thing kept is an intact syncMark, or the segment holds no record: nothing kept can be a torn tail any more. */
   proven: boolean
 }
 
@@ -218,9 +218,10 @@ export function findLogEnd(contents: Buffer, headerBytes: number, seeds: RecordS
   }
   const torn = epoch.hasItems && (epoch.damaged || !epoch.ended)
   if (!torn) {
-    // The log ends where the last epoch (or sync mark) ended; zeros may follow.
+    // The log ends where the last epoch (or sync mark) ended; zeros may follow. A segment that
+    // holds no record has nothing to prove (one is created only after the one before is sealed).
     const keptBytes = Math.min(endOfItems, epoch.hasItems ? endOfItems : epoch.start)
-    return { keptBytes, torn: false, lastGroupTag: seeds.legacy ? 0 : previousTag, proven: keptBytes === provenEnd }
+    return { keptBytes, torn: false, lastGroupTag: seeds.legacy ? 0 : previousTag, proven: keptBytes === provenEnd || keptBytes === headerBytes }
   }
   const cutAt = epoch.start
   // Format 1 and 2: an intact record after the damage shows it is not a tail (it is not applied).

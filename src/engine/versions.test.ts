@@ -144,7 +144,15 @@ describe('versions after a crash', () => {
     const before = Date.now() * 1000
     const reopened = await open({ dir })
     assert.ok(reopened.revision >= before - 1, `revision ${reopened.revision} resumes at the clock (${before} µs)`)
+    const jumpedTo = reopened.revision
     await close(reopened)
+    // Closed cleanly without a write: the next open, clean, keeps the jump (a syncMark carries it),
+    // rather than resume at the highest seq of a record and give again revisions once shown.
+    const again = await open({ dir })
+    assert.equal(again.revision, jumpedTo)
+    const docId = await again.createProblem('<p>y</p>')
+    assert.ok((await again.getProblemVersion(docId))! > jumpedTo)
+    await close(again)
   })
 
   it('resume one above the highest after a clean close', async () => {
