@@ -42,6 +42,7 @@ import {
   type Batch,
   type ChangeEvent,
   type Watch,
+  type WatchEvent,
   type Store,
   type SyncMode,
   type TestCase,
@@ -432,7 +433,8 @@ type Op =
   | { op: 'getExpectedOutput'; node: NodeRef }
   | { op: 'updateExpectedOutput'; node: NodeRef; value: Value }
   | { op: 'deleteExpectedOutput'; node: NodeRef }
-  | { op: 'reopen'; syncMode: SyncMode }
+  /** Close and open again; then a watch from the `resumeAt`-th change seen (modulo their number) reads them back from the log. */
+  | { op: 'reopen'; syncMode: SyncMode; resumeAt: number }
   /** compactNow(), with writes called in the same tick, so that they land while it runs. */
   | { op: 'compactNow'; writes: WriteOp[] }
   /** Writes called in one tick, so that they share group commits. */
@@ -501,7 +503,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant('getExpectedOutput' as const), node: nodeRefArb }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('updateExpectedOutput' as const), node: nodeRefArb, value: valueArb }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('deleteExpectedOutput' as const), node: nodeRefArb }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('reopen' as const), syncMode: syncModeArb }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('reopen' as const), syncMode: syncModeArb, resumeAt: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('compactNow' as const), writes: fc.array(writeOpArb, { maxLength: 6 }) }) },
   {
     weight: 2,
@@ -541,6 +543,8 @@ interface RunConfig {
   cacheSizeBytes: number | undefined
   /** 0: compactions run only when the sequence asks; otherwise the background compactor's period. */
   compactionIntervalMs: number
+  /** What the background compactor leaves in the log for watchers. */
+  watchLogRetainRevisions: number
 }
 const configArb: fc.Arbitrary<RunConfig> = fc.record({
   syncMode: fc.oneof({ weight: 5, arbitrary: fc.constant('none' as const) }, { weight: 1, arbitrary: fc.constant('always' as const) }),
@@ -548,6 +552,7 @@ const configArb: fc.Arbitrary<RunConfig> = fc.record({
   segmentSizeBytes: fc.constantFrom(4096, 4096, 8192),
   cacheSizeBytes: fc.constantFrom(undefined, 0, 16 * 1024),
   compactionIntervalMs: fc.constantFrom(0, 0, 0, 5),
+  watchLogRetainRevisions: fc.constantFrom(0, 0, 20),
 })
 
 function storeOptions(dir: string, config: RunConfig, syncMode: SyncMode) {
@@ -558,6 +563,7 @@ function storeOptions(dir: string, config: RunConfig, syncMode: SyncMode) {
     shard: config.shard,
     segmentSizeBytes: config.segmentSizeBytes,
     compactionIntervalMs: config.compactionIntervalMs,
+    watchLogRetainRevisions: config.watchLogRetainRevisions,
     compactionDeadRatio: 0.1,
     ...(config.cacheSizeBytes === undefined ? {} : { cacheSizeBytes: config.cacheSizeBytes }),
   }
@@ -677,6 +683,9 @@ const statistics = {
   watchedEvents: 0,
   /** Of those, values read after a compaction reclaimed them. */
   supersededValues: 0,
+  /** Changes read back from the log by a watch after a reopen, and watches refused for a compacted revision. */
+  resumedEvents: 0,
+  resumesRefused: 0,
   ops: new Map<string, number>(),
 }
 
@@ -686,6 +695,8 @@ interface Harness {
   config: RunConfig
   model: Model
   watcher: Watcher
+  /** Every change the watchers gave and the model checked, with its revision, since the run began. */
+  journal: ChangeEvent[]
 }
 
 /** A watcher of the store under test from its open on, with values, read by a loop of its own. */
@@ -758,7 +769,8 @@ async function checkWatcher(harness: Harness, when: string): Promise<void> {
   }
   if (watcher.error !== undefined) throw watcher.error
   const expected = model.events.splice(0)
-  const actual = watcher.seen.splice(0).map(({ kind: _kind, revision: _revision, ...event }): ExpectedEvent => event)
+  const seen = watcher.seen.splice(0)
+  const actual = seen.map(({ kind: _kind, revision: _revision, ...event }): ExpectedEvent => event)
   assert.equal(actual.length, expected.length, `${when}: events given`)
   for (const [index, event] of actual.entries()) {
     const want = expected[index]!
@@ -770,6 +782,66 @@ async function checkWatcher(harness: Harness, when: string): Promise<void> {
     assert.deepStrictEqual(comparable(event), comparable(want), `${when}: event ${index} of ${actual.length}`)
   }
   statistics.watchedEvents += actual.length
+  harness.journal.push(...seen)
+}
+
+/**
+ * After a reopen, whose history in memory starts empty: a watch from the `resumeAt`-th change the
+ * journal holds reads it and every later one back from the log, as they were given live (values
+ * too, or `superseded` for a write replaced later, which a compaction may have reclaimed since).
+ * Only a compaction cuts the log: a revision it reclaimed is refused naming the oldest held, and
+ * the watch then starts there; a background compaction may end it midway.
+ */
+async function checkResume(harness: Harness, resumeAt: number): Promise<void> {
+  const { store, journal } = harness
+  if (journal.length === 0) return
+  const index = resumeAt % journal.length
+  let from = journal[index]!.revision
+  let watch: Watch
+  try {
+    watch = store.watch({ fromRevision: from, withValues: true, progressIntervalMs: 0 })
+  } catch (error) {
+    assert.ok(error instanceof StratumError && error.code === 'REVISION_UNAVAILABLE', `a watch from ${from} failed with ${String(error)}`)
+    assert.ok(statistics.compactions > 0 || harness.config.compactionIntervalMs > 0, `revision ${from} refused, yet nothing was compacted: ${error.message}`)
+    const oldest = Number(/the oldest revision a watch can start from is (\d+)/.exec(error.message)?.[1])
+    assert.ok(oldest > from && oldest <= store.revision + 1, `oldest ${oldest} after refusing ${from}`)
+    from = oldest
+    watch = store.watch({ fromRevision: from, withValues: true, progressIntervalMs: 0 })
+    statistics.resumesRefused++
+  }
+  const expected = journal.filter((event) => event.revision >= from)
+  try {
+    for (const [position, want] of expected.entries()) {
+      let next: IteratorResult<WatchEvent>
+      try {
+        next = await watch.next()
+      } catch (error) {
+        const cutMidway = error instanceof StratumError && error.code === 'LIMIT_EXCEEDED' && harness.config.compactionIntervalMs > 0
+        if (cutMidway) return
+        throw error
+      }
+      assert.equal(next.done, false)
+      const event = next.value as ChangeEvent
+      const when = `resumed from ${from}: event ${position} of ${expected.length}`
+      if (event.value?.kind === 'superseded' && want.value !== undefined && want.value.kind !== 'superseded') {
+        const { kind: _kind, revision: _revision, ...wanted } = want
+        assert.ok(replacedLater(wanted, expected.slice(position + 1)), `${when}: superseded, yet never replaced`)
+        assert.deepStrictEqual({ ...event, value: undefined }, { ...want, value: undefined }, when)
+        continue
+      }
+      assert.deepStrictEqual(comparableChange(event), comparableChange(want), when)
+    }
+    // Nothing was written since the reopen: no other change is there.
+    assert.deepStrictEqual(watch.takeReady(1, Number.MAX_SAFE_INTEGER), [], `resumed from ${from}: a change beyond the journal`)
+    statistics.resumedEvents += expected.length
+  } finally {
+    watch.close()
+  }
+}
+
+function comparableChange(event: ChangeEvent): unknown {
+  const { kind, revision, ...rest } = event
+  return { kind, revision, ...(comparable(rest) as object) }
 }
 
 type WriteOp = Extract<
@@ -1010,6 +1082,7 @@ async function runOp(harness: Harness, op: Op): Promise<string> {
     }
     case 'reopen':
       await reopen(harness, op.syncMode)
+      await checkResume(harness, op.resumeAt)
       break
     case 'compactNow': {
       // The writes are called in the same tick as compactNow, so they land while it plans, copies
@@ -1283,7 +1356,7 @@ async function runSequence(config: RunConfig, ops: readonly Op[]): Promise<void>
   statistics.runs++
   const dir = mkdtempSync(join(tmpdir(), 'stratum-model-'))
   const store = await openStore(storeOptions(dir, config, config.syncMode))
-  const harness: Harness = { dir, config, model: new Model(config.shard), store, watcher: startWatcher(store) }
+  const harness: Harness = { dir, config, model: new Model(config.shard), store, watcher: startWatcher(store), journal: [] }
   const done: string[] = []
   try {
     for (const [index, op] of ops.entries()) {
@@ -1340,6 +1413,7 @@ describe('the store against an in-memory model', () => {
       assert.ok(statistics.batches > 0 && statistics.failedBatches > 0, `batches: ${statistics.batches} committed, ${statistics.failedBatches} refused`)
       assert.ok(statistics.interleavedLaterStates > 0, 'no read after a write resolved saw a later write of its tick')
       assert.ok(statistics.watchedEvents > statistics.runs, `watched events: ${statistics.watchedEvents} in ${statistics.runs} runs`)
+      assert.ok(statistics.resumedEvents > statistics.runs, `changes read back from the log: ${statistics.resumedEvents} in ${statistics.runs} runs`)
       assert.equal(statistics.ops.size, 20, `operations run: ${[...statistics.ops.keys()].join(', ')}`)
     }
   })

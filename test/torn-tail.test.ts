@@ -70,10 +70,11 @@ async function buildFixture(dir: string): Promise<Fixture> {
   }
   assert.deepEqual(
     tail.flatMap((write) => write.records.map((record) => record.kind)),
-    [RecordKind.inputPut, RecordKind.docBlob, RecordKind.docMeta, RecordKind.outputPut, RecordKind.docMeta],
+    [RecordKind.inputPut, RecordKind.docBlob, RecordKind.docMeta, RecordKind.outputPut, RecordKind.columnName, RecordKind.docMeta],
   )
   const newestSizeBytes = fs.statSync(segmentPath(dir, newestSegment)).size
-  const lastRecord = tail[tail.length - 1]!.records[0]!
+  const lastWrite = tail[tail.length - 1]!
+  const lastRecord = lastWrite.records[lastWrite.records.length - 1]!
   // A clean close ends the segment with a syncMark (one record header) after the last write.
   assert.equal(lastRecord.offset + lastRecord.sizeBytes + recordHeaderBytes, newestSizeBytes)
   return { dir, writes: recorder.writes, tail, newestSegment, newestSizeBytes, docId }
@@ -157,7 +158,7 @@ describe('torn tails', () => {
   })
   after(() => fs.rmSync(root, { recursive: true, force: true }))
 
-  it('truncates a record cut short at the tail on open, at every byte of the last five records', async () => {
+  it('truncates a record cut short at the tail on open, at every byte of the last six records', async () => {
     const { tail, writes } = fixture
     const firstTailWrite = writes.indexOf(tail[0]!)
     const from = writeStart(tail[0]!)

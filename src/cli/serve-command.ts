@@ -36,6 +36,7 @@ export interface ServeOptions extends ServerLimitOptions, SecurityOptions, Metri
   segmentSize: number
   cacheSize: number
   watchHistoryMaxChanges: number
+  watchLogRetainRevisions: number
   compactionIntervalMs: number
   compactionDeadRatio: number
   compactionDeadBytes: number
@@ -81,10 +82,19 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
         .argParser(bytesIn(0, limits.cacheSizeMaxBytes)),
     )
     .addOption(
-      new Option('--watch-history-max-changes <n>', 'changes kept in memory for Watch (about 320 bytes each): a watch can resume from any of their revisions')
+      new Option('--watch-history-max-changes <n>', 'changes kept in memory for Watch (about 320 bytes each); older ones are read back from the log while it holds them')
         .env('LSE_WATCH_HISTORY_MAX_CHANGES')
         .default(limits.watchHistoryDefaultChanges)
         .argParser(integerIn(0, limits.watchHistoryMaxChangesMax)),
+    )
+    .addOption(
+      new Option(
+        '--watch-log-retain-revisions <n>',
+        'background compaction leaves in the log the segments holding the newest n revisions, so that a watch can resume from them after a restart; 0 for none',
+      )
+        .env('LSE_WATCH_LOG_RETAIN_REVISIONS')
+        .default(limits.watchLogRetainDefaultRevisions)
+        .argParser(integerIn(0, Number.MAX_SAFE_INTEGER)),
     )
     .addOption(
       new Option('--compaction-interval-ms <ms>', 'how often the background compactor checks for garbage; 0 turns it off (stratum compact still works)')
@@ -165,6 +175,7 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
         segmentSizeBytes: options.segmentSize,
         cacheSizeBytes: options.cacheSize,
         watchHistoryMaxChanges: options.watchHistoryMaxChanges,
+        watchLogRetainRevisions: options.watchLogRetainRevisions,
         compactionIntervalMs: options.compactionIntervalMs,
         compactionDeadRatio: options.compactionDeadRatio,
         compactionDeadBytes: options.compactionDeadBytes,

@@ -11,11 +11,13 @@
 import { decodeMeta } from './document-meta.ts'
 import type { ChangeValue, WatchOptions } from './change-events.ts'
 import { ChangeHistory, type HistoryEntry, type RecordRef } from './change-history.ts'
+import { ChangeLog, ChangeLogReader, type LogEnd } from './change-log.ts'
 import { SlotKind, type Keydir } from './keydir.ts'
 import { recordHeaderBytes } from './limits.ts'
 import type { CheckedRecord, RecordReader } from './record-reader.ts'
 import { readUint53, type RecordKind } from './record.ts'
 import type { SegmentFiles } from './segment-files.ts'
+import type { SegmentStatsTable } from './segment-stats.ts'
 import type { Placed } from './segment-writer.ts'
 import { decodeValue } from './values.ts'
 import { resolveWatchOptions, Watch, type WatchSource } from './watch.ts'
@@ -27,6 +29,7 @@ const seqOffsetInHeader = 16
 export interface ChangeFeedParts {
   readonly keydir: Keydir
   readonly files: SegmentFiles
+  readonly segmentStats: SegmentStatsTable
   readonly reader: RecordReader
   readonly revision: () => number
   readonly checkOpen: () => void
@@ -35,13 +38,28 @@ export interface ChangeFeedParts {
 
 export class ChangeFeed implements WatchSource {
   readonly history: ChangeHistory
+  readonly log: ChangeLog
 
   constructor(
     private readonly parts: ChangeFeedParts,
     historyMaxChanges: number,
     openedAtRevision: number,
+    /** From recovery: the oldest revision whose change the log holds as written. */
+    historyFloor: number,
+    /** Where the log ends at open: every write in it is published. */
+    logEnd: LogEnd,
   ) {
     this.history = new ChangeHistory(historyMaxChanges, openedAtRevision)
+    this.log = new ChangeLog(parts.files, parts.segmentStats, historyFloor, logEnd)
+  }
+
+  /** A compaction cut the log's history up to `revision` (see ChangeLog.cut). */
+  historyCut(revision: number): void {
+    this.log.cut(revision)
+  }
+
+  openLog(): ChangeLogReader {
+    return new ChangeLogReader(this.log)
   }
 
   revision(): number {
@@ -54,11 +72,14 @@ export class ChangeFeed implements WatchSource {
 
   watch(options: WatchOptions | undefined): Watch {
     this.checkOpen()
-    return new Watch(this, resolveWatchOptions(options, this.history, this.revision(), this.parts.isProblemId))
+    return new Watch(this, resolveWatchOptions(options, this.history, this.log, this.revision(), this.parts.isProblemId))
   }
 
   /** Records a write just published, its first record at `at`. */
   published(plan: WritePlan, at: Placed): void {
+    let end = at.offset
+    for (const record of plan.records) end += record.length
+    this.log.publishedThrough(at.segmentNumber, end)
     const change = plan.change
     const records: RecordRef[] = change.valueRecords.map(({ index, local, column }) => {
       let offset = at.offset

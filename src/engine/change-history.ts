@@ -5,8 +5,9 @@
  * never from anywhere else, so a watcher never sees an unacknowledged write.
  *
  * The history is kept in memory since the store was opened: after a reopen it starts empty, and
- * its horizon (every revision at or below it is no longer held) is the revision the store opened
- * at. Dropping the oldest entry when it is full moves the horizon to that entry's revision.
+ * its horizon (every revision at or below it is no longer held here) is the revision the store
+ * opened at. Dropping the oldest entry when it is full moves the horizon to that entry's revision.
+ * Watchers read the changes at or below the horizon back from the log (change-log.ts).
  */
 import type { ChangeTarget, ChangeType } from './change-events.ts'
 import type { Column } from './keydir.ts'

@@ -220,7 +220,7 @@ describe('compaction', () => {
     // doomed document's records, and the live first version of nothing) has little. Force a
     // partial compaction by marking everything but the first segment with a high garbage share:
     // the store is opened with a background compactor that runs at once.
-    store = await open(dir, { segmentSizeBytes: 4096, compactionIntervalMs: 10, compactionDeadRatio: 0.05 })
+    store = await open(dir, { segmentSizeBytes: 4096, compactionIntervalMs: 10, compactionDeadRatio: 0.05, watchLogRetainRevisions: 0 })
     // Bounded: the background compactor runs within a few wakes.
     for (let wait = 0; wait < 300 && (await store.stats()).compaction.runs === 0; wait++) await new Promise((resolve) => setTimeout(resolve, 10))
     const stats = await store.stats()
@@ -250,7 +250,7 @@ describe('compaction', () => {
     for (let index = 0; index < 200; index++) await store.updateProblemHtml(hot, `hot ${index}`.repeat(20))
     await store.close()
     const before = readdirSync(dir).filter((name) => name.endsWith('.seg')).sort()
-    store = await open(dir, { segmentSizeBytes: 4096, compactionIntervalMs: 10, compactionDeadRatio: 0.3 })
+    store = await open(dir, { segmentSizeBytes: 4096, compactionIntervalMs: 10, compactionDeadRatio: 0.3, watchLogRetainRevisions: 0 })
     for (let wait = 0; wait < 300 && (await store.stats()).compaction.runs === 0; wait++) await new Promise((resolve) => setTimeout(resolve, 10))
     const stats = await store.stats()
     await store.close()
@@ -263,6 +263,27 @@ describe('compaction', () => {
     store = await open(dir)
     for (const [index, id] of clean.entries()) assert.equal(await store.getProblemHtml(id), `clean ${index}`.repeat(20))
     assert.equal(await store.getProblemHtml(hot), 'hot 199'.repeat(20))
+    await store.close()
+  })
+
+  it('a background compaction leaves the segments of the newest watchLogRetainRevisions revisions, for watchers', async () => {
+    const dir = newDir()
+    let store = await open(dir, { segmentSizeBytes: 4096 })
+    const hot = await store.createProblem('hot')
+    for (let index = 0; index < 300; index++) await store.updateProblemHtml(hot, `hot ${index}`.repeat(20))
+    await store.close()
+    const retained = 100
+    store = await open(dir, { segmentSizeBytes: 4096, compactionIntervalMs: 10, compactionDeadRatio: 0.3, watchLogRetainRevisions: retained })
+    for (let wait = 0; wait < 300 && (await store.stats()).compaction.runs === 0; wait++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.ok((await store.stats()).compaction.runs >= 1, 'the background compactor ran')
+    // Each write took one revision: the newest 100 are read back from the log, values and all.
+    const watch = store.watch({ fromRevision: store.revision - retained + 1, withValues: true, progressIntervalMs: 0 })
+    for (let index = 300 - retained; index < 300; index++) {
+      const next = await watch.next()
+      assert.equal(next.done, false)
+      assert.deepStrictEqual(next.value.kind === 'change' && next.value.value, { kind: 'text', html: `hot ${index}`.repeat(20) })
+    }
+    watch.close()
     await store.close()
   })
 

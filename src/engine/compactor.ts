@@ -52,6 +52,7 @@ import {
   recordHeaderBytes,
   segmentHeaderBytes,
 } from './limits.ts'
+import { readUint53 } from './record.ts'
 import { segmentFileName, segmentFormatVersion, segmentPath } from './segment-file.ts'
 import type { SegmentFiles } from './segment-files.ts'
 import type { SealedHints } from './sealed-hints.ts'
@@ -84,8 +85,15 @@ export interface CompactorDeps {
   segmentStats: SegmentStatsTable
   /** Hints being written for sealed segments: those of inputs must be done before inputs go. */
   sealedHints: SealedHints
-  /** Encodes an idWatermark record, taking a sequence number for it. */
-  makeWatermark: () => Buffer
+  /**
+   * Encodes an idWatermark record, taking a sequence number for it; `inputsMaxSeq` is the newest
+   * write the compaction's inputs hold (0 when none), which it records as its history cut.
+   */
+  makeWatermark: (inputsMaxSeq: number) => Buffer
+  /** A compaction is committed: the changes up to `revision` (its history cut) are no longer all in the log. */
+  historyCut: (revision: number) => void
+  /** The store's revision now. */
+  revision: () => number
   warn: (message: string, details: Record<string, unknown>) => void
 }
 
@@ -266,15 +274,18 @@ export class Compactor {
   }
 
   /**
-   * The segments a background compaction takes: none unless the dead bytes of the sealed
-   * segments are over `compactionDeadRatio` of them or over `compactionDeadBytes`; then those
+   * The segments a background compaction takes, among the sealed segments that hold no write of
+   * the newest `watchLogRetainRevisions`: none unless their dead bytes are over `compactionDeadRatio` of them or over `compactionDeadBytes`; then those
    * with the largest share of garbage, at least `compactionSegmentDeadShareMin`, up to
    * `compactionInputMaxBytes`, and with them the small segments (cheap to merge, and left by
    * rotations and earlier compactions).
    */
   private chooseBackgroundInputs(): number[] {
-    const { options, files } = this.deps
-    const candidates = this.sealedSegments().map((segmentNumber) => {
+    const { options, files, segmentStats } = this.deps
+    // Segments with a write among the newest `watchLogRetainRevisions` stay: watchers read them.
+    const retainedAbove = this.deps.revision() - options.watchLogRetainRevisions
+    const eligible = this.sealedSegments().filter((segmentNumber) => segmentStats.get(segmentNumber).maxSeq <= retainedAbove)
+    const candidates = eligible.map((segmentNumber) => {
       const sizeBytes = files.sizesBytes.get(segmentNumber) ?? 0
       const deadBytes = this.deadBytes(segmentNumber)
       return { segmentNumber, sizeBytes, deadBytes, share: sizeBytes === 0 ? 0 : deadBytes / sizeBytes }
@@ -351,6 +362,12 @@ export class Compactor {
     const firstOutputNumber = await writer.rotate(outputNumbersMax)
     const outputNumbers = Array.from({ length: outputNumbersMax }, (_, index) => firstOutputNumber + index)
 
+    // The newest write the inputs hold: their history ends with this compaction (see historyCut).
+    let inputsMaxSeq = 0
+    for (const segmentNumber of inputs) inputsMaxSeq = Math.max(inputsMaxSeq, segmentStats.get(segmentNumber).maxSeq)
+    const watermark = this.deps.makeWatermark(inputsMaxSeq)
+    // What the outputs' history was cut at: as the watermark records it, for the next open too.
+    const historyCut = readUint53(watermark, 32)
     let reply: Extract<WorkerReply, { type: 'done' }>
     try {
       this.checkGoingOn()
@@ -367,7 +384,7 @@ export class Compactor {
         outputNumbersMax,
         segmentSizeBytes: options.segmentSizeBytes,
         oldestSeqOutside,
-        watermark: this.deps.makeWatermark(),
+        watermark,
       })
       this.step('outputs-written')
       this.checkGoingOn()
@@ -390,7 +407,7 @@ export class Compactor {
     }
     this.step('committed')
     try {
-      return await this.finishCommitted(commit, reply, plan, bytesBefore, started)
+      return await this.finishCommitted(commit, reply, plan, bytesBefore, started, historyCut)
     } catch (error) {
       // Decided but not finished: whatever failed (an I/O error, or a bug), only reopening the
       // store, which finishes the compaction from its commit file, can make it whole again.
@@ -406,6 +423,7 @@ export class Compactor {
     plan: CopyPlan,
     bytesBefore: number,
     started: number,
+    historyCut: number,
   ): Promise<CompactionResult> {
     const { files, keydir, cache, segmentStats, options, writer } = this.deps
     const { fileSystem, dir } = options
@@ -413,8 +431,10 @@ export class Compactor {
     for (const output of reply.outputs) {
       const format = { version: segmentFormatVersion, headerBytes: segmentHeaderBytes, seeds: output.seeds, headerDamaged: false }
       files.add(output.segmentNumber, output.sizeBytes, fileSystem.openSync(segmentPath(dir, output.segmentNumber), 'r'), format)
-      segmentStats.set(output.segmentNumber, { minSeq: output.minSeq, tombstoneBytes: output.tombstoneBytes, damaged: false })
+      segmentStats.set(output.segmentNumber, { minSeq: output.minSeq, maxSeq: historyCut, tombstoneBytes: output.tombstoneBytes, damaged: false })
     }
+    // The inputs' history goes with them: watchers reading it from the log stop before they do.
+    this.deps.historyCut(historyCut)
     this.step('outputs-installed')
 
     let sliceStart = performance.now()

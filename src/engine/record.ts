@@ -7,6 +7,7 @@
  *   8      1    kind          RecordKind
  *   9      1    flags         bit 0: BATCH_CONTINUES (the next record belongs to the same write)
  *                             bit 1: GROUP_ENDS (the last record of a group commit in this segment)
+ *                             bit 2: CREATES (the write created what the record holds; format 4)
  *   10     2    group         the group commit that wrote it, counted per segment, mod 2^16
  *   12     4    payloadBytes
  *   16     8    seq           write sequence number, < 2^53, strictly increasing per store
@@ -49,9 +50,11 @@ export const RecordKind = {
   outputDelete: 7,
   /**
    * Written first in every segment a compaction writes: `id` is the highest id issued before it
-   * (its local part may be 0), `parentId` is 0, payload empty. Compaction drops tombstones, and
-   * with them perhaps the records of the newest ids; this record keeps recovery from issuing
-   * those ids again. Segment format version 2 and later.
+   * (its local part may be 0), payload empty. Compaction drops tombstones, and with them perhaps
+   * the records of the newest ids; this record keeps recovery from issuing those ids again.
+   * Segment format version 2 and later. `parentId` (format 4; 0 before) is the compaction's
+   * history cut: the newest sequence number its inputs held (or, when they held no write, the
+   * watermark's own). The log no longer holds the changes up to it as they were written.
    */
   idWatermark: 8,
   /**
@@ -61,6 +64,13 @@ export const RecordKind = {
    * intact one for a torn tail. id, parentId and seq are 0, payload empty; it indexes nothing.
    */
   syncMark: 9,
+  /**
+   * The name of the column a column update changed (segment format 4): written just before the
+   * write's docMeta record (flagged BATCH_CONTINUES), so that the log alone says what the write
+   * did, for watchers reading it (change-log.ts). `id` is the document, parentId 0, payload the
+   * name in UTF-8. It indexes nothing, and compaction drops it.
+   */
+  columnName: 10,
 } as const
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind]
 
@@ -69,6 +79,13 @@ const knownKinds = new Set<number>(Object.values(RecordKind))
 export const recordFlagBatchContinues = 1
 /** Set on the last record of each group commit in a segment (format 3). */
 export const recordFlagGroupEnds = 2
+/**
+ * Set on the first record of a write that created what it holds (format 4): a document's blob,
+ * a new input node, an output where there was none. Together with `columnName`, it lets a reader
+ * of the log alone tell what each write did (created or updated, which column): see change-log.ts.
+ * Compaction clears it with the other flags: its outputs are no longer a history.
+ */
+export const recordFlagCreates = 4
 /** Commit-group tags are kept mod 2^16 (the header's group field). */
 export const recordGroupMask = 0xffff
 
@@ -87,8 +104,11 @@ export const legacySeeds: RecordSeeds = Object.freeze({ header: 0, record: 0, le
 
 /** The flag bits a record of a segment with these seeds may carry. */
 function knownFlags(seeds: RecordSeeds): number {
-  return seeds.legacy ? recordFlagBatchContinues : recordFlagBatchContinues | recordFlagGroupEnds
+  return seeds.legacy ? recordFlagBatchContinues : recordFlagsSeeded
 }
+
+/** The flag bits of a seeded segment's records (format 3 never sets CREATES; a reader accepts it). */
+export const recordFlagsSeeded = recordFlagBatchContinues | recordFlagGroupEnds | recordFlagCreates
 
 /** Whether records of this kind are tombstones (which compaction keeps only while needed). */
 export function isTombstoneKind(kind: number): boolean {
@@ -149,14 +169,14 @@ export function markBatchContinues(record: Buffer): void {
 
 /**
  * Seals an encoded record for the segment whose seeds are `seeds`: sets its commit group and
- * whether it ends that group, then both checksums. The BATCH_CONTINUES flag is kept.
+ * whether it ends that group, then both checksums. The BATCH_CONTINUES and CREATES flags are kept.
  * REQUIRES: `record` is one whole record (header and payload), e.g. from `encodeRecord`.
  */
 export function sealRecord(record: Buffer, seeds: RecordSeeds, group: number, groupEnds: boolean): void {
   assert(!seeds.legacy, 'records are only written to segments of the current format')
   assert(group >= 0 && group <= recordGroupMask, 'a group tag fits 16 bits')
   assert.equal(record.length, recordHeaderBytes + record.readUInt32LE(12), 'a whole record')
-  record[9] = (record[9]! & recordFlagBatchContinues) | (groupEnds ? recordFlagGroupEnds : 0)
+  record[9] = (record[9]! & (recordFlagBatchContinues | recordFlagCreates)) | (groupEnds ? recordFlagGroupEnds : 0)
   record.writeUInt16LE(group, 10)
   record.writeUInt32LE(crc32c(record.subarray(8), seeds.record), 4)
   record.writeUInt32LE(crc32c(record.subarray(4, recordHeaderBytes), seeds.header), 0)

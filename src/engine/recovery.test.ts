@@ -70,12 +70,12 @@ describe('recovery', () => {
     const { dir } = await storeWithSealedSegment()
     const header = Buffer.alloc(16)
     header.write('STRATSEG', 0, 'latin1')
-    header.writeUInt32LE(4, 8)
+    header.writeUInt32LE(5, 8)
     header.writeUInt32LE(crc32c(header.subarray(0, 12)), 12)
     overwrite(segmentPath(dir, 2), 0, header)
     await assert.rejects(openStore({ dir }), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'UNSUPPORTED_FORMAT')
-      assert.match(error.message, /segment format version 4; this version of Stratum reads versions 1, 2, 3/)
+      assert.match(error.message, /segment format version 5; this version of Stratum reads versions 1, 2, 3, 4/)
       return true
     })
   })

@@ -45,6 +45,7 @@ import {
   parseSegmentFileName,
   segmentFileName,
   readSegmentHeader,
+  changeNotesFormatVersion,
   segmentFormatVersion,
   segmentMagic,
   segmentPath,
@@ -144,6 +145,12 @@ export interface RecoveredStore {
   nextLocalId: number
   /** The next sequence number: above every one found. */
   nextSeq: number
+  /**
+   * The oldest revision from which the log holds every change as it was written (change-log.ts):
+   * above every record of a segment that is a compaction's output (its idWatermark is its newest),
+   * of an older format (its records do not say what each write did), or found damaged.
+   */
+  historyFloor: number
   activeSegmentNumber: number
   activeFd: number
   activeSizeBytes: number
@@ -226,6 +233,8 @@ export async function recover(options: {
     report.removedTemporaryFiles.push(name)
   }
   const replay = new Replay(options.keydir, options.shard)
+  /** The newest revision whose change the log may no longer hold as written (see `historyFloor`). */
+  let historyCut = 0
 
   let active: ActiveSegment | undefined
   for (const [index, segmentNumber] of segmentNumbers.entries()) {
@@ -242,6 +251,7 @@ export async function recover(options: {
           report.segmentCount++
           options.files.add(segmentNumber, sizeBytes, fd, format)
           replay.finishSegment(options.segmentStats.get(segmentNumber))
+          historyCut = Math.max(historyCut, replay.historyCutOf(format, false))
           continue
         }
       }
@@ -261,6 +271,7 @@ export async function recover(options: {
       const stats = options.segmentStats.get(segmentNumber)
       replay.finishSegment(stats)
       stats.damaged = damaged
+      historyCut = Math.max(historyCut, replay.historyCutOf(opened.format, damaged))
       if (hint !== undefined && !damaged && (await tryWriteHintFile(fileSystem, dir, segmentNumber, hint.finish(sizeBytes)))) {
         report.hintsWritten++
       }
@@ -289,10 +300,11 @@ export async function recover(options: {
     }
     options.files.add(segmentNumber, opened.keptBytes, fd, opened.format)
     if (!isNewest) continue
-    if (opened.format.seeds.legacy) {
-      // Records are only appended to segments of the current format: this one is sealed as it is.
-      // Its format has no syncMark to prove how the store was closed.
-      endedCleanly = false
+    if (opened.format.version < segmentFormatVersion) {
+      // Records are only appended to segments of the current format: this one is sealed as it is
+      // (its tail already cut), so that what a format-4 write says never lands in an older format.
+      // Formats 1 and 2 have no syncMark to prove how the store was closed.
+      endedCleanly &&= !opened.format.seeds.legacy && opened.logEnd!.proven
       fileSystem.fsyncSync(fd)
       active = await startSegment(options, segmentNumber + 1)
       continue
@@ -327,6 +339,7 @@ export async function recover(options: {
     report,
     nextLocalId: replay.maxLocalId + 1,
     nextSeq,
+    historyFloor: historyCut + 1,
     activeSegmentNumber: active.segmentNumber,
     activeFd: active.fd,
     activeSizeBytes: active.sizeBytes,
@@ -371,7 +384,7 @@ function seqFloorAfter(maxSeq: number, endedCleanly: boolean, nowMs: number): nu
 async function startSegment(options: { fileSystem: FileSystem; dir: string; files: SegmentFiles; segmentStats: SegmentStatsTable }, segmentNumber: number): Promise<ActiveSegment> {
   const { fd, seeds } = await createSegmentFile(options.fileSystem, options.dir, segmentNumber)
   options.files.add(segmentNumber, segmentHeaderBytes, fd, { version: segmentFormatVersion, headerBytes: segmentHeaderBytes, seeds, headerDamaged: false })
-  options.segmentStats.set(segmentNumber, { minSeq: Number.POSITIVE_INFINITY, tombstoneBytes: 0, damaged: false })
+  options.segmentStats.set(segmentNumber, { minSeq: Number.POSITIVE_INFINITY, maxSeq: Number.NEGATIVE_INFINITY, tombstoneBytes: 0, damaged: false })
   return { segmentNumber, fd, sizeBytes: segmentHeaderBytes, seeds, lastGroupTag: 0, proven: true }
 }
 
@@ -584,9 +597,14 @@ class Replay {
   maxLocalId = 0
   maxSeq = 0
   recordCount = 0
-  /** The oldest record and the tombstone bytes of the segment being replayed. */
+  /** The oldest and newest record and the tombstone bytes of the segment being replayed. */
   private segmentMinSeq = Number.POSITIVE_INFINITY
+  private segmentMaxSeq = Number.NEGATIVE_INFINITY
   private segmentTombstoneBytes = 0
+  /** The segment being replayed holds an idWatermark: it is a compaction's output. */
+  private segmentIsCompacted = false
+  /** Its watermark's history cut (RecordKind.idWatermark). */
+  private segmentHistoryCut = 0
   private readonly location: Location = { segmentNumber: 0, offset: 0, sizeBytes: 0 }
 
   constructor(
@@ -596,12 +614,31 @@ class Replay {
 
   startSegment(): void {
     this.segmentMinSeq = Number.POSITIVE_INFINITY
+    this.segmentMaxSeq = Number.NEGATIVE_INFINITY
     this.segmentTombstoneBytes = 0
+    this.segmentIsCompacted = false
+    this.segmentHistoryCut = 0
   }
 
   finishSegment(stats: SegmentStats): void {
     stats.minSeq = this.segmentMinSeq
+    // A compaction's output counts as holding writes up to its cut, as the compactor sets it.
+    stats.maxSeq = Math.max(this.segmentMaxSeq, this.segmentHistoryCut)
     stats.tombstoneBytes = this.segmentTombstoneBytes
+  }
+
+  /**
+   * For the segment just replayed, the newest revision whose change the log may no longer hold
+   * as written: all of it when the segment is a compaction's output (which kept only the live
+   * records of its inputs, all older than its watermark), of a format whose records do not say
+   * what each write did, or damaged (a damaged stretch may have held any of its records); 0 when
+   * its records are a whole history.
+   */
+  historyCutOf(format: SegmentFormat | undefined, damaged: boolean): number {
+    if (this.segmentIsCompacted) return Math.max(this.segmentMaxSeq, this.segmentHistoryCut)
+    if (this.segmentMaxSeq === Number.NEGATIVE_INFINITY) return 0
+    const whole = format !== undefined && format.version >= changeNotesFormatVersion && !format.headerDamaged && !damaged
+    return whole ? 0 : this.segmentMaxSeq
   }
 
   /** Whether `seq` is newer than what column `column` of `local` holds; if so, it becomes its seq. */
@@ -643,8 +680,17 @@ class Replay {
     this.maxSeq = Math.max(this.maxSeq, header.seq)
     if (header.seq < this.segmentMinSeq) this.segmentMinSeq = header.seq
     if (isTombstoneKind(header.kind)) this.segmentTombstoneBytes += recordHeaderBytes + header.payloadBytes
-    // A watermark only raises the ids and sequence numbers seen (above); it indexes nothing.
-    if (header.kind === RecordKind.idWatermark) return
+    // A watermark only raises the ids and sequence numbers seen (above); it indexes nothing. It
+    // is no write: its seq is newer than the history its segment holds (see historyCutOf).
+    if (header.kind === RecordKind.idWatermark) {
+      this.segmentIsCompacted = true
+      // Before format 4 no cut was recorded: the watermark, newer than every input, bounds it.
+      this.segmentHistoryCut = Math.max(this.segmentHistoryCut, header.parentId > 0 ? header.parentId : header.seq)
+      return
+    }
+    if (header.seq > this.segmentMaxSeq) this.segmentMaxSeq = header.seq
+    // A column's name is for readers of the log; it indexes nothing either.
+    if (header.kind === RecordKind.columnName) return
     const keydir = this.keydir
     const kind = keydir.kind(local)
     if (kind === SlotKind.dead) return

@@ -2,7 +2,7 @@
  * Segment files: names and the file header. See docs/format.md#segment.
  *
  *   segment file := header, record*
- *   header (3)   := magic: "STRATSEG" (8 bytes), formatVersion: u32, headerCrc: u32 (of bytes 0..11),
+ *   header (3,4) := magic: "STRATSEG" (8 bytes), formatVersion: u32, headerCrc: u32 (of bytes 0..11),
  *                   seeds, seeds                     (two copies: one damaged copy loses nothing)
  *   seeds        := headerSeed: u32, recordSeed: u32, seedsCrc: u32 (of the 8 seed bytes)
  *   header (1,2) := magic, formatVersion, headerCrc   (16 bytes; no seeds)
@@ -23,12 +23,17 @@ import { legacySeeds, type RecordSeeds } from './record.ts'
 
 export const segmentMagic = Buffer.from('STRATSEG', 'latin1')
 /**
- * Version 3 seeds its records' checksums and tags their group commits; version 2 may hold
- * idWatermark records (written by compaction); version 1, the first format, never does. All three
- * are read; only version 3 is written. Readers refuse versions they do not know.
+ * Version 4 is version 3 whose records also say what each write did (the CREATES flag and
+ * columnName records), so that watchers can read changes from the log; version 3 seeds its
+ * records' checksums and tags their group commits; version 2 may hold idWatermark records
+ * (written by compaction); version 1, the first format, never does. All four are read; only
+ * version 4 is written. Readers refuse versions they do not know: a reader of version 3 would take
+ * the CREATES flag for damage.
  */
-export const segmentFormatVersion = 3
-const readableSegmentFormatVersions: readonly number[] = [1, 2, 3]
+export const segmentFormatVersion = 4
+/** The first format whose records say what each write did (RecordKind.columnName, recordFlagCreates). */
+export const changeNotesFormatVersion = 4
+const readableSegmentFormatVersions: readonly number[] = [1, 2, 3, 4]
 
 const seedsOffsets = [16, 28] as const
 const seedsBytes = 12
@@ -78,7 +83,7 @@ export function encodeSegmentHeader(seeds: RecordSeeds = newRecordSeeds()): { by
   return { bytes: header, seeds }
 }
 
-/** The seeds of the first intact copy in a format-3 header, if one is. */
+/** The seeds of the first intact copy in a format-3 or 4 header, if one is. */
 function readSeeds(header: Buffer): RecordSeeds | undefined {
   for (const offset of seedsOffsets) {
     if (header.length < offset + seedsBytes) return undefined
@@ -103,7 +108,8 @@ export function readSegmentHeader(header: Buffer, path: string): SegmentHeaderCh
   if (!primaryIntact) {
     // The seeds have copies of their own: with one intact, the records can still be checked.
     const seeds = readSeeds(header)
-    return seeds === undefined ? 'damaged' : { version: 3, headerBytes: segmentHeaderBytes, seeds, headerDamaged: true }
+    // The version is unknown: taken as the newest, whose records are checked the same way.
+    return seeds === undefined ? 'damaged' : { version: segmentFormatVersion, headerBytes: segmentHeaderBytes, seeds, headerDamaged: true }
   }
   if (!header.subarray(0, 8).equals(segmentMagic)) {
     throw new StratumError('UNSUPPORTED_FORMAT', `${path} is not a Stratum segment file (bad magic)`)

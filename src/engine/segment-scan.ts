@@ -26,6 +26,7 @@ import {
   legacySeeds,
   recordFlagBatchContinues,
   recordFlagGroupEnds,
+  recordFlagsSeeded,
   recordGroupMask,
   RecordKind,
   recordPayloadIsIntact,
@@ -93,7 +94,7 @@ function findProvenRecord(contents: Buffer, from: number, seeds: RecordSeeds): n
   const last = contents.length - recordHeaderBytes
   // Bounded by the bytes left; most offsets fail the one-byte filters before any checksum.
   for (let offset = from; offset <= last; offset++) {
-    if (!knownKindBytes.has(contents[offset + 8]!) || (contents[offset + 9]! & ~(recordFlagBatchContinues | recordFlagGroupEnds)) !== 0) continue
+    if (!knownKindBytes.has(contents[offset + 8]!) || (contents[offset + 9]! & ~recordFlagsSeeded) !== 0) continue
     if (decodeProvenRecord(contents, offset, seeds) !== undefined) return offset
   }
   return undefined

@@ -2,7 +2,8 @@
  * What the compactor needs to know of each segment beyond its size, which the keydir does not
  * hold: the oldest record in it (so that it can tell when a tombstone can no longer be needed),
  * how many of its bytes are tombstones (which the keydir never points to, yet which may have to be
- * kept), and whether recovery found damage in it (a damaged segment is never compacted: what its
+ * kept), the newest record in it (so that watchers reading the log know which segments hold
+ * the changes they look for), and whether recovery found damage in it (a damaged segment is never compacted: what its
  * damaged stretches held is unknown, so nothing in it can be proved dead).
  *
  * Filled by recovery for the segments on disk, by the writer as it appends, and by compaction for
@@ -13,6 +14,8 @@ import { isTombstoneKind, readUint53 } from './record.ts'
 export interface SegmentStats {
   /** The lowest sequence number of any record in the segment; +Infinity while it holds none. */
   minSeq: number
+  /** The highest sequence number of any record in the segment; -Infinity while it holds none. */
+  maxSeq: number
   /** Bytes of tombstone records in the segment. */
   tombstoneBytes: number
   /** Recovery found damaged records or ranges in it. */
@@ -25,7 +28,7 @@ export class SegmentStatsTable {
   get(segmentNumber: number): SegmentStats {
     let stats = this.bySegment.get(segmentNumber)
     if (stats === undefined) {
-      stats = { minSeq: Number.POSITIVE_INFINITY, tombstoneBytes: 0, damaged: false }
+      stats = { minSeq: Number.POSITIVE_INFINITY, maxSeq: Number.NEGATIVE_INFINITY, tombstoneBytes: 0, damaged: false }
       this.bySegment.set(segmentNumber, stats)
     }
     return stats
@@ -44,6 +47,7 @@ export class SegmentStatsTable {
     const stats = this.get(segmentNumber)
     const seq = readUint53(record, 16)
     if (seq < stats.minSeq) stats.minSeq = seq
+    if (seq > stats.maxSeq) stats.maxSeq = seq
     if (isTombstoneKind(record[8]!)) stats.tombstoneBytes += record.length
   }
 }

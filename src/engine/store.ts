@@ -22,7 +22,7 @@
 import assert from 'node:assert/strict'
 import type { MetaInput } from './document-meta.ts'
 import { asStratumError, CorruptionError, invalidArgument, limitExceeded, notFound, StratumError } from './errors.ts'
-import { makeId } from './ids.ts'
+import { localIdOf, makeId } from './ids.ts'
 import { Keydir, SlotKind, type Column, type Location } from './keydir.ts'
 import { batchMaxBytes, chainMaxNodes, listProblemsDefaultLimit, pageMaxBytes, pageMaxItems } from './limits.ts'
 import { LockFile } from './lock-file.ts'
@@ -43,6 +43,7 @@ import { guardedObserver } from './store-observer.ts'
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts'
 import { decodeValue, type Value } from './values.ts'
 import { ChangeFeed } from './change-feed.ts'
+import type { LogEnd } from './change-log.ts'
 import type { WatchOptions } from './change-events.ts'
 import type { Watch } from './watch.ts'
 
@@ -205,7 +206,10 @@ async function openResolved(resolved: ResolvedStoreOptions): Promise<Store> {
         }),
       observer: guardedObserver(resolved.observer, (error) => warn(resolved, 'the store observer threw; the event is dropped', { error: String(error) })),
     })
-    const store = new Store(resolved, lock, keydir, files, writer, segmentStats, sealedHints, recovered.report, recovered.nextLocalId, recovered.nextSeq)
+    const store = new Store(resolved, lock, keydir, files, writer, segmentStats, sealedHints, recovered.report, recovered.nextLocalId, recovered.nextSeq, {
+      historyFloor: recovered.historyFloor,
+      logEnd: { segmentNumber: recovered.activeSegmentNumber, offset: recovered.activeSizeBytes },
+    })
     opened = store
     store.reportRecovery()
     return store
@@ -238,6 +242,8 @@ export class Store {
   /** The revision of the newest write published (see `revision`). */
   private revisionValue: number
   private readonly feed: ChangeFeed
+  /** The local part of the newest id a published write created, or that the log held at open. */
+  private newestWrittenLocal: number
   private closing: Promise<void> | undefined
 
   /** @internal Use `openStore`. */
@@ -252,8 +258,11 @@ export class Store {
     private readonly recovery: RecoveryReport,
     nextLocalId: number,
     nextSeq: number,
+    /** What recovery found of the log's history for watchers (change-log.ts). */
+    history: { historyFloor: number; logEnd: LogEnd },
   ) {
     const counters: WriteCounters = { nextLocalId, nextSeq }
+    this.newestWrittenLocal = nextLocalId - 1
     this.revisionValue = nextSeq - 1
     this.planner = new WritePlanner(keydir, options.shard, counters, (local, id) => this.metaOf(local, id))
     this.cache = new BlockCache(files, options.cacheSizeBytes)
@@ -263,6 +272,7 @@ export class Store {
       {
         keydir,
         files,
+        segmentStats,
         reader: this.reader,
         revision: () => this.revisionValue,
         checkOpen: () => this.checkOpen(),
@@ -276,6 +286,8 @@ export class Store {
       },
       options.watchHistoryMaxChanges,
       this.revisionValue,
+      history.historyFloor,
+      history.logEnd,
     )
     this.compactor = new Compactor({
       options,
@@ -285,11 +297,17 @@ export class Store {
       cache: this.cache,
       segmentStats,
       sealedHints,
-      makeWatermark: () =>
-        encodeRecord(
-          { kind: RecordKind.idWatermark, flags: 0, seq: counters.nextSeq++, id: makeId(options.shard, counters.nextLocalId - 1), parentId: 0 },
-          0,
-        ),
+      makeWatermark: (inputsMaxSeq) => {
+        const seq = counters.nextSeq++
+        // parentId: the history cut (RecordKind.idWatermark); with no write in the inputs, its own seq.
+        const historyCut = inputsMaxSeq > 0 ? inputsMaxSeq : seq
+        // The newest id written: the inputs' records are all published. An id a refused write took
+        // (never written, never returned) is left out, so that, as without a compaction, a
+        // reopen may issue it again.
+        return encodeRecord({ kind: RecordKind.idWatermark, flags: 0, seq, id: makeId(options.shard, this.newestWrittenLocal), parentId: historyCut }, 0)
+      },
+      historyCut: (revision) => this.feed.historyCut(revision),
+      revision: () => this.revisionValue,
       warn: (message, details) => this.warn(message, details),
     })
   }
@@ -665,8 +683,9 @@ export class Store {
    * Watches the store's changes: an async iterator of one event per acknowledged write, in
    * revision order (from `fromRevision`, inclusive, or from now), optionally of one problem and
    * with the values written, and a progress event after each `progressIntervalMs` without one.
-   * The store keeps the last `watchHistoryMaxChanges` changes since it was opened: an older
-   * `fromRevision` is REVISION_UNAVAILABLE, and a watcher that falls further behind ends with
+   * The store keeps the last `watchHistoryMaxChanges` changes in memory and reads older ones
+   * back from the log until a compaction reclaims them: an older `fromRevision` is
+   * REVISION_UNAVAILABLE, and a watcher that falls behind what a compaction reclaimed ends with
    * LIMIT_EXCEEDED. Closing the store ends every watcher with UNAVAILABLE; `close()` on the
    * watch (or leaving a `for await` loop) ends it. See docs/format.md, *Watching changes*.
    */
@@ -759,6 +778,7 @@ export class Store {
       for (const plan of plans) {
         const placed = { segmentNumber: at.segmentNumber, offset }
         plan.publish(placed)
+        if (plan.createdId !== undefined) this.newestWrittenLocal = Math.max(this.newestWrittenLocal, localIdOf(plan.createdId))
         // In append order, as published: the change history only grows in revision order.
         this.feed.published(plan, placed)
         for (const record of plan.records) offset += record.length

@@ -6,9 +6,13 @@
  * LIMIT_EXCEEDED, and closing the store ends every watcher with UNAVAILABLE.
  */
 import assert from 'node:assert/strict'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import type { ChangeEvent, WatchEvent } from './change-events.ts'
+import { crc32c } from './crc32c.ts'
 import { StratumError } from './errors.ts'
+import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
 import { gatedFileSystem, withinSeconds } from './testing/gated-file-system.ts'
 import { tempStores } from './testing/temp-stores.ts'
 import { int64, int64List, string } from './values.ts'
@@ -162,16 +166,21 @@ describe('watch', () => {
     ])
   })
 
-  it('refuses a revision the history no longer holds, naming the oldest; a watcher that falls behind ends', async () => {
+  it('reads from the log what the history dropped; refuses what a compaction reclaimed, naming the oldest; a watcher behind that ends', async () => {
     const store = await open({ watchHistoryMaxChanges: 5 })
     const doc = await store.createProblem('p')
-    const slow = store.watch({ fromRevision: store.revision, progressIntervalMs: 0 })
+    const slow = store.watch({ fromRevision: store.revision + 1, progressIntervalMs: 0 })
+    const lagging = store.watch({ fromRevision: store.revision + 1, progressIntervalMs: 0 })
     const revisions: number[] = []
     for (let index = 0; index < 10; index++) {
       await store.addTestCase(doc, int64(index))
       revisions.push(store.revision)
     }
-    // The last 5 are held: the 6th write's revision is the oldest a watch can start from.
+    // The history holds the last 5; the first 5 are read back from the log.
+    assert.deepStrictEqual((await take(slow, 10)).map((event) => event.revision), revisions)
+    assert.deepStrictEqual((await take(store.watch({ fromRevision: revisions[0]!, progressIntervalMs: 0 }), 10)).map((event) => event.revision), revisions)
+    await store.compactNow()
+    // The compaction took the log's history up to the last write: the history's 5 are all that is left.
     const oldest = revisions[5]!
     assert.throws(
       () => store.watch({ fromRevision: oldest - 1 }),
@@ -181,20 +190,153 @@ describe('watch', () => {
       (await take(store.watch({ fromRevision: oldest, progressIntervalMs: 0 }), 5)).map((event) => event.revision),
       revisions.slice(5),
     )
-    await assert.rejects(slow.next(), isCode('LIMIT_EXCEEDED', /^the watcher fell behind: the changes from revision \d+ on are no longer held \(the store keeps the last 5 changes; watchHistoryMaxChanges\)/))
+    await assert.rejects(
+      lagging.next(),
+      isCode('LIMIT_EXCEEDED', /^the watcher fell behind: the changes from revision \d+ on are no longer held \(the store keeps the last 5 changes in memory/),
+    )
   })
 
-  it('holds no change from before the store was opened, and goes on from its revision after a reopen', async () => {
+  it('reads the changes from before a reopen back from the log, exactly as they were given live', async () => {
+    const dir = tempDir()
+    let store = await open({ dir })
+    const live = store.watch({ fromRevision: 1, withValues: true, progressIntervalMs: 0 })
+    const first = await store.createProblem('<p>one</p>', { level: 'easy' })
+    const second = await store.createProblem('<p>two</p>')
+    await store.updateProblemHtml(first, '<p>one, again</p>')
+    await store.updateProblemColumn(first, 'author', 'ada')
+    const tc = await store.addTestCase(first, int64List([1n, 2n]))
+    await store.setExpectedOutput(first, tc, string('3'))
+    await store.updateExpectedOutput(first, tc, string('three'))
+    await store.updateTestCase(first, tc, int64(7))
+    const other = await store.addTestCase(second, int64(1))
+    await store.deleteExpectedOutput(first, tc)
+    await store.deleteTestCase(first, tc)
+    const batch = store.batch()
+    batch.addTestCase(second, int64(2))
+    batch.updateProblemColumn(second, 'level', 'hard').setExpectedOutput(second, other, int64(9))
+    await batch.commit()
+    await store.deleteProblem(first)
+    const given = await take(live, 15)
+    await close(store)
+
+    store = await open({ dir })
+    assert.deepStrictEqual(await take(store.watch({ fromRevision: 1, withValues: true, progressIntervalMs: 0 }), 15), given)
+    // From the middle, and of one problem.
+    assert.deepStrictEqual(await take(store.watch({ fromRevision: given[7]!.revision, progressIntervalMs: 0, withValues: true }), 8), given.slice(7))
+    const ofSecond = given.filter((event) => event.kind === 'change' && event.problemId === second)
+    assert.deepStrictEqual(await take(store.watch({ fromRevision: 1, problemId: second, withValues: true, progressIntervalMs: 0 }), ofSecond.length), ofSecond)
+    // Then on to what is written now, from the history.
+    const watch = store.watch({ fromRevision: given[14]!.revision, progressIntervalMs: 0 })
+    await take(watch, 1)
+    const added = await store.addTestCase(second, int64(3))
+    assert.deepStrictEqual(shapes(await take(watch, 1)), [{ type: 'created', target: 'testCase', problemId: second, testCaseId: added }])
+  })
+
+  it('keeps the history a compaction cut across a reopen, and the log after it', async () => {
     const dir = tempDir()
     let store = await open({ dir })
     const doc = await store.createProblem('p')
+    const tc = await store.addTestCase(doc, int64(1))
+    await store.updateTestCase(doc, tc, int64(2))
+    const cut = store.revision
+    await store.compactNow()
+    const after = store.revision + 1
+    await store.updateTestCase(doc, tc, int64(3))
+    await store.updateProblemColumn(doc, 'c', 'v')
     await close(store)
     store = await open({ dir })
-    const openedAt = store.revision
-    assert.throws(() => store.watch({ fromRevision: openedAt }), isCode('REVISION_UNAVAILABLE', new RegExp(`oldest revision a watch can start from is ${openedAt + 1} `)))
-    const watch = store.watch({ fromRevision: openedAt + 1, progressIntervalMs: 0 })
+    assert.throws(() => store.watch({ fromRevision: cut }), isCode('REVISION_UNAVAILABLE', new RegExp(`oldest revision a watch can start from is ${cut + 1} `)))
+    assert.deepStrictEqual(shapes(await take(store.watch({ fromRevision: cut + 1, withValues: true, progressIntervalMs: 0 }), 2)), [
+      { type: 'updated', target: 'testCase', problemId: doc, testCaseId: tc, value: { kind: 'value', value: int64(3) } },
+      { type: 'updated', target: 'problemColumn', problemId: doc, column: 'c', value: { kind: 'column', value: 'v' } },
+    ])
+    assert.ok(after > cut)
+  })
+
+  it('finds one problem\'s change after megabytes of others in the log, a slice of it at a time', async () => {
+    const dir = tempDir()
+    let store = await open({ dir })
+    const noisy = await store.createProblem('n')
+    const from = store.revision + 1
+    const page = 'x'.repeat(64 * 1024)
+    // 10 MiB of other writes: more than two of the reader's slices.
+    for (let index = 0; index < 160; index++) await store.updateProblemHtml(noisy, page)
+    const quiet = await store.createProblem('q')
+    await close(store)
+    store = await open({ dir })
+    const watch = store.watch({ fromRevision: from, problemId: quiet, progressIntervalMs: 0 })
+    assert.deepStrictEqual(shapes(await take(watch, 1)), [{ type: 'created', target: 'problem', problemId: quiet }])
+  })
+
+  it('holds no history in the log up to the newest write of a segment found damaged at open', async () => {
+    const dir = tempDir()
+    let store = await open({ dir, segmentSizeBytes: 4096 })
+    const page = 'x'.repeat(3000)
+    const doc = await store.createProblem(page)
+    const damagedUpTo = store.revision
+    // Does not fit beside the first: segment 1 is sealed, and this goes to segment 2.
+    await store.updateProblemHtml(doc, page)
+    await close(store)
+    const segment = join(dir, '000000000001.seg')
+    const bytes = readFileSync(segment)
+    bytes[segmentHeaderBytes + recordHeaderBytes + 100]! ^= 0x01 // in the first blob's payload
+    writeFileSync(segment, bytes)
+    // Without its hint the segment is scanned, which finds the damage (a hint would be used instead).
+    rmSync(join(dir, '000000000001.hint'))
+    store = await open({ dir, segmentSizeBytes: 4096 })
+    assert.equal((await store.stats()).lastRecovery.damagedRecordCount, 1)
+    assert.throws(() => store.watch({ fromRevision: 1 }), isCode('REVISION_UNAVAILABLE', new RegExp(`oldest revision a watch can start from is ${damagedUpTo + 1} `)))
+    assert.deepStrictEqual(shapes(await take(store.watch({ fromRevision: damagedUpTo + 1, progressIntervalMs: 0 }), 1)), [
+      { type: 'updated', target: 'problemText', problemId: doc },
+    ])
+  })
+
+  it('reads no change from a segment of format 3, and starts a format-4 segment after it', async () => {
+    const dir = tempDir()
+    let store = await open({ dir })
+    const doc = await store.createProblem('p')
+    const upgradedAt = store.revision
+    await close(store)
+    // The segment as a build of format 3 would have left it: the header names version 3.
+    const segment = join(dir, '000000000001.seg')
+    const bytes = readFileSync(segment)
+    bytes.writeUInt32LE(3, 8)
+    bytes.writeUInt32LE(crc32c(bytes.subarray(0, 12)), 12)
+    writeFileSync(segment, bytes)
+    store = await open({ dir })
     const tc = await store.addTestCase(doc, int64(1))
-    assert.deepStrictEqual(shapes(await take(watch, 1)), [{ type: 'created', target: 'testCase', problemId: doc, testCaseId: tc }])
+    await close(store)
+    assert.deepStrictEqual(readdirSync(dir).filter((name) => name.endsWith('.seg')).sort(), ['000000000001.seg', '000000000002.seg'])
+    store = await open({ dir })
+    assert.throws(() => store.watch({ fromRevision: 1 }), isCode('REVISION_UNAVAILABLE', new RegExp(`oldest revision a watch can start from is ${upgradedAt + 1} `)))
+    assert.deepStrictEqual(shapes(await take(store.watch({ fromRevision: upgradedAt + 1, progressIntervalMs: 0 }), 1)), [
+      { type: 'created', target: 'testCase', problemId: doc, testCaseId: tc },
+    ])
+  })
+
+  it('ends a watcher reading the log with CORRUPTION where a record is damaged, and never gives what follows', async () => {
+    const dir = tempDir()
+    let store = await open({ dir })
+    const doc = await store.createProblem('p')
+    await store.addTestCase(doc, int64(1))
+    await close(store)
+    store = await open({ dir })
+    // Damaged after the open (recovery would have seen it then): the log reader finds it.
+    const segment = join(dir, '000000000001.seg')
+    const bytes = readFileSync(segment)
+    // The third record (docBlob, docMeta, then the test case's inputPut), found by the lengths in the headers.
+    let offset = segmentHeaderBytes
+    for (let index = 0; index < 2; index++) offset += recordHeaderBytes + bytes.readUInt32LE(offset + 12)
+    assert.equal(bytes[offset + 8], 4, 'an inputPut record')
+    bytes[offset + 16]! ^= 0x01 // its seq: the header's checksum no longer holds
+    writeFileSync(segment, bytes)
+    const watch = store.watch({ fromRevision: 1, progressIntervalMs: 0 })
+    await assert.rejects(
+      (async () => {
+        for (;;) await watch.next()
+      })(),
+      isCode('CORRUPTION', /^segment 1 is damaged at offset \d+: the changes from there on cannot be read from the log/),
+    )
   })
 
   it('reads values that a compaction moved, and says superseded for those it reclaimed', async () => {

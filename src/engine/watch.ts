@@ -3,12 +3,15 @@
  * (change-history.ts), from a revision on, optionally of one problem.
  *
  * A watcher holds no copy of the changes, only a cursor (the next revision it may deliver) into
- * the history all watchers share, so a slow one costs no memory: it falls behind instead, and once
- * the history has dropped changes it had not been given, it ends with LIMIT_EXCEEDED. It reads a
- * change's value only when it delivers it, and only when asked to.
+ * the history all watchers share, so a slow one costs no memory: it falls behind instead. Changes
+ * the history no longer holds (dropped for room, or written before the store was opened) it reads
+ * back from the log (change-log.ts), a window at a time; once a compaction has reclaimed those
+ * too, it ends with LIMIT_EXCEEDED. It reads a change's value only when it delivers it, and only
+ * when asked to.
  */
 import type { ChangeEvent, ChangeValue, ProgressEvent, WatchEvent, WatchOptions } from './change-events.ts'
 import type { ChangeHistory, HistoryEntry } from './change-history.ts'
+import type { ChangeLog, ChangeLogReader } from './change-log.ts'
 import { invalidArgument, limitExceeded, StratumError } from './errors.ts'
 
 /** Default of `progressIntervalMs`. */
@@ -19,6 +22,9 @@ export const watchProgressIntervalMaxMs = 60 * 60 * 1000
 /** What a watcher needs of the store. */
 export interface WatchSource {
   readonly history: ChangeHistory
+  /** The changes held in the log, for a watcher the history no longer reaches back to. */
+  readonly log: ChangeLog
+  openLog(): ChangeLogReader
   /** The store's revision now. */
   revision(): number
   /** What the change wrote, read from its records. */
@@ -46,6 +52,8 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
   private lastRecordBytes = 0
   /** Serializes `next()` calls, as an async iterator must. */
   private queue: Promise<unknown> = Promise.resolve()
+  /** Reads the log while the cursor is older than the history's horizon. */
+  private logReader: ChangeLogReader | undefined
 
   constructor(
     private readonly source: WatchSource,
@@ -89,9 +97,9 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
     // The change next() gave goes in the same response: its records count.
     let bytes = this.lastRecordBytes
     const history = this.source.history
-    while (events.length < maxEvents && !this.closed && !history.closed && this.cursor > history.horizon) {
+    while (events.length < maxEvents && !this.closed && !history.closed) {
       const entry = this.peekEntry()
-      if (entry === undefined) break
+      if (typeof entry !== 'object') break
       const entryBytes = recordBytesOf(entry)
       if (this.options.withValues && (events.length > 0 || bytes > 0) && bytes + entryBytes > maxBytes) break
       const event = this.eventOf(entry)
@@ -113,14 +121,20 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
         throw new StratumError('UNAVAILABLE', `the store is closing; once it is open again, watch from revision ${this.cursor}`)
       }
       this.source.checkOpen()
-      if (this.cursor <= history.horizon) {
+      const entry = this.peekEntry()
+      if (entry === 'behind') {
         throw limitExceeded(
           `the watcher fell behind: the changes from revision ${this.cursor} on are no longer held ` +
-            `(the store keeps the last ${history.maxChanges} changes; watchHistoryMaxChanges); ` +
+            `(the store keeps the last ${history.maxChanges} changes in memory, watchHistoryMaxChanges, ` +
+            `and the log those since the last compaction of the segments holding them, from revision ${this.source.log.floor}); ` +
             `read the current state, then watch from its revision + 1`,
         )
       }
-      const entry = this.peekEntry()
+      if (entry === 'paused') {
+        // A long stretch of the log was read: others get their turn before the next.
+        await new Promise((resolve) => setImmediate(resolve))
+        continue
+      }
       if (entry !== undefined) {
         // Built before the cursor moves: a value that cannot be read (CORRUPTION) is not skipped.
         const event = this.eventOf(entry)
@@ -141,9 +155,26 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
     }
   }
 
-  /** The next entry to deliver; moves the cursor past the entries of other problems it skips, not past it. */
-  private peekEntry(): HistoryEntry | undefined {
+  /**
+   * The next entry to deliver; moves the cursor past the entries of other problems it skips, not
+   * past it. Undefined when there is none yet; `'paused'` when the log was read for a while
+   * without finding it (ask again); `'behind'` when neither the history nor the log holds the
+   * changes from the cursor on.
+   */
+  private peekEntry(): HistoryEntry | undefined | 'paused' | 'behind' {
     const history = this.source.history
+    if (this.cursor <= history.horizon) {
+      // Older than what the history holds: from the log, as long as it holds them.
+      if (history.maxChanges === 0 || this.cursor < this.source.log.floor) return 'behind'
+      this.logReader ??= this.source.openLog()
+      const found = this.logReader.next(this.cursor, history.horizon, this.options.problemId)
+      // Past the other problems' changes it read over, as from the history below.
+      this.cursor = Math.max(this.cursor, this.logReader.skippedThrough + 1)
+      if (found !== 'none') return found
+      // Every change up to the horizon is delivered: the history holds the rest.
+      this.cursor = history.horizon + 1
+      this.logReader = undefined
+    }
     let entry = history.firstFrom(this.cursor)
     const problemId = this.options.problemId
     while (entry !== undefined && problemId !== undefined && entry.problemId !== problemId) {
@@ -185,8 +216,14 @@ function recordBytesOf(entry: HistoryEntry): number {
   return bytes
 }
 
-/** Checks `options` against the history; REVISION_UNAVAILABLE for a revision it no longer holds. */
-export function resolveWatchOptions(options: WatchOptions | undefined, history: ChangeHistory, revision: number, isProblemId: (id: number) => boolean): ResolvedWatchOptions {
+/** Checks `options` against the history and the log; REVISION_UNAVAILABLE for a revision neither holds. */
+export function resolveWatchOptions(
+  options: WatchOptions | undefined,
+  history: ChangeHistory,
+  log: ChangeLog,
+  revision: number,
+  isProblemId: (id: number) => boolean,
+): ResolvedWatchOptions {
   if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalidArgument('watch options must be an object')
   const { fromRevision, problemId, withValues = false, progressIntervalMs = watchProgressIntervalDefaultMs } = options ?? {}
   if (fromRevision !== undefined && (!Number.isSafeInteger(fromRevision) || fromRevision < 1)) {
@@ -200,12 +237,16 @@ export function resolveWatchOptions(options: WatchOptions | undefined, history: 
     throw invalidArgument(`progressIntervalMs must be an integer from 0 to ${watchProgressIntervalMaxMs}, got ${String(progressIntervalMs)}`)
   }
   if (fromRevision !== undefined && fromRevision <= history.horizon) {
-    throw new StratumError(
-      'REVISION_UNAVAILABLE',
-      `revision ${fromRevision} is no longer held; the oldest revision a watch can start from is ${history.horizon + 1} ` +
-        `(the store keeps the last ${history.maxChanges} changes, watchHistoryMaxChanges, and none from before it was opened): ` +
-        `read the current state, then watch from its revision + 1`,
-    )
+    // The history reaches back to its horizon, the log to its floor (none of it when watching is off).
+    const oldest = history.maxChanges === 0 ? history.horizon + 1 : Math.min(log.floor, history.horizon + 1)
+    if (fromRevision < oldest) {
+      throw new StratumError(
+        'REVISION_UNAVAILABLE',
+        `revision ${fromRevision} is no longer held; the oldest revision a watch can start from is ${oldest} ` +
+          `(the store keeps the last ${history.maxChanges} changes in memory, watchHistoryMaxChanges, and the log ` +
+          `those since the last compaction of the segments holding them): read the current state, then watch from its revision + 1`,
+      )
+    }
   }
   return { fromRevision: fromRevision ?? revision + 1, problemId, withValues, progressIntervalMs }
 }

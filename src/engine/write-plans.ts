@@ -19,7 +19,7 @@ import type { ChangeTarget, ChangeType } from './change-events.ts'
 import type { Column, Keydir } from './keydir.ts'
 import { blobMaxBytes, chainMaxNodes, localIdMax, recordHeaderBytes } from './limits.ts'
 import type { IndexView, PendingWrites } from './pending-writes.ts'
-import { encodeRecord, recordFlagBatchContinues, RecordKind } from './record.ts'
+import { encodeRecord, recordFlagBatchContinues, recordFlagCreates, RecordKind } from './record.ts'
 import type { Placed } from './segment-writer.ts'
 import { checkedUtf8Bytes, encodedValueBytes, writeValue, type Value } from './values.ts'
 
@@ -102,7 +102,7 @@ export class WritePlanner {
     const local = this.issueLocalId()
     const id = makeId(this.shard, local)
     const blobRecord = encodeRecord(
-      { kind: RecordKind.docBlob, flags: recordFlagBatchContinues, seq: this.counters.nextSeq++, id, parentId: 0 },
+      { kind: RecordKind.docBlob, flags: recordFlagBatchContinues | recordFlagCreates, seq: this.counters.nextSeq++, id, parentId: 0 },
       htmlBytes,
       (target, offset) => offset + target.write(html, offset, 'utf8'),
     )
@@ -166,6 +166,12 @@ export class WritePlanner {
     const columns = new Map(view.pendingMeta(local) ?? this.keydirMeta(local, id))
     columns.set(column, value)
     const metaBytes = checkMetaSize(columns)
+    // Which column changed, for readers of the log (RecordKind.columnName).
+    const nameRecord = encodeRecord(
+      { kind: RecordKind.columnName, flags: recordFlagBatchContinues, seq: this.counters.nextSeq++, id, parentId: 0 },
+      Buffer.byteLength(column, 'utf8'),
+      (target, offset) => offset + target.write(column, offset, 'utf8'),
+    )
     const seq = this.counters.nextSeq++
     const record = encodeRecord(
       { kind: RecordKind.docMeta, flags: 0, seq, id, parentId: 0 },
@@ -173,12 +179,12 @@ export class WritePlanner {
       (target, offset) => writeMeta(columns, target, offset),
     )
     return {
-      records: [record],
+      records: [nameRecord, record],
       version: seq,
       note: (target) => target.noteDocMeta(local, columns, seq),
-      change: { type: 'updated', target: 'problemColumn', problemId: id, testCaseId: 0, column, valueRecords: [{ index: 0, local, column: 'b' }] },
+      change: { type: 'updated', target: 'problemColumn', problemId: id, testCaseId: 0, column, valueRecords: [{ index: 1, local, column: 'b' }] },
       publish: (at) => {
-        this.keydir.setLocation(local, 'b', { ...at, sizeBytes: record.length })
+        this.keydir.setLocation(local, 'b', { segmentNumber: at.segmentNumber, offset: at.offset + nameRecord.length, sizeBytes: record.length })
         this.keydir.setSeq(local, 'b', seq)
         this.keydir.setMeta(local, record.subarray(recordHeaderBytes))
       },
@@ -211,7 +217,7 @@ export class WritePlanner {
     const id = makeId(this.shard, local)
     const seq = this.counters.nextSeq++
     const record = encodeRecord(
-      { kind: RecordKind.inputPut, flags: 0, seq, id, parentId: docId },
+      { kind: RecordKind.inputPut, flags: recordFlagCreates, seq, id, parentId: docId },
       valueBytes,
       (target, offset) => writeValue(value, target, offset),
     )
@@ -298,7 +304,7 @@ export class WritePlanner {
   private putOutput(docId: number, tcId: number, local: number, value: Value, valueBytes: number, type: 'created' | 'updated'): WritePlan {
     const seq = this.counters.nextSeq++
     const record = encodeRecord(
-      { kind: RecordKind.outputPut, flags: 0, seq, id: tcId, parentId: docId },
+      { kind: RecordKind.outputPut, flags: type === 'created' ? recordFlagCreates : 0, seq, id: tcId, parentId: docId },
       valueBytes,
       (target, offset) => writeValue(value, target, offset),
     )

@@ -62,6 +62,8 @@ async function main(): Promise<void> {
     segmentSizeBytes: args.segmentSizeBytes,
     compactionIntervalMs: args.compactionIntervalMs,
     compactionDeadRatio: 0.1,
+    // Kills are meant to land inside compactions: every sealed segment may be compacted.
+    watchLogRetainRevisions: 0,
     onWarning: () => undefined,
   })
 

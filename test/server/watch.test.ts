@@ -1,9 +1,10 @@
 /**
  * The Watch RPC through the TypeScript client: every acknowledged write, in order, with its
- * value, as the embedded engine gives it; resuming; one problem; progress; OUT_OF_RANGE for a
- * revision no longer held and RESOURCE_EXHAUSTED for a watcher that fell behind; INVALID_ARGUMENT
- * for bad requests and the same events for every legal encoding of one; UNAVAILABLE, naming the
- * revision to resume from, when the server stops, which it does without waiting for the watch.
+ * value, as the embedded engine gives it; resuming, from the log too; one problem; progress;
+ * OUT_OF_RANGE for a revision a compaction reclaimed and RESOURCE_EXHAUSTED for a watcher that
+ * fell behind it; INVALID_ARGUMENT for bad requests and the same events for every legal encoding
+ * of one; UNAVAILABLE, naming the revision to resume from, when the server stops, which it does
+ * without waiting for the watch.
  */
 import assert from 'node:assert/strict'
 import http2 from 'node:http2'
@@ -149,7 +150,7 @@ describe('Watch', () => {
     onlySecond.cancel()
   })
 
-  it('answers OUT_OF_RANGE for a revision no longer held and RESOURCE_EXHAUSTED to a watcher that fell behind', { timeout: 60_000 }, async () => {
+  it('answers OUT_OF_RANGE for a revision a compaction reclaimed and RESOURCE_EXHAUSTED to a watcher that fell behind it', { timeout: 60_000 }, async () => {
     const problemId = await client.createProblem('many')
     const from = (await client.getStats()).revision + 1
     // A client that reads nothing (its HTTP/2 window is 0) while 200 writes go by: the server
@@ -170,6 +171,11 @@ describe('Watch', () => {
     stream.on('data', (chunk: Buffer) => (received += chunk.length))
     for (let index = 0; index < 200; index++) await client.addTestCase(problemId, string('x'.repeat(4096)))
     assert.equal(received, 0, 'nothing reached a client with a window of 0')
+    // The first 150 are no longer in memory, but the log holds them, until a compaction reclaims them.
+    const resumed = client.watch({ fromRevision: from, progressIntervalMs: 3_600_000 })
+    assert.equal((await take(resumed, 1))[0]!.revision, from)
+    resumed.cancel()
+    await client.compactNow()
     await assert.rejects(
       client.watch({ fromRevision: from }).next(),
       failsWith('OUT_OF_RANGE', new RegExp(`^revision ${from} is no longer held; the oldest revision a watch can start from is \\d+ `)),
@@ -178,7 +184,7 @@ describe('Watch', () => {
     session.settings({ initialWindowSize: 1 << 20 })
     const { code, details } = await status
     assert.equal(code, grpc.status.RESOURCE_EXHAUSTED, details)
-    assert.match(details, /^the watcher fell behind: the changes from revision \d+ on are no longer held \(the store keeps the last 50 changes; watchHistoryMaxChanges\)/)
+    assert.match(details, /^the watcher fell behind: the changes from revision \d+ on are no longer held \(the store keeps the last 50 changes in memory, watchHistoryMaxChanges, and the log those since the last compaction/)
     assert.ok(received > 0)
     session.close()
   })

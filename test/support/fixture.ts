@@ -114,7 +114,7 @@ export class Recorder {
 
   async updateProblemColumn(docId: number, column: string, value: string): Promise<void> {
     await this.store.updateProblemColumn(docId, column, value)
-    this.note(`updateProblemColumn ${docId} ${column}`, 1, (state) => {
+    this.note(`updateProblemColumn ${docId} ${column}`, 2, (state) => {
       state.get(docId)!.meta[column] = value
     })
   }
