@@ -16,6 +16,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { openStore } from '../../src/engine/store.ts'
+import { isDeepStrictEqual } from 'node:util'
+import { foldChanges, sortedPlain, watchRound, type WatchedRound } from './change-fold.ts'
 import { checkRound, observeStore, type Snapshot } from './checker.ts'
 import { opBaseOfRound, parseLog, seededRandom } from './ops.ts'
 import type { WriterArgs } from './crash-writer.ts'
@@ -62,6 +64,9 @@ export interface CrashLoopResult {
   /** Rounds run with a background compactor, and compactions found finished by the next open. */
   compactingRounds: number
   compactionsFinishedByOpen: number
+  /** Changes read back from the log after the kills, and watches a compaction's cut refused. */
+  watchedChanges: number
+  watchesReclaimed: number
   removedTemporaryFiles: number
   generations: number
   segmentsCreated: number
@@ -197,6 +202,8 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
     killsDuringOpen: 0,
     compactingRounds: 0,
     compactionsFinishedByOpen: 0,
+    watchedChanges: 0,
+    watchesReclaimed: 0,
     removedTemporaryFiles: 0,
     generations: 1,
     segmentsCreated: 0,
@@ -208,6 +215,8 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
   let generation = 1
   let dir = path.join(work, `store-${generation}`)
   let base: Snapshot = new Map()
+  /** The store's revision when the round started: its changes are those after it. */
+  let revisionBefore = 0
   let keepWork = false
   const writer = await prepareWriter()
 
@@ -304,12 +313,36 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
         }
       }
       let observation
+      let watched: WatchedRound
+      let revisionAfter: number
       try {
         observation = await observeStore(store, { docIds, testCases })
+        // The round's changes, read back from the log (the history in memory is empty after an open).
+        watched = await watchRound(store, revisionBefore + 1)
+        revisionAfter = store.revision
       } finally {
         await store.close()
       }
       for (const problem of observation.problems) violation(problem)
+      if (watched.kind === 'reclaimed') {
+        // Only a compaction reclaims history, and a round without one cuts nothing of its own.
+        if (!compacting) violation(`a watch from revision ${revisionBefore + 1} failed in a round without compaction: ${watched.why}`)
+        result.watchesReclaimed++
+      } else {
+        try {
+          const folded = foldChanges(base, watched.events)
+          if (!isDeepStrictEqual(sortedPlain(folded), sortedPlain(observation.snapshot))) {
+            violation(
+              `the changes read back from the log (${watched.events.length} from revision ${revisionBefore + 1}) do not give the state recovery rebuilt: ` +
+                `${JSON.stringify(sortedPlain(folded)).slice(0, 1000)} vs ${JSON.stringify(sortedPlain(observation.snapshot)).slice(0, 1000)}`,
+            )
+          }
+        } catch (error) {
+          violation(`the changes read back from the log do not fold onto the round's start: ${String(error)}`)
+        }
+        result.watchedChanges += watched.events.length
+      }
+      revisionBefore = revisionAfter
       const check = checkRound(base, log, observation.snapshot)
       for (const message of check.violations) violation(message)
       result.intents += check.intents
@@ -339,6 +372,7 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
         result.generations = generation
         dir = path.join(work, `store-${generation}`)
         base = new Map()
+        revisionBefore = 0
       }
     }
     if (fs.existsSync(dir)) result.segmentsCreated += newestSegmentNumber(dir)
@@ -353,6 +387,7 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
     `${result.inFlight} in flight at a kill (${result.inFlightApplied} of them found applied); ` +
     `torn tails truncated: ${result.tornTails}; temporary files removed: ${result.removedTemporaryFiles}; ` +
     `rounds with background compaction: ${result.compactingRounds} (${result.compactionsFinishedByOpen} compactions finished by the next open); ` +
+    `changes read back from the log: ${result.watchedChanges} (${result.watchesReclaimed} rounds' reclaimed by a compaction); ` +
     `segments: ${result.segmentsCreated} in ${result.generations} store(s); final store: ${result.documents} documents, ` +
     `${result.inputNodes} input nodes; seed ${seed}; ${(result.durationMs / 1000).toFixed(1)} s`
   return result
