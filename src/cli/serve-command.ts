@@ -36,7 +36,7 @@ export interface ServeOptions extends ServerLimitOptions, SecurityOptions, Metri
   segmentSize: number
   cacheSize: number
   watchHistoryMaxChanges: number
-  watchLogRetainRevisions: number
+  watchLogRetainChanges: number
   compactionIntervalMs: number
   compactionDeadRatio: number
   compactionDeadBytes: number
@@ -89,11 +89,11 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
     )
     .addOption(
       new Option(
-        '--watch-log-retain-revisions <n>',
-        'background compaction leaves in the log the segments holding the newest n revisions, so that a watch can resume from them after a restart; 0 for none',
+        '--watch-log-retain-changes <n>',
+        'background compaction leaves in the log the segments holding the newest n changes, so that a watch can resume from them, after a restart too; 0 for none',
       )
-        .env('LSE_WATCH_LOG_RETAIN_REVISIONS')
-        .default(limits.watchLogRetainDefaultRevisions)
+        .env('LSE_WATCH_LOG_RETAIN_CHANGES')
+        .default(limits.watchLogRetainDefaultChanges)
         .argParser(integerIn(0, Number.MAX_SAFE_INTEGER)),
     )
     .addOption(
@@ -175,7 +175,7 @@ export async function serve(options: ServeOptions): Promise<ExitCode> {
         segmentSizeBytes: options.segmentSize,
         cacheSizeBytes: options.cacheSize,
         watchHistoryMaxChanges: options.watchHistoryMaxChanges,
-        watchLogRetainRevisions: options.watchLogRetainRevisions,
+        watchLogRetainChanges: options.watchLogRetainChanges,
         compactionIntervalMs: options.compactionIntervalMs,
         compactionDeadRatio: options.compactionDeadRatio,
         compactionDeadBytes: options.compactionDeadBytes,

@@ -24,7 +24,7 @@ import type { SegmentStatsTable } from './segment-stats.ts'
 
 /** Bytes of the log a reader holds at a time. */
 const windowBytes = 64 * 1024
-/** Bytes a reader scans in one call before it lets others run (`'paused'`). */
+/** Bytes a reader scans in one turn of the event loop before it lets others run (`'paused'`). */
 const scanSliceBytes = 4 * 1024 * 1024
 
 /** Where the log ends for readers: just after the newest published write. */
@@ -107,8 +107,8 @@ export class ChangeLogReader {
 
   /**
    * The oldest change in the log with a revision from `from` to `through` (of problem
-   * `problemId`, when given): `'none'` when there is none, `'paused'` when it scanned its slice of
-   * bytes without finding one (call again). `from` never goes down between calls. Throws
+   * `problemId`, when given): `'none'` when there is none, `'paused'` when this turn's slice
+   * of bytes is read (call again in a later turn, after `startTurn()`). `from` never goes down between calls. Throws
    * CORRUPTION when a record of the log is damaged.
    * REQUIRES: `from` is at or above the log's floor.
    */
@@ -116,9 +116,8 @@ export class ChangeLogReader {
     const found = this.found
     if (found !== undefined && found.revision >= from) return found.revision <= through ? found : 'none'
     this.found = undefined
-    const scanUntil = this.scannedBytes + scanSliceBytes
     for (;;) {
-      if (this.scannedBytes >= scanUntil) return 'paused'
+      if (this.scannedBytes >= this.turnEndBytes) return 'paused'
       const start = { segmentNumber: this.segmentNumber, offset: this.offset }
       const record = this.readRecord(from)
       if (record === undefined) return 'none'
@@ -141,6 +140,13 @@ export class ChangeLogReader {
 
   /** Bytes of the log this reader has stepped over, for the scan's slices. */
   private scannedBytes = 0
+  /** `next()` reads on until `scannedBytes` reaches this, then answers `'paused'`. */
+  private turnEndBytes = scanSliceBytes
+
+  /** Starts a turn of the event loop: `next()` calls read at most `scanSliceBytes` in all until the next. */
+  startTurn(): void {
+    this.turnEndBytes = this.scannedBytes + scanSliceBytes
+  }
 
   /**
    * The next record's header, moving past it; undefined at the end of the readable log. Moves to

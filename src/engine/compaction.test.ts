@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, it } from 'node:test'
 import { hintFileName } from './hint-file.ts'
@@ -220,7 +220,7 @@ describe('compaction', () => {
     // doomed document's records, and the live first version of nothing) has little. Force a
     // partial compaction by marking everything but the first segment with a high garbage share:
     // the store is opened with a background compactor that runs at once.
-    store = await open(dir, { segmentSizeBytes: 4096, compactionIntervalMs: 10, compactionDeadRatio: 0.05, watchLogRetainRevisions: 0 })
+    store = await open(dir, { segmentSizeBytes: 4096, compactionIntervalMs: 10, compactionDeadRatio: 0.05, watchLogRetainChanges: 0 })
     // Bounded: the background compactor runs within a few wakes.
     for (let wait = 0; wait < 300 && (await store.stats()).compaction.runs === 0; wait++) await new Promise((resolve) => setTimeout(resolve, 10))
     const stats = await store.stats()
@@ -250,7 +250,7 @@ describe('compaction', () => {
     for (let index = 0; index < 200; index++) await store.updateProblemHtml(hot, `hot ${index}`.repeat(20))
     await store.close()
     const before = readdirSync(dir).filter((name) => name.endsWith('.seg')).sort()
-    store = await open(dir, { segmentSizeBytes: 4096, compactionIntervalMs: 10, compactionDeadRatio: 0.3, watchLogRetainRevisions: 0 })
+    store = await open(dir, { segmentSizeBytes: 4096, compactionIntervalMs: 10, compactionDeadRatio: 0.3, watchLogRetainChanges: 0 })
     for (let wait = 0; wait < 300 && (await store.stats()).compaction.runs === 0; wait++) await new Promise((resolve) => setTimeout(resolve, 10))
     const stats = await store.stats()
     await store.close()
@@ -266,18 +266,26 @@ describe('compaction', () => {
     await store.close()
   })
 
-  it('a background compaction leaves the segments of the newest watchLogRetainRevisions revisions, for watchers', async () => {
+  it('a background compaction leaves the segments of the newest watchLogRetainChanges changes, for watchers, after a crash too', async () => {
     const dir = newDir()
     let store = await open(dir, { segmentSizeBytes: 4096 })
     const hot = await store.createProblem('hot')
-    for (let index = 0; index < 300; index++) await store.updateProblemHtml(hot, `hot ${index}`.repeat(20))
+    const revisions: number[] = []
+    for (let index = 0; index < 300; index++) {
+      await store.updateProblemHtml(hot, `hot ${index}`.repeat(20))
+      revisions.push(store.revision)
+    }
     await store.close()
+    // As a crash leaves it: a LOCK naming a process that is gone. The open takes it for a crash,
+    // and the revision jumps to the clock: retention counts changes, which do not jump.
+    writeFileSync(join(dir, 'LOCK'), `${JSON.stringify({ pid: 2 ** 22 + 1, startTime: null, host: hostname() })}\n`)
     const retained = 100
-    store = await open(dir, { segmentSizeBytes: 4096, compactionIntervalMs: 10, compactionDeadRatio: 0.3, watchLogRetainRevisions: retained })
+    store = await open(dir, { segmentSizeBytes: 4096, compactionIntervalMs: 10, compactionDeadRatio: 0.3, watchLogRetainChanges: retained })
+    assert.ok(store.revision > revisions[299]! + 1_000_000, 'the open jumped the revision')
     for (let wait = 0; wait < 300 && (await store.stats()).compaction.runs === 0; wait++) await new Promise((resolve) => setTimeout(resolve, 10))
     assert.ok((await store.stats()).compaction.runs >= 1, 'the background compactor ran')
-    // Each write took one revision: the newest 100 are read back from the log, values and all.
-    const watch = store.watch({ fromRevision: store.revision - retained + 1, withValues: true, progressIntervalMs: 0 })
+    // The newest 100 changes are read back from the log, values and all.
+    const watch = store.watch({ fromRevision: revisions[300 - retained]!, withValues: true, progressIntervalMs: 0 })
     for (let index = 300 - retained; index < 300; index++) {
       const next = await watch.next()
       assert.equal(next.done, false)

@@ -92,8 +92,6 @@ export interface CompactorDeps {
   makeWatermark: (inputsMaxSeq: number) => Buffer
   /** A compaction is committed: the changes up to `revision` (its history cut) are no longer all in the log. */
   historyCut: (revision: number) => void
-  /** The store's revision now. */
-  revision: () => number
   warn: (message: string, details: Record<string, unknown>) => void
 }
 
@@ -265,6 +263,25 @@ export class Compactor {
     return this.deps.files.segmentNumbers().filter((n) => n < unsettled && !this.deps.segmentStats.get(n).damaged)
   }
 
+  /**
+   * The segments holding any of the newest `watchLogRetainChanges` changes, for watchers to read
+   * back from the log: counted in changes, not in revisions, which jump after a crash.
+   * Compactions' outputs hold no history and are never among them.
+   */
+  private retainedForWatchers(): Set<number> {
+    const { options, files, segmentStats } = this.deps
+    const retained = new Set<number>()
+    if (options.watchLogRetainChanges === 0) return retained
+    let newerChanges = 0
+    for (const segmentNumber of files.segmentNumbers().reverse()) {
+      const stats = segmentStats.get(segmentNumber)
+      if (stats.compacted) continue
+      if (newerChanges < options.watchLogRetainChanges) retained.add(segmentNumber)
+      newerChanges += stats.changes
+    }
+    return retained
+  }
+
   /** Dead bytes of a segment: what neither the keydir points to nor is a tombstone, nor its header. */
   private deadBytes(segmentNumber: number): number {
     const sizeBytes = this.deps.files.sizesBytes.get(segmentNumber) ?? 0
@@ -274,17 +291,17 @@ export class Compactor {
   }
 
   /**
-   * The segments a background compaction takes, among the sealed segments that hold no write of
-   * the newest `watchLogRetainRevisions`: none unless their dead bytes are over `compactionDeadRatio` of them or over `compactionDeadBytes`; then those
-   * with the largest share of garbage, at least `compactionSegmentDeadShareMin`, up to
-   * `compactionInputMaxBytes`, and with them the small segments (cheap to merge, and left by
-   * rotations and earlier compactions).
+   * The segments a background compaction takes, among the sealed segments that hold none of the
+   * newest `watchLogRetainChanges` changes: none unless their dead bytes are over
+   * `compactionDeadRatio` of them or over `compactionDeadBytes`; then those with the largest
+   * share of garbage, at least `compactionSegmentDeadShareMin`, up to `compactionInputMaxBytes`,
+   * and with them the small segments (cheap to merge, and left by rotations and earlier
+   * compactions).
    */
   private chooseBackgroundInputs(): number[] {
-    const { options, files, segmentStats } = this.deps
-    // Segments with a write among the newest `watchLogRetainRevisions` stay: watchers read them.
-    const retainedAbove = this.deps.revision() - options.watchLogRetainRevisions
-    const eligible = this.sealedSegments().filter((segmentNumber) => segmentStats.get(segmentNumber).maxSeq <= retainedAbove)
+    const { options, files } = this.deps
+    const retained = this.retainedForWatchers()
+    const eligible = this.sealedSegments().filter((segmentNumber) => !retained.has(segmentNumber))
     const candidates = eligible.map((segmentNumber) => {
       const sizeBytes = files.sizesBytes.get(segmentNumber) ?? 0
       const deadBytes = this.deadBytes(segmentNumber)
@@ -431,7 +448,14 @@ export class Compactor {
     for (const output of reply.outputs) {
       const format = { version: segmentFormatVersion, headerBytes: segmentHeaderBytes, seeds: output.seeds, headerDamaged: false }
       files.add(output.segmentNumber, output.sizeBytes, fileSystem.openSync(segmentPath(dir, output.segmentNumber), 'r'), format)
-      segmentStats.set(output.segmentNumber, { minSeq: output.minSeq, maxSeq: historyCut, tombstoneBytes: output.tombstoneBytes, damaged: false })
+      segmentStats.set(output.segmentNumber, {
+        minSeq: output.minSeq,
+        maxSeq: historyCut,
+        tombstoneBytes: output.tombstoneBytes,
+        damaged: false,
+        changes: 0,
+        compacted: true,
+      })
     }
     // The inputs' history goes with them: watchers reading it from the log stop before they do.
     this.deps.historyCut(historyCut)

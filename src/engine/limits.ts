@@ -80,8 +80,8 @@ export const cacheSizeMaxBytes = 16 * GiB
 export const watchHistoryDefaultChanges = 100_000
 /** Upper bound of `watchHistoryMaxChanges`: about 3 GiB of history. */
 export const watchHistoryMaxChangesMax = 10_000_000
-/** Default of `watchLogRetainRevisions`: background compaction leaves the newest this many revisions in the log. */
-export const watchLogRetainDefaultRevisions = 100_000
+/** Default of `watchLogRetainChanges`: background compaction leaves the newest this many changes in the log. */
+export const watchLogRetainDefaultChanges = 100_000
 
 /** Default period of the background compactor's check, in ms (see store-options.ts). */
 export const compactionIntervalDefaultMs = 30_000

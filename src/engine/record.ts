@@ -53,8 +53,8 @@ export const RecordKind = {
    * (its local part may be 0), payload empty. Compaction drops tombstones, and with them perhaps
    * the records of the newest ids; this record keeps recovery from issuing those ids again.
    * Segment format version 2 and later. `parentId` (format 4; 0 before) is the compaction's
-   * history cut: the newest sequence number its inputs held (or, when they held no write, the
-   * watermark's own). The log no longer holds the changes up to it as they were written.
+   * history cut: the newest sequence number its inputs held (0 when they held no write). The log
+   * no longer holds the changes up to it as they were written.
    */
   idWatermark: 8,
   /**

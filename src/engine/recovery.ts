@@ -39,7 +39,7 @@ import { encodeSyncMark } from './sync-mark.ts'
 import { findLogEnd, legacyRecordAfter, scanSegment, type LogEnd } from './segment-scan.ts'
 import { commitFileName, decodeCommit, installOutputs, removeInputs, type CompactionCommit } from './compaction-commit.ts'
 import { HintBuilder, hintFileName, parseHintFileName, replayHint as replayHintFile, writeHintFile } from './hint-file.ts'
-import type { SegmentStats, SegmentStatsTable } from './segment-stats.ts'
+import { countsAsChange, emptySegmentStats, type SegmentStats, type SegmentStatsTable } from './segment-stats.ts'
 import {
   createSegmentFile,
   parseSegmentFileName,
@@ -235,6 +235,11 @@ export async function recover(options: {
   const replay = new Replay(options.keydir, options.shard)
   /** The newest revision whose change the log may no longer hold as written (see `historyFloor`). */
   let historyCut = 0
+  const damagedSegments: number[] = []
+  const noteHistoryCut = (segmentNumber: number, cut: number | 'damaged'): void => {
+    if (cut === 'damaged') damagedSegments.push(segmentNumber)
+    else historyCut = Math.max(historyCut, cut)
+  }
 
   let active: ActiveSegment | undefined
   for (const [index, segmentNumber] of segmentNumbers.entries()) {
@@ -250,8 +255,8 @@ export async function recover(options: {
         if (typeof format === 'object' && replayHint(options, segmentNumber, sizeBytes, replay, report)) {
           report.segmentCount++
           options.files.add(segmentNumber, sizeBytes, fd, format)
-          replay.finishSegment(options.segmentStats.get(segmentNumber))
-          historyCut = Math.max(historyCut, replay.historyCutOf(format, false))
+          replay.finishSegment(options.segmentStats.get(segmentNumber), format)
+          noteHistoryCut(segmentNumber, replay.historyCutOf(format, false))
           continue
         }
       }
@@ -269,9 +274,9 @@ export async function recover(options: {
       }
       const damaged = report.damagedRecordCount + report.damagedRangeCount !== damageBefore
       const stats = options.segmentStats.get(segmentNumber)
-      replay.finishSegment(stats)
+      replay.finishSegment(stats, opened.format)
       stats.damaged = damaged
-      historyCut = Math.max(historyCut, replay.historyCutOf(opened.format, damaged))
+      noteHistoryCut(segmentNumber, replay.historyCutOf(opened.format, damaged))
       if (hint !== undefined && !damaged && (await tryWriteHintFile(fileSystem, dir, segmentNumber, hint.finish(sizeBytes)))) {
         report.hintsWritten++
       }
@@ -329,6 +334,17 @@ export async function recover(options: {
     options.files.grow(active.segmentNumber, active.sizeBytes)
   }
 
+  // A damaged segment may have lost any write older than the first of the segments written after
+  // it (compaction outputs aside, which hold older ones), or, with none after it, any at all.
+  for (const damagedNumber of damagedSegments) {
+    let lostUpTo = replay.maxSeq
+    for (const segmentNumber of segmentNumbers) {
+      const stats = options.segmentStats.get(segmentNumber)
+      if (segmentNumber > damagedNumber && !stats.compacted && stats.minSeq !== Number.POSITIVE_INFINITY) lostUpTo = Math.min(lostUpTo, stats.minSeq - 1)
+    }
+    historyCut = Math.max(historyCut, lostUpTo)
+  }
+
   if (report.hintsWritten > 0) syncDirectory(fileSystem, dir)
   // Before the rebuild, which frees the pages whose ids are all issued and dead.
   options.keydir.noteIssued(replay.maxLocalId + 1)
@@ -384,7 +400,7 @@ function seqFloorAfter(maxSeq: number, endedCleanly: boolean, nowMs: number): nu
 async function startSegment(options: { fileSystem: FileSystem; dir: string; files: SegmentFiles; segmentStats: SegmentStatsTable }, segmentNumber: number): Promise<ActiveSegment> {
   const { fd, seeds } = await createSegmentFile(options.fileSystem, options.dir, segmentNumber)
   options.files.add(segmentNumber, segmentHeaderBytes, fd, { version: segmentFormatVersion, headerBytes: segmentHeaderBytes, seeds, headerDamaged: false })
-  options.segmentStats.set(segmentNumber, { minSeq: Number.POSITIVE_INFINITY, maxSeq: Number.NEGATIVE_INFINITY, tombstoneBytes: 0, damaged: false })
+  options.segmentStats.set(segmentNumber, emptySegmentStats())
   return { segmentNumber, fd, sizeBytes: segmentHeaderBytes, seeds, lastGroupTag: 0, proven: true }
 }
 
@@ -601,10 +617,10 @@ class Replay {
   private segmentMinSeq = Number.POSITIVE_INFINITY
   private segmentMaxSeq = Number.NEGATIVE_INFINITY
   private segmentTombstoneBytes = 0
-  /** The segment being replayed holds an idWatermark: it is a compaction's output. */
-  private segmentIsCompacted = false
-  /** Its watermark's history cut (RecordKind.idWatermark). */
-  private segmentHistoryCut = 0
+  /** The changes whose records the segment holds (see `countsAsChange`). */
+  private segmentChanges = 0
+  /** The idWatermark of the segment being replayed, when it is a compaction's output. */
+  private segmentWatermark: { seq: number; historyCut: number } | undefined
   private readonly location: Location = { segmentNumber: 0, offset: 0, sizeBytes: 0 }
 
   constructor(
@@ -616,29 +632,40 @@ class Replay {
     this.segmentMinSeq = Number.POSITIVE_INFINITY
     this.segmentMaxSeq = Number.NEGATIVE_INFINITY
     this.segmentTombstoneBytes = 0
-    this.segmentIsCompacted = false
-    this.segmentHistoryCut = 0
+    this.segmentChanges = 0
+    this.segmentWatermark = undefined
   }
 
-  finishSegment(stats: SegmentStats): void {
+  /** The history cut of a compaction's output: its watermark's (its own seq before format 4, which recorded none), and its records'. */
+  private outputCut(format: SegmentFormat | undefined): number {
+    const watermark = this.segmentWatermark!
+    const recorded = format !== undefined && format.version >= changeNotesFormatVersion && !format.headerDamaged
+    return Math.max(this.segmentMaxSeq, recorded ? watermark.historyCut : watermark.seq)
+  }
+
+  finishSegment(stats: SegmentStats, format: SegmentFormat | undefined): void {
+    const compacted = this.segmentWatermark !== undefined
     stats.minSeq = this.segmentMinSeq
     // A compaction's output counts as holding writes up to its cut, as the compactor sets it.
-    stats.maxSeq = Math.max(this.segmentMaxSeq, this.segmentHistoryCut)
+    stats.maxSeq = compacted ? this.outputCut(format) : this.segmentMaxSeq
     stats.tombstoneBytes = this.segmentTombstoneBytes
+    stats.changes = compacted ? 0 : this.segmentChanges
+    stats.compacted = compacted
   }
 
   /**
    * For the segment just replayed, the newest revision whose change the log may no longer hold
    * as written: all of it when the segment is a compaction's output (which kept only the live
-   * records of its inputs, all older than its watermark), of a format whose records do not say
-   * what each write did, or damaged (a damaged stretch may have held any of its records); 0 when
-   * its records are a whole history.
+   * records of its inputs, all older than its watermark) or of a format whose records do not say
+   * what each write did; 0 when its records are a whole history. `'damaged'` when recovery found
+   * damage in it: a damaged stretch may have held any write up to the next segment's first, which
+   * only the segments after it tell (see `recover`).
    */
-  historyCutOf(format: SegmentFormat | undefined, damaged: boolean): number {
-    if (this.segmentIsCompacted) return Math.max(this.segmentMaxSeq, this.segmentHistoryCut)
+  historyCutOf(format: SegmentFormat | undefined, damaged: boolean): number | 'damaged' {
+    if (this.segmentWatermark !== undefined) return this.outputCut(format)
+    if (damaged || format === undefined || format.headerDamaged) return 'damaged'
     if (this.segmentMaxSeq === Number.NEGATIVE_INFINITY) return 0
-    const whole = format !== undefined && format.version >= changeNotesFormatVersion && !format.headerDamaged && !damaged
-    return whole ? 0 : this.segmentMaxSeq
+    return format.version >= changeNotesFormatVersion ? 0 : this.segmentMaxSeq
   }
 
   /** Whether `seq` is newer than what column `column` of `local` holds; if so, it becomes its seq. */
@@ -683,12 +710,11 @@ class Replay {
     // A watermark only raises the ids and sequence numbers seen (above); it indexes nothing. It
     // is no write: its seq is newer than the history its segment holds (see historyCutOf).
     if (header.kind === RecordKind.idWatermark) {
-      this.segmentIsCompacted = true
-      // Before format 4 no cut was recorded: the watermark, newer than every input, bounds it.
-      this.segmentHistoryCut = Math.max(this.segmentHistoryCut, header.parentId > 0 ? header.parentId : header.seq)
+      this.segmentWatermark = { seq: header.seq, historyCut: header.parentId }
       return
     }
     if (header.seq > this.segmentMaxSeq) this.segmentMaxSeq = header.seq
+    if (countsAsChange(header.kind, header.flags)) this.segmentChanges++
     // A column's name is for readers of the log; it indexes nothing either.
     if (header.kind === RecordKind.columnName) return
     const keydir = this.keydir

@@ -9,7 +9,7 @@
  * Filled by recovery for the segments on disk, by the writer as it appends, and by compaction for
  * the segments it writes.
  */
-import { isTombstoneKind, readUint53 } from './record.ts'
+import { isTombstoneKind, readUint53, recordFlagCreates, RecordKind } from './record.ts'
 
 export interface SegmentStats {
   /** The lowest sequence number of any record in the segment; +Infinity while it holds none. */
@@ -20,6 +20,25 @@ export interface SegmentStats {
   tombstoneBytes: number
   /** Recovery found damaged records or ranges in it. */
   damaged: boolean
+  /** The writes (changes, for watchers) whose records it holds; 0 in a compaction's output. */
+  changes: number
+  /** A compaction's output: it holds live records, not a history. */
+  compacted: boolean
+}
+
+/** Stats of a segment that holds nothing yet. */
+export function emptySegmentStats(): SegmentStats {
+  return { minSeq: Number.POSITIVE_INFINITY, maxSeq: Number.NEGATIVE_INFINITY, tombstoneBytes: 0, damaged: false, changes: 0, compacted: false }
+}
+
+/**
+ * Whether a record of this kind and flags ends a change of its own (a write, or an operation of
+ * a batch): all but the first record of a two-record write (a created document's blob, a
+ * column's name) and the records that are no write (sync marks, watermarks).
+ */
+export function countsAsChange(kind: number, flags: number): boolean {
+  if (kind === RecordKind.syncMark || kind === RecordKind.idWatermark || kind === RecordKind.columnName) return false
+  return !(kind === RecordKind.docBlob && (flags & recordFlagCreates) !== 0)
 }
 
 export class SegmentStatsTable {
@@ -28,7 +47,7 @@ export class SegmentStatsTable {
   get(segmentNumber: number): SegmentStats {
     let stats = this.bySegment.get(segmentNumber)
     if (stats === undefined) {
-      stats = { minSeq: Number.POSITIVE_INFINITY, maxSeq: Number.NEGATIVE_INFINITY, tombstoneBytes: 0, damaged: false }
+      stats = emptySegmentStats()
       this.bySegment.set(segmentNumber, stats)
     }
     return stats
@@ -49,5 +68,6 @@ export class SegmentStatsTable {
     if (seq < stats.minSeq) stats.minSeq = seq
     if (seq > stats.maxSeq) stats.maxSeq = seq
     if (isTombstoneKind(record[8]!)) stats.tombstoneBytes += record.length
+    if (countsAsChange(record[8]!, record[9]!)) stats.changes++
   }
 }

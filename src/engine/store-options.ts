@@ -20,7 +20,7 @@ import {
   syncIntervalMinMs,
   watchHistoryDefaultChanges,
   watchHistoryMaxChangesMax,
-  watchLogRetainDefaultRevisions,
+  watchLogRetainDefaultChanges,
 } from './limits.ts'
 import { syncModes, type SyncMode } from './segment-writer.ts'
 import type { CompactionStep } from './compactor.ts'
@@ -65,18 +65,18 @@ export interface StoreOptions {
   /**
    * How many of the newest changes the store keeps in memory for watchers (`watch`), 0 to
    * 10,000,000, about 320 bytes a change (32 MiB by default), since the store was opened. Older
-   * changes are read back from the log while it holds them (see `watchLogRetainRevisions`). 0
+   * changes are read back from the log while it holds them (see `watchLogRetainChanges`). 0
    * turns watching off: every watcher ends at the first change. @defaultValue 100,000
    */
   watchHistoryMaxChanges?: number
   /**
-   * Background compaction leaves alone every segment that holds a write among the newest this many
-   * revisions, so that a watcher can read their changes back from the log (after a restart, or once
-   * the in-memory history dropped them). 0 lets it compact any sealed segment; `compactNow()`
-   * compacts them all regardless. Costs the disk space of the garbage among them.
-   * @defaultValue 100,000
+   * Background compaction leaves alone every segment that holds any of the newest this many
+   * changes (writes, or operations of a batch), so that a watcher can read them back from the log
+   * (after a restart, or once the in-memory history dropped them). 0 lets it compact any sealed
+   * segment; `compactNow()` compacts them all regardless. Costs the disk space of the garbage
+   * among them. @defaultValue 100,000
    */
-  watchLogRetainRevisions?: number
+  watchLogRetainChanges?: number
   /** Shard number put in the top bits of every id issued, 0 to 2^21-1. @defaultValue 0 */
   shard?: number
   /**
@@ -117,7 +117,7 @@ export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions
     compactionDeadRatio: options.compactionDeadRatio ?? compactionDeadRatioDefault,
     compactionDeadBytes: options.compactionDeadBytes ?? compactionDeadBytesDefault,
     watchHistoryMaxChanges: options.watchHistoryMaxChanges ?? watchHistoryDefaultChanges,
-    watchLogRetainRevisions: options.watchLogRetainRevisions ?? watchLogRetainDefaultRevisions,
+    watchLogRetainChanges: options.watchLogRetainChanges ?? watchLogRetainDefaultChanges,
     shard: options.shard ?? 0,
     onWarning: options.onWarning,
     onCompactionStep: options.onCompactionStep,
@@ -139,7 +139,7 @@ export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions
   }
   checkIntegerInRange('compactionDeadBytes', resolved.compactionDeadBytes, 1, Number.MAX_SAFE_INTEGER)
   checkIntegerInRange('watchHistoryMaxChanges', resolved.watchHistoryMaxChanges, 0, watchHistoryMaxChangesMax)
-  checkIntegerInRange('watchLogRetainRevisions', resolved.watchLogRetainRevisions, 0, Number.MAX_SAFE_INTEGER)
+  checkIntegerInRange('watchLogRetainChanges', resolved.watchLogRetainChanges, 0, Number.MAX_SAFE_INTEGER)
   if (!isValidShard(resolved.shard)) throw invalidArgument(`shard must be an integer from 0 to ${shardMax}`)
   return resolved
 }

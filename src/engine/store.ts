@@ -299,15 +299,14 @@ export class Store {
       sealedHints,
       makeWatermark: (inputsMaxSeq) => {
         const seq = counters.nextSeq++
-        // parentId: the history cut (RecordKind.idWatermark); with no write in the inputs, its own seq.
-        const historyCut = inputsMaxSeq > 0 ? inputsMaxSeq : seq
+        // parentId: the history cut (RecordKind.idWatermark), 0 when the inputs held no write.
+        const historyCut = inputsMaxSeq
         // The newest id written: the inputs' records are all published. An id a refused write took
         // (never written, never returned) is left out, so that, as without a compaction, a
         // reopen may issue it again.
         return encodeRecord({ kind: RecordKind.idWatermark, flags: 0, seq, id: makeId(options.shard, this.newestWrittenLocal), parentId: historyCut }, 0)
       },
       historyCut: (revision) => this.feed.historyCut(revision),
-      revision: () => this.revisionValue,
       warn: (message, details) => this.warn(message, details),
     })
   }

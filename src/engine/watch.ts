@@ -97,6 +97,8 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
     // The change next() gave goes in the same response: its records count.
     let bytes = this.lastRecordBytes
     const history = this.source.history
+    // One turn of the event loop: the log is read a slice at most, over all the events taken.
+    this.logReader?.startTurn()
     while (events.length < maxEvents && !this.closed && !history.closed) {
       const entry = this.peekEntry()
       if (typeof entry !== 'object') break
@@ -121,6 +123,7 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
         throw new StratumError('UNAVAILABLE', `the store is closing; once it is open again, watch from revision ${this.cursor}`)
       }
       this.source.checkOpen()
+      this.logReader?.startTurn()
       const entry = this.peekEntry()
       if (entry === 'behind') {
         throw limitExceeded(

@@ -101,7 +101,7 @@ export class WatchCalls {
         code: grpc.status.UNAVAILABLE,
         details:
           `${details}: every change up to revision ${resumeFrom - 1} was streamed; watch again from revision ${resumeFrom} ` +
-          '(OUT_OF_RANGE if the server no longer holds it, as after a restart with writes since: then read the current state first)',
+          '(OUT_OF_RANGE only if a compaction reclaimed it: then read the current state first)',
       })
     }
     this.open.add(end)

@@ -27,7 +27,7 @@ describe('stratum command', () => {
       ['--segment-size', 'LSE_SEGMENT_SIZE', '67108864 (64MiB)'],
       ['--cache-size', 'LSE_CACHE_SIZE', '67108864 (64MiB)'],
       ['--watch-history-max-changes', 'LSE_WATCH_HISTORY_MAX_CHANGES', '100000'],
-      ['--watch-log-retain-revisions', 'LSE_WATCH_LOG_RETAIN_REVISIONS', '100000'],
+      ['--watch-log-retain-changes', 'LSE_WATCH_LOG_RETAIN_CHANGES', '100000'],
       ['--compaction-interval-ms', 'LSE_COMPACTION_INTERVAL_MS', '30000'],
       ['--compaction-dead-ratio', 'LSE_COMPACTION_DEAD_RATIO', '0.5'],
       ['--compaction-dead-bytes', 'LSE_COMPACTION_DEAD_BYTES', '1073741824 (1GiB)'],

@@ -82,7 +82,7 @@ describe('stratum watch', () => {
     assert.equal(await running.exited, 1)
     assert.match(
       running.stderr(),
-      /^stratum watch: the server is shutting down: every change up to revision \d+ was streamed; watch again from revision \d+ \(OUT_OF_RANGE if .*\) \(UNAVAILABLE\); resume with --from-revision \d+\n$/,
+      /^stratum watch: the server is shutting down: every change up to revision \d+ was streamed; watch again from revision \d+ \(OUT_OF_RANGE only if .*\) \(UNAVAILABLE\); resume with --from-revision \d+\n$/,
     )
     const resumeFrom = Number(/--from-revision (\d+)/.exec(running.stderr())![1])
     assert.ok(resumeFrom > last.revision, `${resumeFrom} after ${last.revision}`)

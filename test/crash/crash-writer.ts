@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     compactionIntervalMs: args.compactionIntervalMs,
     compactionDeadRatio: 0.1,
     // Kills are meant to land inside compactions: every sealed segment may be compacted.
-    watchLogRetainRevisions: 0,
+    watchLogRetainChanges: 0,
     onWarning: () => undefined,
   })
 
