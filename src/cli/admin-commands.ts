@@ -3,27 +3,16 @@
  * `stratum compact`.
  * Each prints its result on stdout and exits 0, or prints one line on stderr and exits 1 (exit-codes.ts).
  */
-import fs from 'node:fs'
 import { Command, Option } from 'commander'
-import { StratumClient, StratumClientError, type CompactionResult } from '../client/index.ts'
-import { exitCodes } from './exit-codes.ts'
-import { address, integerIn } from './option-parsers.ts'
+import type { CompactionResult, StratumClient } from '../client/index.ts'
+import { addConnectionOptions, withClient, type ConnectionOptions } from './client-command.ts'
+import { integerIn } from './option-parsers.ts'
 
 /** Default time limit of an admin call, in ms. */
 export const adminDeadlineDefaultMs = 10_000
 /** Default time limit of `stratum compact`: a full compaction of a large store takes minutes. */
 export const compactDeadlineDefaultMs = 3_600_000
 const adminDeadlineMaxMs = 3_600_000
-
-/** The options of a connection to a running server. */
-export interface ConnectionOptions {
-  address: string
-  tlsCa?: string
-  tlsCert?: string
-  tlsKey?: string
-  tls: boolean
-  token?: string
-}
 
 interface AdminOptions extends ConnectionOptions {
   deadlineMs: number
@@ -65,27 +54,6 @@ function adminCommand(name: string, description: string, action: AdminAction, de
   )
 }
 
-/** --address, the TLS options and --token, with their variables. */
-export function addConnectionOptions(command: Command): Command {
-  return command
-    .addOption(new Option('--address <host:port>', 'the server').env('LSE_ADDRESS').default('localhost:50051').argParser(address))
-    .addOption(new Option('--tls', "connect with TLS, verifying the server with the system's CAs").env('LSE_TLS').default(false))
-    .addOption(new Option('--tls-ca <file>', 'connect with TLS, verifying the server with this PEM CA').env('LSE_TLS_CA'))
-    .addOption(new Option('--tls-cert <file>', 'the PEM client certificate, for a server that requires one (with --tls-key)').env('LSE_TLS_CERT'))
-    .addOption(new Option('--tls-key <file>', 'the PEM private key of --tls-cert').env('LSE_TLS_KEY'))
-    .addOption(new Option('--token <token>', 'the token sent with the call, for a server that checks tokens').env('LSE_TOKEN'))
-}
-
-/** The client of the connection options: TLS when any TLS option is given, the token when one is. */
-export function connectedClient(options: ConnectionOptions): StratumClient {
-  const read = (file: string | undefined): Buffer | undefined => (file === undefined ? undefined : fs.readFileSync(file))
-  const tls = options.tls || options.tlsCa !== undefined || options.tlsCert !== undefined
-  return new StratumClient(options.address, {
-    ...(tls ? { tls: { ca: read(options.tlsCa), cert: read(options.tlsCert), key: read(options.tlsKey) } } : {}),
-    ...(options.token === undefined ? {} : { token: options.token }),
-  })
-}
-
 /**
  * One line for people, e.g. "compacted 3 segments into 1: 1048576 -> 262144 bytes, 786432
  * reclaimed, in 12.5 ms".
@@ -100,23 +68,6 @@ export function compactionSummary(result: CompactionResult): string {
 
 function runWith(name: string, setExitCode: (code: number) => void): (options: AdminOptions) => Promise<void> {
   return async (options) => {
-    let client: StratumClient
-    try {
-      client = connectedClient(options)
-    } catch (error) {
-      process.stderr.write(`stratum ${name}: ${(error as Error).message}\n`)
-      setExitCode(exitCodes.failed)
-      return
-    }
-    try {
-      await actions.get(name)!(client, options.deadlineMs)
-      setExitCode(exitCodes.ok)
-    } catch (error) {
-      const reason = error instanceof StratumClientError ? `${error.details} (${error.codeName})` : String(error)
-      process.stderr.write(`stratum ${name}: ${reason.replace(/\s*\n\s*/g, ' ')}\n`)
-      setExitCode(exitCodes.failed)
-    } finally {
-      client.close()
-    }
+    setExitCode(await withClient(name, options, (client) => actions.get(name)!(client, options.deadlineMs)))
   }
 }

@@ -8,10 +8,11 @@
  * (in order).
  */
 import { Command, Option } from 'commander'
-import { StratumClientError, type StratumClient, type Value, type WatchEvent } from '../client/index.ts'
-import { addConnectionOptions, connectedClient, type ConnectionOptions } from './admin-commands.ts'
+import { StratumClientError, type StratumClient, type WatchEvent } from '../client/index.ts'
+import { addConnectionOptions, connectedClient, type ConnectionOptions } from './client-command.ts'
 import { exitCodes } from './exit-codes.ts'
 import { integerIn } from './option-parsers.ts'
+import { valueJson } from './value-literal.ts'
 import { watchProgressIntervalDefaultMs, watchProgressIntervalMaxMs, watchProgressIntervalMinMs } from '../protocol/watch-events.ts'
 
 interface WatchCommandOptions extends ConnectionOptions {
@@ -82,21 +83,5 @@ export function eventJson(event: WatchEvent): unknown {
       return { ...event, value: { kind: 'value', value: valueJson(value.value) } }
     default:
       return event
-  }
-}
-
-function valueJson(value: Value): unknown {
-  switch (value.type) {
-    case 'int64':
-      return { type: value.type, value: value.value.toString() }
-    case 'int64List':
-      return { type: value.type, value: value.value.map((item) => item.toString()) }
-    case 'double':
-      // -0 too: JSON would print it as 0.
-      return { type: value.type, value: Object.is(value.value, -0) ? '-0' : Number.isFinite(value.value) ? value.value : String(value.value) }
-    case 'stringMap':
-      return { type: value.type, value: [...value.value] }
-    default:
-      return value
   }
 }
