@@ -46,6 +46,11 @@ export class ChangeHistory {
   /** Index in `entries` of the oldest entry still held. */
   private head = 0
   /**
+   * Entries cut off the front of `entries` so far: `entries[i]` is the entry at position
+   * `cut + i`, counting every entry appended since the open, which watchers keep as a hint.
+   */
+  private cut = 0
+  /**
    * What the watchers waiting now wait for: one promise shared by all, settled at the next wake,
    * so that a watcher that stops waiting (a progress timeout, a close) leaves nothing behind.
    */
@@ -81,6 +86,7 @@ export class ChangeHistory {
       this.head++
       if (this.head >= compactFrontMinEntries && this.head * 2 >= this.entries.length) {
         this.entries = this.entries.slice(this.head)
+        this.cut += this.head
         this.head = 0
       }
     }
@@ -122,9 +128,32 @@ export class ChangeHistory {
     return this.entries[low]
   }
 
-  /** The entry after `entry` (found by `firstFrom`), or undefined. */
-  after(entry: HistoryEntry): HistoryEntry | undefined {
-    return this.firstFrom(entry.revision + 1)
+  /**
+   * The position of the oldest entry held with a revision at or above `revision` (the position
+   * after the newest when there is none): `hint` itself when it is that position, which costs two
+   * comparisons, as it is for a watcher reading on from where it was; else a binary search.
+   */
+  positionFrom(revision: number, hint: number): number {
+    const index = hint - this.cut
+    if (index >= this.head && index <= this.entries.length) {
+      const at = this.entries[index]
+      const before = index > this.head ? this.entries[index - 1] : undefined
+      if ((at === undefined || at.revision >= revision) && (before === undefined || before.revision < revision)) return hint
+    }
+    let low = this.head
+    let high = this.entries.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (this.entries[middle]!.revision < revision) low = middle + 1
+      else high = middle
+    }
+    return low + this.cut
+  }
+
+  /** The entry at `position` (see `positionFrom`), or undefined when it is not held. */
+  entryAt(position: number): HistoryEntry | undefined {
+    const index = position - this.cut
+    return index >= this.head ? this.entries[index] : undefined
   }
 
   /** The revision of the newest entry, or the horizon when none is held. */

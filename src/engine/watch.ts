@@ -54,6 +54,8 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
   private queue: Promise<unknown> = Promise.resolve()
   /** Reads the log while the cursor is older than the history's horizon. */
   private logReader: ChangeLogReader | undefined
+  /** Where in the history the next entry was last found (ChangeHistory.positionFrom's hint). */
+  private position = -1
 
   constructor(
     private readonly source: WatchSource,
@@ -178,12 +180,14 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
       this.cursor = history.horizon + 1
       this.logReader = undefined
     }
-    let entry = history.firstFrom(this.cursor)
+    let position = history.positionFrom(this.cursor, this.position)
+    let entry = history.entryAt(position)
     const problemId = this.options.problemId
     while (entry !== undefined && problemId !== undefined && entry.problemId !== problemId) {
       this.cursor = entry.revision + 1
-      entry = history.after(entry)
+      entry = history.entryAt(++position)
     }
+    this.position = position
     if (entry === undefined) this.cursor = Math.max(this.cursor, history.newestRevision + 1)
     return entry
   }
@@ -200,17 +204,25 @@ export class Watch implements AsyncIterableIterator<WatchEvent> {
   }
 
   private eventOf(entry: HistoryEntry): ChangeEvent {
-    return {
-      kind: 'change',
-      revision: entry.revision,
-      type: entry.type,
-      target: entry.target,
-      problemId: entry.problemId,
-      ...(entry.testCaseId === 0 ? {} : { testCaseId: entry.testCaseId }),
-      ...(entry.column === undefined ? {} : { column: entry.column }),
-      ...(this.options.withValues && entry.records.length > 0 ? { value: this.source.valueOf(entry) } : {}),
-    }
+    const event = eventWithout(entry)
+    if (this.options.withValues && entry.records.length > 0) event.value = this.source.valueOf(entry)
+    return event
   }
+}
+
+/** A change's event without its value, to which the caller may add it. */
+function eventWithout(entry: HistoryEntry): { -readonly [Key in keyof ChangeEvent]: ChangeEvent[Key] } {
+  // Built field by field, not with spreads: one is built for every watcher of every change.
+  const event: { -readonly [Key in keyof ChangeEvent]: ChangeEvent[Key] } = {
+    kind: 'change',
+    revision: entry.revision,
+    type: entry.type,
+    target: entry.target,
+    problemId: entry.problemId,
+  }
+  if (entry.testCaseId !== 0) event.testCaseId = entry.testCaseId
+  if (entry.column !== undefined) event.column = entry.column
+  return event
 }
 
 function recordBytesOf(entry: HistoryEntry): number {

@@ -16,7 +16,9 @@ import type { WatchResponse } from '../protocol/wire-types.ts'
 const cachedChangeMaxBytes = 64 * 1024
 
 export class EncodedChanges {
-  private readonly cache = new Map<string, Buffer>()
+  /** By revision: the encodings with values, and those without. */
+  private readonly withValues = new Map<number, Buffer>()
+  private readonly withoutValues = new Map<number, Buffer>()
   private cachedBytes = 0
 
   constructor(
@@ -31,19 +33,28 @@ export class EncodedChanges {
   }
 
   private change(event: ChangeEvent, withValues: boolean): Buffer {
-    const key = `${event.revision}${withValues ? 'v' : ''}`
-    const cached = this.cache.get(key)
+    const cache = withValues ? this.withValues : this.withoutValues
+    const cached = cache.get(event.revision)
     if (cached !== undefined) return cached
     const bytes = this.serialize(watchResponseToWire([event]))
     if (bytes.length <= cachedChangeMaxBytes) {
-      this.cache.set(key, bytes)
+      cache.set(event.revision, bytes)
       this.cachedBytes += bytes.length
-      for (const [oldKey, oldBytes] of this.cache) {
-        if (this.cachedBytes <= this.cacheMaxBytes) break
-        this.cache.delete(oldKey)
-        this.cachedBytes -= oldBytes.length
-      }
+      this.evict()
     }
     return bytes
+  }
+
+  /** Drops the oldest encodings (of either kind) while they take more than `cacheMaxBytes`. */
+  private evict(): void {
+    while (this.cachedBytes > this.cacheMaxBytes) {
+      const oldestWith = this.withValues.keys().next()
+      const oldestWithout = this.withoutValues.keys().next()
+      const fromWith = oldestWithout.done === true || (oldestWith.done !== true && oldestWith.value < oldestWithout.value)
+      const cache = fromWith ? this.withValues : this.withoutValues
+      const revision = (fromWith ? oldestWith.value : oldestWithout.value) as number
+      this.cachedBytes -= cache.get(revision)!.length
+      cache.delete(revision)
+    }
   }
 }
