@@ -148,6 +148,12 @@ const busyRetryMs = 20
  */
 const openHere = new Map<string, number>()
 
+/** The name of the kernel lock of the store folder `dir`: after its device and inode, so that every path to it finds the same. */
+export function storeLockName(fileSystem: FileSystem, dir: string): string {
+  const { device, inode } = fileSystem.identitySync(dir)
+  return `stratum-lock:${device}:${inode}`
+}
+
 export class LockFile {
   private constructor(
     private readonly fileSystem: FileSystem,
@@ -167,9 +173,7 @@ export class LockFile {
    */
   static async acquire(fileSystem: FileSystem, dir: string): Promise<LockFile> {
     const path = join(dir, lockFileName)
-    // Named after the folder's device and inode, so that every path to it finds the same lock.
-    const { device, inode } = fileSystem.identitySync(dir)
-    const kernelLockName = `stratum-lock:${device}:${inode}`
+    const kernelLockName = storeLockName(fileSystem, dir)
     for (let attempt = 1; ; attempt++) {
       const kernelLock = await KernelLock.take(kernelLockName)
       if (kernelLock !== 'busy') {
