@@ -10,14 +10,13 @@
  * literal syntax of value-literal.ts. A bad value is refused before any call, with exit 2; a
  * failed call prints one line naming its status code, with exit 1.
  */
-import fs from 'node:fs'
 import { Argument, Command, InvalidArgumentError, Option } from 'commander'
 import type { StratumClient, Value } from '../client/index.ts'
 import { adminDeadlineDefaultMs } from './admin-commands.ts'
 import { addConnectionOptions, withClient, type ConnectionOptions } from './client-command.ts'
 import { exitCodes } from './exit-codes.ts'
 import { integerIn } from './option-parsers.ts'
-import { formatValue, parseValue, ValueLiteralError, valueJson } from './value-literal.ts'
+import { formatValue, parseValue, readUtf8, ValueLiteralError, valueJson } from './value-literal.ts'
 
 const deadlineMaxMs = 3_600_000
 /** Default of `problems --limit`. */
@@ -60,7 +59,7 @@ function htmlOf(options: Record<string, unknown>): string {
   if ((text === undefined) === (file === undefined)) throw new UsageError('give the text with exactly one of --html TEXT and --html-file FILE')
   if (text !== undefined) return text
   try {
-    return fs.readFileSync(file!, 'utf8')
+    return readUtf8(file!)
   } catch (error) {
     throw new UsageError(`cannot read --html-file ${file}: ${(error as Error).message}`)
   }

@@ -48,9 +48,10 @@ function isNotFound(error: unknown): boolean {
 async function exportTo(client: StratumClient, options: ExportOptions, out: NodeJS.WritableStream): Promise<void> {
   const call = { deadlineMs: options.deadlineMs }
   const named = options.problem !== undefined
-  const ids: number[] = named ? options.problem! : []
+  // Each named problem once, in the order first named.
+  const ids: number[] = named ? [...new Set(options.problem)] : []
   if (!named) for await (const problemId of client.listProblems(call)) ids.push(problemId)
-  const progress = new Progress('export', 'problems', ids.length)
+  const progress = new Progress('export', 'problems', ids.length, 'test cases')
   let problems = 0
   let testCases = 0
   let deletedMeanwhile = 0
@@ -76,6 +77,7 @@ async function exportTo(client: StratumClient, options: ExportOptions, out: Node
         for await (const testCase of client.getAllTestCases(problemId, { includeOutputs: true, pageSize: exportPageSize, ...call })) {
           await writeLine(out, testCaseLine(testCase))
           testCases++
+          progress.advanceParts()
         }
       } catch (error) {
         if (isNotFound(error)) throw new Error(`problem ${problemId} was deleted while its test cases were exported; the dump holds part of it: export again`)

@@ -32,6 +32,9 @@ describe('value literals', () => {
     assert.deepStrictEqual(parseValue('int64-list:[1, -2, "9223372036854775807"]'), int64List([1n, -2n, 2n ** 63n - 1n]))
     assert.deepStrictEqual(parseValue('string-list:["a","","😀"]'), stringList(['a', '', '😀']))
     assert.deepStrictEqual(parseValue('map:{"k":"v","a":"b"}'), stringMap(new Map([['k', 'v'], ['a', 'b']])))
+    assert.deepStrictEqual(parseValue('map:{"k":"a,b","j":"{\\"x\\":1}"}'), stringMap(new Map([['k', 'a,b'], ['j', '{"x":1}']])))
+    assert.deepStrictEqual(parseValue('map:{}'), stringMap(new Map()))
+    assert.deepStrictEqual(parseValue('map:{"7":"only one"}'), stringMap(new Map([['7', 'only one']])))
     // Pairs keep an order that a JSON object would not (its integer-like keys come first).
     assert.deepStrictEqual([...(parseValue('map:[["b","1"],["2","x"]]').value as Map<string, string>)], [['b', '1'], ['2', 'x']])
   })
@@ -97,5 +100,11 @@ describe('value literals', () => {
     refuses('map:{"k":1}', /^a map is a JSON object of strings/)
     refuses('map:[["k","v"],["k","w"]]', /the map has the key "k" twice/)
     refuses('map:"k"', /^a map is a JSON object of strings/)
+    // A JSON object would store these reordered, or short of a value: the pairs form keeps them.
+    refuses('map:{"2":"a","1":"b"}', /integer-like keys, whose order a JSON object does not keep: write it as pairs/)
+    refuses('map:{"a":"1","a":"2"}', /the map gives a key twice/)
+    refuses('map:{"a":"x,y","b":"{\\"c\\":1}","a":"z"}', /the map gives a key twice/)
+    refuses('string-list:["\\ud800"]', /holds a lone surrogate, which is not Unicode text/)
+    refuses('map:[["\\udc00","x"]]', /holds a lone surrogate/)
   })
 })

@@ -30,7 +30,7 @@ const syntax = `write TYPE:TEXT with TYPE one of ${typeNames.join(', ')} (e.g. i
 /** Reads `file` as UTF-8; a file that is not UTF-8 is refused rather than changed. */
 export type ReadText = (file: string) => string
 
-function readUtf8(file: string): string {
+export function readUtf8(file: string): string {
   const bytes = fs.readFileSync(file)
   const text = bytes.toString('utf8')
   if (!Buffer.from(text, 'utf8').equals(bytes)) throw new ValueLiteralError(`${file} is not UTF-8 text`)
@@ -55,7 +55,19 @@ export function parseValue(literal: string, readText: ReadText = readUtf8): Valu
       throw new ValueLiteralError(`cannot read ${file} for a ${typeName} value: ${(error as Error).message}`)
     }
   }
-  return parseTyped(typeName as TypeName, text)
+  const value = parseTyped(typeName as TypeName, text)
+  checkWellFormed(value)
+  return value
+}
+
+/** Unicode text only: a lone surrogate (possible in JSON's \u escapes) has no UTF-8 form. */
+function checkWellFormed(value: Value): void {
+  const texts = value.type === 'string' ? [value.value] : value.type === 'stringList' ? value.value : value.type === 'stringMap' ? [...value.value].flat() : []
+  for (const text of texts) {
+    if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text)) {
+      throw new ValueLiteralError(`${shorten(JSON.stringify(text))} holds a lone surrogate, which is not Unicode text: strings are UTF-8`)
+    }
+  }
 }
 
 function parseTyped(typeName: TypeName, text: string): Value {
@@ -116,6 +128,7 @@ function parseInt64List(text: string): bigint[] {
 
 function parseMap(text: string): Map<string, string> {
   const parsed = parseJson(text, 'a map')
+  if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) checkObjectForm(text, parsed as Record<string, unknown>)
   const entries: unknown[] = Array.isArray(parsed)
     ? parsed
     : typeof parsed === 'object' && parsed !== null
@@ -130,6 +143,42 @@ function parseMap(text: string): Map<string, string> {
     map.set(entry[0], entry[1])
   }
   return map
+}
+
+/**
+ * The object form of a map must mean what it says: JavaScript lists integer-like keys first,
+ * whatever their place in the text, and JSON.parse keeps the last of a key given twice. Both are
+ * refused, in favour of the pairs form, rather than stored reordered or short of a value.
+ */
+function checkObjectForm(text: string, parsed: Record<string, unknown>): void {
+  const keys = Object.keys(parsed)
+  if (keys.length > 1 && keys.some((key) => /^(0|[1-9]\d*)$/.test(key))) {
+    throw new ValueLiteralError(`the map has integer-like keys, whose order a JSON object does not keep: write it as pairs, map:[["k","v"],...]`)
+  }
+  if (topLevelMembers(text) !== keys.length) throw new ValueLiteralError('the map gives a key twice: write each key once')
+}
+
+/** The members of the JSON object `text` (already parsed, so well formed), counted at its top level. */
+function topLevelMembers(text: string): number {
+  let depth = 0
+  let members = 0
+  let inString = false
+  let empty = true
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index]!
+    if (inString) {
+      if (char === '\\') index++
+      else if (char === '"') inString = false
+      continue
+    }
+    if (char === '"') {
+      inString = true
+      if (depth === 1) empty = false
+    } else if (char === '{' || char === '[') depth++
+    else if (char === '}' || char === ']') depth--
+    else if (char === ',' && depth === 1) members++
+  }
+  return empty ? 0 : members + 1
 }
 
 function parseJson(text: string, what: string): unknown {

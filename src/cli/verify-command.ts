@@ -54,13 +54,17 @@ function describeSegment(segment: SegmentVerdict): string {
 
 function describe(report: VerifyReport): string {
   const lines = report.segments.map(describeSegment)
+  if (report.segments.length === 0) lines.push('no segment files: an empty store, or not a store folder')
   lines.push(
     `${report.dir}: ${count(report.segments.length)} segments, ${count(report.records)} records; ${count(report.documents)} problems, ` +
       `${count(report.inputNodes)} test cases, ${count(report.outputNodes)} outputs; live ${count(report.liveBytes)} bytes, ` +
       `tombstones ${count(report.tombstoneBytes)} bytes, dead ${count(report.deadBytes)} bytes`,
   )
   if (report.compactionPending) lines.push('a compaction was decided but not finished: the next open finishes it')
-  if (report.temporaryFiles.length > 0) lines.push(`temporary files, which the next open removes: ${report.temporaryFiles.join(', ')}`)
+  if (report.temporaryFiles.length > 0) {
+    const fate = report.compactionPending ? "the next open installs the compaction's outputs among them and removes the rest" : 'the next open removes them'
+    lines.push(`temporary files (${fate}): ${report.temporaryFiles.join(', ')}`)
+  }
   lines.push(report.damaged ? 'DAMAGED: see the segments above; reads of damaged records fail with CORRUPTION' : 'no damage found')
   return lines.join('\n')
 }

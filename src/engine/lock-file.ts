@@ -148,6 +148,17 @@ const busyRetryMs = 20
  */
 const openHere = new Map<string, number>()
 
+/**
+ * Throws LOCKED, naming the holder, when the LOCK file of `dir` names a live process other than
+ * this one: a holder in another network namespace or on another host, which the kernel lock does
+ * not see. For readers that change nothing and take no LOCK of their own (verify.ts).
+ */
+export function refuseLiveHolder(fileSystem: FileSystem, dir: string): void {
+  const path = join(dir, lockFileName)
+  const holder = readHolder(fileSystem, path)
+  if (typeof holder === 'object' && holder.pid !== process.pid && isRunning(fileSystem, holder)) throw heldBy(fileSystem, dir, path, holder)
+}
+
 /** The name of the kernel lock of the store folder `dir`: after its device and inode, so that every path to it finds the same. */
 export function storeLockName(fileSystem: FileSystem, dir: string): string {
   const { device, inode } = fileSystem.identitySync(dir)

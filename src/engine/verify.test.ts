@@ -4,10 +4,13 @@
  * and a hint file that disagrees with its segment; and it changes no byte of the folder.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { crc32c } from './crc32c.ts'
+import { StratumError } from './errors.ts'
 import { recordHeaderBytes, segmentHeaderBytes } from './limits.ts'
 import { tempStores } from './testing/temp-stores.ts'
 import { int64, string } from './values.ts'
@@ -92,6 +95,17 @@ describe('verifyStore', () => {
     const report = await verifyStore(dir)
     assert.equal(report.damaged, false)
     assert.deepStrictEqual(report.segments.at(-1)!.tornTail, { offset: bytes.length, droppedBytes: 20 })
+  })
+
+  it('refuses a folder whose LOCK names a live process, which the kernel lock may not see (another network namespace)', async () => {
+    const { dir } = await closedStore()
+    const holder = spawn('sleep', ['30'], { stdio: 'ignore' })
+    try {
+      writeFileSync(join(dir, 'LOCK'), `${JSON.stringify({ pid: holder.pid, startTime: null, host: hostname() })}\n`)
+      await assert.rejects(verifyStore(dir), (error: unknown) => error instanceof StratumError && error.code === 'LOCKED' && /in use by process \d+/.test(error.message))
+    } finally {
+      holder.kill()
+    }
   })
 
   it('reports a hint file that passes its checks but disagrees with its segment', async () => {

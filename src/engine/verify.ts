@@ -17,7 +17,7 @@ import { nodeFileSystem, type FileSystem } from './file-system.ts'
 import { hintFileName, replayHint } from './hint-file.ts'
 import { KernelLock } from './kernel-lock.ts'
 import { recordHeaderBytes } from './limits.ts'
-import { storeLockName } from './lock-file.ts'
+import { refuseLiveHolder, storeLockName } from './lock-file.ts'
 import { isTombstoneKind, RecordKind, type RecordHeader } from './record.ts'
 import { findLogEnd, scanSegment } from './segment-scan.ts'
 import { parseSegmentFileName, readSegmentHeader, segmentFileName } from './segment-file.ts'
@@ -72,6 +72,8 @@ export async function verifyStore(dir: string, fileSystem: FileSystem = nodeFile
   const lock = await KernelLock.take(storeLockName(fileSystem, dir))
   if (lock === 'busy') throw new StratumError('LOCKED', `${dir} is open in another process: stop it first, then verify`)
   try {
+    // A holder the kernel lock cannot see (another network namespace or host) names itself in LOCK.
+    refuseLiveHolder(fileSystem, dir)
     return verifyLocked(dir, fileSystem)
   } finally {
     lock.release()
@@ -127,7 +129,7 @@ function verifyLocked(dir: string, fileSystem: FileSystem): VerifyReport {
     }
     verdict.formatVersion = format.version
     let end = contents.length
-    if (index === segmentNumbers.length - 1 && !format.seeds.legacy) {
+    if (index === segmentNumbers.length - 1) {
       const logEnd = findLogEnd(contents, format.headerBytes, format.seeds)
       if (logEnd.torn) verdict.tornTail = { offset: logEnd.keptBytes, droppedBytes: contents.length - logEnd.keptBytes }
       end = logEnd.keptBytes
