@@ -80,6 +80,13 @@ describe('stratum export', () => {
     assert.ok(problemIds.includes(first) && problemIds.includes(second) && !problemIds.includes(gone), String(problemIds))
   })
 
+  it('exports a problem named twice once', { timeout: 60_000 }, async () => {
+    const problemId = await server.client.createProblem('<p>twice</p>')
+    const { code, stdout, stderr } = await stratum(['export', '--address', server.server.address, '--problem', String(problemId), '--problem', String(problemId)])
+    assert.equal(code, 0, stderr)
+    assert.deepStrictEqual(lines(stdout).slice(1), [{ problem: { id: problemId, html: '<p>twice</p>', columns: {} } }, { end: { problems: 1, testCases: 0 } }])
+  })
+
   it('fails on one line, exit 1, for a problem asked for that does not exist', { timeout: 60_000 }, async () => {
     const { code, stderr } = await stratum(['export', '--address', server.server.address, '--problem', String(2 ** 40)])
     assert.equal(code, 1)

@@ -43,6 +43,17 @@ describe('stratum verify', () => {
     }
   })
 
+  it('says so when a folder holds no segment', { timeout: 60_000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratum-verify-empty-'))
+    try {
+      const { code, stdout } = await stratum(['verify', '--data-dir', dir])
+      assert.equal(code, 0)
+      assert.match(stdout, /^no segment files: an empty store, or not a store folder\n/)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('refuses, on one line with exit 1, a folder that a server has open', { timeout: 60_000 }, async () => {
     const server = await startTestServer()
     try {
