@@ -1,6 +1,6 @@
 /**
  * The `stratum` command: `serve`, the admin commands (`stats`, `flush`, `health`, `compact`), the
- * data commands (data-commands.ts), `export`, `verify`, `watch`, and `token new`.
+ * data commands (data-commands.ts), `export`, `import`, `verify`, `watch`, and `token new`.
  *
  * Exit codes are in exit-codes.ts: 0 success; 1 the command failed; 2 bad usage (an unknown
  * flag, a bad value), reported on one line of stderr; 3 and up, the causes of a failed start.
@@ -10,6 +10,7 @@ import fs from 'node:fs'
 import { adminCommands } from './admin-commands.ts'
 import { dataCommands } from './data-commands.ts'
 import { exportCommand } from './export-command.ts'
+import { importCommand } from './import-command.ts'
 import { verifyCommand } from './verify-command.ts'
 import { exitCodes } from './exit-codes.ts'
 import { serveCommand } from './serve-command.ts'
@@ -36,6 +37,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   for (const command of adminCommands(setExitCode)) program.addCommand(command)
   for (const command of dataCommands(setExitCode)) program.addCommand(command)
   program.addCommand(exportCommand(setExitCode))
+  program.addCommand(importCommand(setExitCode))
   program.addCommand(verifyCommand(setExitCode))
   program.addCommand(watchCommand(setExitCode))
   program.addCommand(tokenCommand(setExitCode))

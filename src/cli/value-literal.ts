@@ -227,3 +227,49 @@ export function valueJson(value: Value): unknown {
       return value
   }
 }
+
+/** The value of its `valueJson` form; throws ValueLiteralError naming what is wrong. */
+export function valueFromJson(json: unknown): Value {
+  const shape = (what: string): ValueLiteralError => new ValueLiteralError(`a value is {"type":…,"value":…}; ${what}`)
+  if (typeof json !== 'object' || json === null) throw shape('this is not an object')
+  const { type, value } = json as { type?: unknown; value?: unknown }
+  const strings = (items: unknown): items is string[] => Array.isArray(items) && items.every((item) => typeof item === 'string')
+  let result: Value
+  switch (type) {
+    case 'int64':
+      if (typeof value !== 'string') throw shape('an int64 value is a decimal string')
+      result = int64(parseInt64(value, 'an int64'))
+      break
+    case 'double':
+      if (typeof value === 'number') result = double(value)
+      else if (value === '-0' || value === 'NaN' || value === 'Infinity' || value === '-Infinity') result = double(value === '-0' ? -0 : Number(value))
+      else throw shape('a double value is a number, or "-0", "NaN", "Infinity" or "-Infinity"')
+      break
+    case 'string':
+      if (typeof value !== 'string') throw shape('a string value is a string')
+      result = string(value)
+      break
+    case 'int64List':
+      if (!strings(value)) throw shape('an int64List value is an array of decimal strings')
+      result = int64List(value.map((item, index) => parseInt64(item, `item ${index + 1} of the int64List`)))
+      break
+    case 'stringList':
+      if (!strings(value)) throw shape('a stringList value is an array of strings')
+      result = stringList(value)
+      break
+    case 'stringMap': {
+      if (!Array.isArray(value) || !value.every((pair) => strings(pair) && pair.length === 2)) throw shape('a stringMap value is an array of [key, value] pairs of strings')
+      const map = new Map<string, string>()
+      for (const [key, item] of value as Array<[string, string]>) {
+        if (map.has(key)) throw new ValueLiteralError(`the stringMap has the key ${JSON.stringify(key)} twice`)
+        map.set(key, item)
+      }
+      result = stringMap(map)
+      break
+    }
+    default:
+      throw shape(`"type" is one of int64, double, string, int64List, stringList, stringMap, not ${JSON.stringify(type)}`)
+  }
+  checkWellFormed(result)
+  return result
+}
