@@ -181,6 +181,7 @@ class ProblemImport {
     if (partial !== undefined) {
       this.newId = partial.id
       this.done = partial.testCases
+      this.resolved = this.resumeAfter(partial.testCases)
     } else if (state.importing?.problem === problem.id) {
       this.resolved = this.findSentBefore(state.importing.revision)
     }
@@ -190,7 +191,7 @@ class ProblemImport {
     await this.resolve()
     this.seen++
     if (this.sentBefore !== undefined && this.seen <= this.sentBefore.length) {
-      this.sentBeforeRecords.push({ testCase: testCase.id, id: this.sentBefore[this.seen - 1]! })
+      if (this.seen > this.recordedBefore) this.sentBeforeRecords.push({ testCase: testCase.id, id: this.sentBefore[this.seen - 1]! })
       if (this.seen === this.sentBefore.length) this.recordSentBefore()
       return
     }
@@ -261,9 +262,29 @@ class ProblemImport {
       this.done = chain.length
       // The dump's first test cases were in that batch: their new ids are recorded as they are read.
       this.sentBefore = chain
+      this.recordedBefore = 0
       return
     }
   }
+
+  /**
+   * A problem begun by a stopped run, its first `recorded` test cases in the id map: the server's
+   * chain says how many it took, one more batch if the run stopped between a batch's answer and
+   * its record. The import goes on after them, and records the new ids of those not recorded.
+   */
+  private async resumeAfter(recorded: number): Promise<void> {
+    const chain: number[] = []
+    for await (const testCase of this.client.getAllTestCases(this.newId!, this.call)) chain.push(testCase.tcId)
+    if (chain.length < recorded) {
+      throw new Error(`problem ${this.newId} (${this.problem.id} in the dump) holds ${chain.length} test cases, but the id map says ${recorded} were imported: it was changed since; import it again without --resume`)
+    }
+    this.done = chain.length
+    this.sentBefore = chain
+    this.recordedBefore = recorded
+  }
+
+  /** Of `sentBefore`, how many the id map records already. */
+  private recordedBefore = 0
 
   /** The new ids of the test cases a stopped run's first batch imported, in chain order. */
   private sentBefore: number[] | undefined
