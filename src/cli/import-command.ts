@@ -19,14 +19,18 @@
 import fs from 'node:fs'
 import readline from 'node:readline'
 import { Argument, Command, Option } from 'commander'
-import { StratumClientError, type StratumClient, type Value } from '../client/index.ts'
+import { StratumClientError, type StratumClient, type TestCase, type Value } from '../client/index.ts'
 import { adminDeadlineDefaultMs } from './admin-commands.ts'
 import { addConnectionOptions, withClient, type ConnectionOptions } from './client-command.ts'
 import { exitCodes } from './exit-codes.ts'
 import { DumpLineError, parseDumpLine, type DumpLine } from './export-format.ts'
 import { IdMapWriter, readIdMap, type IdMapRecord, type IdMapState } from './id-map.ts'
 import { integerIn } from './option-parsers.ts'
+import { valueJson } from './value-literal.ts'
 import { Progress } from './progress.ts'
+import { toMetaMap } from '../engine/document-meta.ts'
+import { blobMaxBytes } from '../engine/limits.ts'
+import { checkedUtf8Bytes, encodedValueBytes } from '../engine/values.ts'
 
 /** Test cases a batch at most. */
 const chunkMaxTestCases = 1_000
@@ -86,18 +90,31 @@ async function* dumpLines(path: string): AsyncGenerator<[number, DumpLine]> {
   }
 }
 
-/** Pass 1: every line checked, in the order the format asks; the counts. */
+/**
+ * Pass 1: every line checked, in the order the format asks and against the store's own rules
+ * (sizes, Unicode text, column names), so that the server refuses none of it midway; the counts.
+ */
 async function checkDump(path: string): Promise<{ problems: number; testCases: number }> {
   let problems = 0
   let testCases = 0
   let ended = false
   let lastLine = 0
+  const problemIds = new Set<number>()
   try {
     for await (const [lineNumber, line] of dumpLines(path)) {
       lastLine = lineNumber
       if (ended) throw new DumpLineError(lineNumber, 'a line after the end line')
-      if (line.kind === 'problem') problems++
-      else if (line.kind === 'testCase') {
+      try {
+        checkAgainstStore(line)
+      } catch (error) {
+        throw new DumpLineError(lineNumber, (error as Error).message)
+      }
+      if (line.kind === 'problem') {
+        // Resuming tells problems apart by their ids in the dump.
+        if (problemIds.has(line.id)) throw new DumpLineError(lineNumber, `problem ${line.id} is in the dump twice`)
+        problemIds.add(line.id)
+        problems++
+      } else if (line.kind === 'testCase') {
         if (problems === 0) throw new DumpLineError(lineNumber, 'a test case before any problem')
         testCases++
       } else if (line.kind === 'end') {
@@ -116,9 +133,21 @@ async function checkDump(path: string): Promise<{ problems: number; testCases: n
   return { problems, testCases }
 }
 
+/** The store's rules for what a line holds (engine/values.ts, engine/document-meta.ts); throws what is wrong. */
+function checkAgainstStore(line: DumpLine): void {
+  if (line.kind === 'problem') {
+    const textBytes = checkedUtf8Bytes(line.html, "the problem's text")
+    if (textBytes > blobMaxBytes) throw new Error(`the problem's text is ${textBytes} bytes; blobMaxBytes is ${blobMaxBytes}`)
+    toMetaMap(line.columns)
+  } else if (line.kind === 'testCase') {
+    encodedValueBytes(line.value)
+    if (line.output !== undefined) encodedValueBytes(line.output)
+  }
+}
+
 async function importDump(client: StratumClient, path: string, options: ImportOptions): Promise<void> {
   const totals = await checkDump(path)
-  const state: IdMapState = options.resume ? readIdMap(options.idMap!) : { done: new Set(), partial: new Map(), importing: undefined, newestProblemId: 0 }
+  const state: IdMapState = options.resume ? await readIdMap(options.idMap!) : { done: new Set(), partial: new Map(), importing: undefined, newestProblemId: 0 }
   const idMap = options.idMap === undefined ? undefined : new IdMapWriter(options.idMap)
   const progress = new Progress('import', 'problems', totals.problems, 'test cases')
   const call = { deadlineMs: options.deadlineMs }
@@ -189,6 +218,37 @@ class ProblemImport {
 
   async add(testCase: DumpTestCase): Promise<void> {
     await this.resolve()
+    if (this.candidate !== undefined) {
+      // Held until the candidate's test cases can be compared with the dump's first ones.
+      this.held.push(testCase)
+      if (this.held.length === this.candidate.length) await this.decide()
+      return
+    }
+    await this.take(testCase)
+  }
+
+  /**
+   * Whether the candidate found by `findSentBefore` is this problem: its test cases must be the
+   * dump's first ones, value and output alike. If not, it is someone else's, and the test cases
+   * held go to this problem's own first batch.
+   */
+  private async decide(): Promise<void> {
+    const candidate = this.candidate!
+    const held = this.held
+    this.candidate = undefined
+    this.held = []
+    const same =
+      held.length === candidate.length &&
+      held.every((testCase, index) => sameValue(testCase.value, candidate[index]!.value) && sameValue(testCase.output, candidate[index]!.output))
+    if (!same) {
+      this.newId = undefined
+      this.done = 0
+      this.sentBefore = undefined
+    }
+    for (const testCase of held) await this.take(testCase)
+  }
+
+  private async take(testCase: DumpTestCase): Promise<void> {
     this.seen++
     if (this.sentBefore !== undefined && this.seen <= this.sentBefore.length) {
       if (this.seen > this.recordedBefore) this.sentBeforeRecords.push({ testCase: testCase.id, id: this.sentBefore[this.seen - 1]! })
@@ -196,6 +256,12 @@ class ProblemImport {
       return
     }
     if (this.wasSkipped || this.seen <= this.done) return
+    if (this.chunk.length === 0 && this.newId === undefined) {
+      // The first batch carries the problem's text and columns: they count in its size, and a
+      // text of a batch's size or more goes alone.
+      this.chunkBytes = Buffer.byteLength(this.problem.html, 'utf8') + JSON.stringify(this.problem.columns).length
+      if (this.chunkBytes >= chunkMaxBytes) await this.send()
+    }
     this.chunk.push(testCase)
     this.chunkBytes += estimateBytes(testCase.value) + (testCase.output === undefined ? 0 : estimateBytes(testCase.output))
     if (this.chunk.length >= chunkMaxTestCases || this.chunkBytes >= chunkMaxBytes) await this.send()
@@ -203,6 +269,8 @@ class ProblemImport {
 
   async finish(): Promise<void> {
     await this.resolve()
+    // The dump's problem has fewer test cases than the candidate: not this problem's batch.
+    if (this.candidate !== undefined) await this.decide()
     if (this.wasSkipped) return
     this.recordSentBefore()
     if (this.chunk.length > 0 || this.newId === undefined) await this.send()
@@ -256,8 +324,11 @@ class ProblemImport {
         throw error
       }
       if (Math.max(html.version, meta.version) <= revision || html.value !== this.problem.html || !sameColumns(meta.value, this.problem.columns)) continue
-      const chain: number[] = []
-      for await (const testCase of this.client.getAllTestCases(problemId, this.call)) chain.push(testCase.tcId)
+      const cases: TestCase[] = []
+      for await (const testCase of this.client.getAllTestCases(problemId, { includeOutputs: true, ...this.call })) cases.push(testCase)
+      const chain = cases.map((testCase) => testCase.tcId)
+      // Its test cases must be the dump's first ones, value for value: held and compared as they are read (`decide`).
+      if (cases.length > 0) this.candidate = cases
       this.newId = problemId
       this.done = chain.length
       // The dump's first test cases were in that batch: their new ids are recorded as they are read.
@@ -285,6 +356,10 @@ class ProblemImport {
 
   /** Of `sentBefore`, how many the id map records already. */
   private recordedBefore = 0
+  /** A problem that may be this one's first batch, sent by a stopped run: its test cases (findSentBefore). */
+  private candidate: TestCase[] | undefined
+  /** The dump's test cases read while `candidate` is decided. */
+  private held: DumpTestCase[] = []
 
   /** The new ids of the test cases a stopped run's first batch imported, in chain order. */
   private sentBefore: number[] | undefined
@@ -297,6 +372,12 @@ class ProblemImport {
     this.sentBefore = undefined
     this.sentBeforeRecords = []
   }
+}
+
+/** Whether two values (or two absent outputs) are the same, exactly. */
+function sameValue(left: Value | undefined, right: Value | undefined): boolean {
+  if (left === undefined || right === undefined) return left === right
+  return left.type === right.type && JSON.stringify(valueJson(left)) === JSON.stringify(valueJson(right))
 }
 
 function sameColumns(left: Record<string, string>, right: Record<string, string>): boolean {

@@ -131,6 +131,18 @@ describe('stratum import', () => {
       const refused = await stratum(['import', bad, '--address', target.server.address])
       assert.equal(refused.code, 1)
       assert.match(refused.stderr, /^stratum import: .*bad\.ndjson line 5: an int64 is an integer, e\.g\. int64:-42; got "1\.5"; nothing was imported\n$/)
+      // What the store would refuse midway is refused first, with its line: a lone surrogate, a
+      // problem twice (resuming tells problems apart by their ids).
+      const surrogate = path.join(dir, 'surrogate.ndjson')
+      fs.writeFileSync(surrogate, `${[good[0], good[1], '{"problem":{"id":3,"html":"\\ud800","columns":{}}}', '{"end":{"problems":2,"testCases":0}}'].join('\n')}\n`)
+      const lone = await stratum(['import', surrogate, '--address', target.server.address])
+      assert.equal(lone.code, 1)
+      assert.match(lone.stderr, /surrogate\.ndjson line 3: the problem's text is not well-formed Unicode .*; nothing was imported\n$/)
+      const twice = path.join(dir, 'twice.ndjson')
+      fs.writeFileSync(twice, `${[good[0], good[1], good[1], '{"end":{"problems":2,"testCases":0}}'].join('\n')}\n`)
+      const again = await stratum(['import', twice, '--address', target.server.address])
+      assert.equal(again.code, 1)
+      assert.match(again.stderr, /twice\.ndjson line 3: problem 1 is in the dump twice; nothing was imported\n$/)
       const cut = path.join(dir, 'cut.ndjson')
       fs.writeFileSync(cut, `${good.slice(0, 3).join('\n')}\n`)
       const short = await stratum(['import', cut, '--address', target.server.address])
