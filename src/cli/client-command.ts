@@ -42,6 +42,11 @@ export function connectedClient(options: ConnectionOptions): StratumClient {
 }
 
 
+/** Whether a call failed because what it named does not exist. */
+export function isNotFound(error: unknown): boolean {
+  return error instanceof StratumClientError && error.codeName === 'NOT_FOUND'
+}
+
 /** One line for a failure: the server's details and the status code for a failed call. */
 export function failureReason(error: unknown): string {
   const reason = error instanceof StratumClientError ? `${error.details} (${error.codeName})` : error instanceof Error ? error.message : String(error)

@@ -155,7 +155,7 @@ export function dataCommands(setExitCode: (code: number) => void): Command[] {
       [idArgument('problem-id', 'the problem')],
       async (client, [problemId], options, out) => {
         const version = await client.updateProblemHtml(problemId as number, htmlOf(options), write(options))
-        out.print(`version ${version}`, { version })
+        printVersion(out, version)
       },
       [new Option('--html <text>', 'the statement'), new Option('--html-file <file>', 'the statement, from a UTF-8 file'), expectedVersionOption()],
     ),
@@ -165,7 +165,7 @@ export function dataCommands(setExitCode: (code: number) => void): Command[] {
       [idArgument('problem-id', 'the problem'), new Argument('<name>', 'the column'), new Argument('<value>', 'its value')],
       async (client, [problemId, name, value], options, out) => {
         const version = await client.updateProblemColumn(problemId as number, name as string, value as string, write(options))
-        out.print(`version ${version}`, { version })
+        printVersion(out, version)
       },
       [expectedVersionOption()],
     ),
@@ -175,7 +175,7 @@ export function dataCommands(setExitCode: (code: number) => void): Command[] {
       [idArgument('problem-id', 'the problem')],
       async (client, [problemId], options, out) => {
         const revision = await client.deleteProblem(problemId as number, write(options))
-        out.print(`revision ${revision}`, { revision })
+        printRevision(out, revision)
       },
       [expectedVersionOption()],
     ),
@@ -212,7 +212,7 @@ export function dataCommands(setExitCode: (code: number) => void): Command[] {
       [idArgument('problem-id', 'the problem'), idArgument('tc-id', 'the test case'), valueArgument('its new value')],
       async (client, [problemId, tcId, value], options, out) => {
         const version = await client.updateTestCase(problemId as number, tcId as number, value as Value, write(options))
-        out.print(`version ${version}`, { version })
+        printVersion(out, version)
       },
       [expectedVersionOption()],
     ),
@@ -222,7 +222,7 @@ export function dataCommands(setExitCode: (code: number) => void): Command[] {
       [idArgument('problem-id', 'the problem'), idArgument('tc-id', 'the test case')],
       async (client, [problemId, tcId], options, out) => {
         const revision = await client.deleteTestCase(problemId as number, tcId as number, write(options))
-        out.print(`revision ${revision}`, { revision })
+        printRevision(out, revision)
       },
       [expectedVersionOption()],
     ),
@@ -237,7 +237,7 @@ export function dataCommands(setExitCode: (code: number) => void): Command[] {
       [idArgument('problem-id', 'the problem'), idArgument('tc-id', 'the test case'), valueArgument('the output')],
       async (client, [problemId, tcId, value], options, out) => {
         const version = await client.setExpectedOutput(problemId as number, tcId as number, value as Value, { deadlineMs: options.deadlineMs })
-        out.print(`version ${version}`, { version })
+        printVersion(out, version)
       },
     ),
     dataCommand(
@@ -246,7 +246,7 @@ export function dataCommands(setExitCode: (code: number) => void): Command[] {
       [idArgument('problem-id', 'the problem'), idArgument('tc-id', 'the test case'), valueArgument('the new output')],
       async (client, [problemId, tcId, value], options, out) => {
         const version = await client.updateExpectedOutput(problemId as number, tcId as number, value as Value, write(options))
-        out.print(`version ${version}`, { version })
+        printVersion(out, version)
       },
       [expectedVersionOption()],
     ),
@@ -256,11 +256,21 @@ export function dataCommands(setExitCode: (code: number) => void): Command[] {
       [idArgument('problem-id', 'the problem'), idArgument('tc-id', 'the test case')],
       async (client, [problemId, tcId], options, out) => {
         const revision = await client.deleteExpectedOutput(problemId as number, tcId as number, write(options))
-        out.print(`revision ${revision}`, { revision })
+        printRevision(out, revision)
       },
       [expectedVersionOption()],
     ),
   ].map((command) => command.action(runWith(command.name(), setExitCode)))
+}
+
+/** A write's new version. */
+function printVersion(out: Printer, version: number): void {
+  out.print(`version ${version}`, { version })
+}
+
+/** The revision of a delete. */
+function printRevision(out: Printer, revision: number): void {
+  out.print(`revision ${revision}`, { revision })
 }
 
 function printValue(out: Printer, tcId: number, value: Value, version: number): void {

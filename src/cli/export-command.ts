@@ -10,9 +10,9 @@
  */
 import { once } from 'node:events'
 import { Command, Option } from 'commander'
-import { StratumClientError, type StratumClient } from '../client/index.ts'
+import type { StratumClient } from '../client/index.ts'
 import { adminDeadlineDefaultMs } from './admin-commands.ts'
-import { addConnectionOptions, withClient, type ConnectionOptions } from './client-command.ts'
+import { addConnectionOptions, isNotFound, withClient, type ConnectionOptions } from './client-command.ts'
 import { endLine, headerLine, problemLine, testCaseLine } from './export-format.ts'
 import { integerIn } from './option-parsers.ts'
 import { Progress } from './progress.ts'
@@ -39,10 +39,6 @@ export function exportCommand(setExitCode: (code: number) => void): Command {
 /** Writes `line` and a newline, waiting while the stream's buffer is full. */
 async function writeLine(out: NodeJS.WritableStream, line: string): Promise<void> {
   if (!out.write(`${line}\n`)) await once(out, 'drain')
-}
-
-function isNotFound(error: unknown): boolean {
-  return error instanceof StratumClientError && error.codeName === 'NOT_FOUND'
 }
 
 async function exportTo(client: StratumClient, options: ExportOptions, out: NodeJS.WritableStream): Promise<void> {

@@ -19,9 +19,9 @@
 import fs from 'node:fs'
 import readline from 'node:readline'
 import { Argument, Command, Option } from 'commander'
-import { StratumClientError, type StratumClient, type TestCase, type Value } from '../client/index.ts'
+import type { StratumClient, TestCase, Value } from '../client/index.ts'
 import { adminDeadlineDefaultMs } from './admin-commands.ts'
-import { addConnectionOptions, withClient, type ConnectionOptions } from './client-command.ts'
+import { addConnectionOptions, isNotFound, withClient, type ConnectionOptions } from './client-command.ts'
 import { exitCodes } from './exit-codes.ts'
 import { DumpLineError, parseDumpLine, type DumpLine } from './export-format.ts'
 import { IdMapWriter, readIdMap, type IdMapRecord, type IdMapState } from './id-map.ts'
@@ -320,7 +320,7 @@ class ProblemImport {
         html = await this.client.getProblemHtmlVersioned(problemId, this.call)
         meta = await this.client.getProblemMetaVersioned(problemId, this.call)
       } catch (error) {
-        if (error instanceof StratumClientError && error.codeName === 'NOT_FOUND') continue
+        if (isNotFound(error)) continue
         throw error
       }
       if (Math.max(html.version, meta.version) <= revision || html.value !== this.problem.html || !sameColumns(meta.value, this.problem.columns)) continue

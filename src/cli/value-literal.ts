@@ -15,6 +15,7 @@
  */
 import fs from 'node:fs'
 import { double, int64, int64List, string, stringList, stringMap, type Value } from '../client/index.ts'
+import { isWellFormedText } from '../engine/values.ts'
 
 /** A bad literal: the message says what is wrong and how to write it. */
 export class ValueLiteralError extends Error {}
@@ -64,7 +65,7 @@ export function parseValue(literal: string, readText: ReadText = readUtf8): Valu
 function checkWellFormed(value: Value): void {
   const texts = value.type === 'string' ? [value.value] : value.type === 'stringList' ? value.value : value.type === 'stringMap' ? [...value.value].flat() : []
   for (const text of texts) {
-    if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text)) {
+    if (!isWellFormedText(text)) {
       throw new ValueLiteralError(`${shorten(JSON.stringify(text))} holds a lone surrogate, which is not Unicode text: strings are UTF-8`)
     }
   }

@@ -77,9 +77,6 @@ export class ChangeFeed implements WatchSource {
 
   /** Records a write just published, its first record at `at`. */
   published(plan: WritePlan, at: Placed): void {
-    let end = at.offset
-    for (const record of plan.records) end += record.length
-    this.log.publishedThrough(at.segmentNumber, end)
     const change = plan.change
     const records: RecordRef[] = change.valueRecords.map(({ index, local, column }) => {
       let offset = at.offset
@@ -105,6 +102,11 @@ export class ChangeFeed implements WatchSource {
       column: change.column,
       records,
     })
+  }
+
+  /** The writes of an append are all published, its records ending at `offset` of segment `segmentNumber`. */
+  publishedThrough(segmentNumber: number, offset: number): void {
+    this.log.publishedThrough(segmentNumber, offset)
   }
 
   /** Wakes the watchers waiting for changes (once per group commit), or for the store's failure. */

@@ -782,6 +782,7 @@ export class Store {
         this.feed.published(plan, placed)
         for (const record of plan.records) offset += record.length
       }
+      this.feed.publishedThrough(at.segmentNumber, offset)
       for (const release of releases) release()
       // Published in append order, so revisions only grow.
       this.revisionValue = version
